@@ -1,0 +1,1 @@
+/* gradcam.c — in progress */

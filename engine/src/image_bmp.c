@@ -1,0 +1,1 @@
+/* image_bmp.c — in progress */

@@ -1,0 +1,1 @@
+/* image_jpeg.c — in progress */

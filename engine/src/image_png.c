@@ -1,0 +1,1 @@
+/* image_png.c — in progress */

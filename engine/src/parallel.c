@@ -1,0 +1,1 @@
+/* parallel.c — in progress */

@@ -1,0 +1,1 @@
+/* resize.c — in progress */
