@@ -1,1 +1,143 @@
+/* cmd_common.c — helpers shared by the dinet subcommands. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  fputs("dinet: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *opt, const char **val) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n) != 0)
+    return 0;
+  if (argv[*i][n] == '=') {
+    *val = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n] != '\0')
+    return 0;
+  if (val == NULL)
+    return 1;
+  if (*i + 1 >= argc) {
+    cli_error("option %s needs a value", opt);
+    exit(1);
+  }
+  *val = argv[++*i];
+  return 1;
+}
+
+int cli_parse_int(const char *s, const char *what, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    cli_error("%s must be an integer in %ld..%ld, not \"%s\"", what, lo, hi, s);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int cli_parse_float(const char *s, const char *what, double lo, double hi, float *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+    cli_error("%s must be a number in %g..%g, not \"%s\"", what, lo, hi, s);
+    return -1;
+  }
+  *out = (float)v;
+  return 0;
+}
+
+void json_string(FILE *f, const char *s) {
+  size_t n = dinet_json_quote(s, NULL, 0);
+  char *b = malloc(n + 1);
+  if (!b) {
+    fputs("\"\"", f);
+    return;
+  }
+  dinet_json_quote(s, b, n + 1);
+  fputs(b, f);
+  free(b);
+}
+
+void json_number(FILE *f, double v) {
+  if (isfinite(v))
+    fprintf(f, "%.9g", v);
+  else
+    fputs("null", f);
+}
+
+void json_float_array(FILE *f, const float *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) {
+    if (i)
+      fputs(", ", f);
+    json_number(f, v[i]);
+  }
+  fputc(']', f);
+}
+
+int cli_load_input(dinet_net *net, const char *path, float *x, dinet_image **img,
+                   dinet_error *err) {
+  dinet_image *im = dinet_image_load(path, NULL, err);
+  if (!im)
+    return err->code ? err->code : DINET_ERR_IO;
+  int rc = dinet_net_preprocess(net, im, x, err);
+  if (rc || !img)
+    dinet_image_free(im);
+  else
+    *img = im;
+  return rc;
+}
+
+/* Turbo-like colormap from a smooth polynomial (the viewer owns exact LUTs). */
+static void jet(float t, float rgb[3]) {
+  t = t < 0 ? 0 : t > 1 ? 1 : t;
+  float r = 1.5f - fabsf(4.0f * t - 3.0f), g = 1.5f - fabsf(4.0f * t - 2.0f),
+        b = 1.5f - fabsf(4.0f * t - 1.0f);
+  rgb[0] = r < 0 ? 0 : r > 1 ? 1 : r;
+  rgb[1] = g < 0 ? 0 : g > 1 ? 1 : g;
+  rgb[2] = b < 0 ? 0 : b > 1 ? 1 : b;
+}
+
+void cli_overlay(dinet_image *img, const float *map, int mh, int mw, float opacity) {
+  float mx = 0;
+  for (int i = 0; i < mh * mw; i++)
+    if (map[i] > mx)
+      mx = map[i];
+  if (!(mx > 0))
+    return; /* no positive evidence: leave the image as it is */
+  for (int y = 0; y < img->height; y++) {
+    float fy = (y + 0.5f) * mh / img->height - 0.5f;
+    int y0 = (int)floorf(fy);
+    float wy = fy - y0;
+    int ya = y0 < 0 ? 0 : y0, yb = y0 + 1 >= mh ? mh - 1 : y0 + 1;
+    if (y0 >= mh) ya = mh - 1;
+    for (int x = 0; x < img->width; x++) {
+      float fx = (x + 0.5f) * mw / img->width - 0.5f;
+      int x0 = (int)floorf(fx);
+      float wx = fx - x0;
+      int xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= mw ? mw - 1 : x0 + 1;
+      if (x0 >= mw) xa = mw - 1;
+      float v = (1 - wy) * ((1 - wx) * map[ya * mw + xa] + wx * map[ya * mw + xb]) +
+                wy * ((1 - wx) * map[yb * mw + xa] + wx * map[yb * mw + xb]);
+      float rgb[3];
+      jet(v / mx, rgb);
+      uint8_t *p = img->rgb + ((size_t)y * img->width + x) * 3;
+      for (int c = 0; c < 3; c++)
+        p[c] = (uint8_t)lrintf((1 - opacity) * p[c] + opacity * 255.0f * rgb[c]);
+    }
+  }
+}

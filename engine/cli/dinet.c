@@ -1,1 +1,513 @@
-int main(void){return 0;}
+/* dinet.c — the DeepInsight-Net command-line tool.
+ *
+ *   dinet classify --model M [--json] [--threads N] IMAGE...
+ *   dinet explain  --model M --method gradcam|cbam --layer layerN [--class C]
+ *                  [--json] [--png OUT] IMAGE
+ *   dinet info     --model M
+ *   dinet bench    [--model M | --arch A --classes K] [--batch B] [--size S]
+ *                  [--threads N] [--iters I] [--gradcam]
+ *   dinet train | eval | cv | calibrate   (see dinet train --help)
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fputs("usage: dinet COMMAND [OPTIONS]\n"
+        "\n"
+        "commands:\n"
+        "  classify --model M [--json] [--threads N] IMAGE...\n"
+        "  explain  --model M --method gradcam|cbam --layer layer1..layer4\n"
+        "           [--class NAME|INDEX] [--json] [--png OUT] IMAGE\n"
+        "  info     --model M\n"
+        "  bench    [--model M | --arch cbam_resnet50|resnet50 --classes K]\n"
+        "           [--batch B] [--size S] [--threads N] [--iters I] [--gradcam] [--train]\n"
+        "  train    --data DIR --out DIR [...]   (dinet train --help)\n"
+        "  eval     --model M --data DIR [--json] [--tta]\n"
+        "  cv       --folds K --data DIR [...]\n"
+        "  calibrate --model M --data DIR [--out M2]\n",
+        f);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int argmax(const float *v, int n) {
+  int b = 0;
+  for (int i = 1; i < n; i++)
+    if (v[i] > v[b])
+      b = i;
+  return b;
+}
+
+/* ---- classify ------------------------------------------------------- */
+
+static int cmd_classify(int argc, char **argv) {
+  const char *model = NULL, *v;
+  int json = 0, threads = 0, nimg = 0;
+  char **imgs = calloc((size_t)argc, sizeof(char *));
+  if (!imgs)
+    return 1;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model))
+      continue;
+    if (cli_opt(argc, argv, &i, "--json", NULL)) {
+      json = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--threads", &v)) {
+      if (cli_parse_int(v, "--threads", 1, 256, &threads))
+        return 1;
+      continue;
+    }
+    if (argv[i][0] == '-' && argv[i][1]) {
+      cli_error("classify: unknown option %s", argv[i]);
+      return 1;
+    }
+    imgs[nimg++] = argv[i];
+  }
+  if (!model || nimg == 0) {
+    cli_error("classify needs --model and at least one image");
+    free(imgs);
+    return 1;
+  }
+  dinet_set_threads(threads);
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load(model, &err);
+  if (!net) {
+    cli_error("%s", err.message);
+    free(imgs);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
+  const float T = dinet_net_temperature(net);
+  float *x = malloc(sizeof(float) * 3 * S * S), *z = malloc(sizeof(float) * 2 * K);
+  int failures = 0, first = 1;
+  if (!x || !z) {
+    cli_error("out of memory");
+    return 1;
+  }
+  float *p = z + K;
+  if (json)
+    fputc('[', stdout);
+  for (int i = 0; i < nimg; i++) {
+    dinet_error_clear(&err);
+    if (cli_load_input(net, imgs[i], x, NULL, &err) ||
+        dinet_net_forward(net, x, 1, S, S, z, &err)) {
+      cli_error("%s", err.message);
+      failures++;
+      continue;
+    }
+    dinet_softmax(z, 1, K, T, p);
+    int top = argmax(z, K);
+    if (json) {
+      fputs(first ? "\n  {\"image\": " : ",\n  {\"image\": ", stdout);
+      json_string(stdout, imgs[i]);
+      fputs(", \"class\": ", stdout);
+      json_string(stdout, dinet_net_class_name(net, top));
+      fputs(", \"probabilities\": ", stdout);
+      json_float_array(stdout, p, K);
+      fputs(", \"logits\": ", stdout);
+      json_float_array(stdout, z, K);
+      fputc('}', stdout);
+    } else {
+      printf("%s: %s (%.1f%%)", imgs[i], dinet_net_class_name(net, top), 100.0 * p[top]);
+      int ab = dinet_net_class_is_abnormal(net, top);
+      if (ab >= 0)
+        printf(" %s", ab ? "abnormal" : "normal");
+      putchar('\n');
+    }
+    first = 0;
+    fflush(stdout);
+  }
+  if (json)
+    fputs(first ? "]\n" : "\n]\n", stdout);
+  free(x);
+  free(z);
+  free(imgs);
+  dinet_net_free(net);
+  return failures ? 1 : 0;
+}
+
+/* ---- explain -------------------------------------------------------- */
+
+static int parse_layer(const char *s, int *stage) {
+  if (s && strncmp(s, "layer", 5) == 0 && s[5] >= '1' && s[5] <= '4' && s[6] == '\0') {
+    *stage = s[5] - '0';
+    return 0;
+  }
+  cli_error("--layer must be layer1, layer2, layer3 or layer4, not \"%s\"", s ? s : "");
+  return -1;
+}
+
+static int cmd_explain(int argc, char **argv) {
+  const char *model = NULL, *method = "gradcam", *layer = "layer4", *cls = NULL,
+             *png = NULL, *image = NULL, *v;
+  int json = 0, threads = 0, stage = 4;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model) ||
+        cli_opt(argc, argv, &i, "--method", &method) ||
+        cli_opt(argc, argv, &i, "--layer", &layer) ||
+        cli_opt(argc, argv, &i, "--class", &cls) || cli_opt(argc, argv, &i, "--png", &png))
+      continue;
+    if (cli_opt(argc, argv, &i, "--json", NULL)) {
+      json = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--threads", &v)) {
+      if (cli_parse_int(v, "--threads", 1, 256, &threads))
+        return 1;
+      continue;
+    }
+    if (argv[i][0] == '-' && argv[i][1]) {
+      cli_error("explain: unknown option %s", argv[i]);
+      return 1;
+    }
+    if (image) {
+      cli_error("explain takes one image");
+      return 1;
+    }
+    image = argv[i];
+  }
+  if (!model || !image) {
+    cli_error("explain needs --model and an image");
+    return 1;
+  }
+  if (parse_layer(layer, &stage))
+    return 1;
+  int is_cam = strcmp(method, "gradcam") == 0, is_cbam = strcmp(method, "cbam") == 0;
+  if (!is_cam && !is_cbam) {
+    cli_error("--method must be gradcam or cbam, not \"%s\"", method);
+    return 1;
+  }
+  dinet_set_threads(threads);
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load(model, &err);
+  if (!net) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  int rc = 1, target = -1;
+  if (cls && (target = dinet_net_find_class(net, cls)) < 0) {
+    cli_error("no class \"%s\" in %s", cls, model);
+    dinet_net_free(net);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
+  float *x = malloc(sizeof(float) * 3 * S * S), *z = malloc(sizeof(float) * K);
+  float *map = NULL;
+  int mh = 0, mw = 0;
+  dinet_image *img = NULL;
+  if (!x || !z) {
+    cli_error("out of memory");
+    goto out;
+  }
+  if (cli_load_input(net, image, x, &img, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  if (is_cam) {
+    if (dinet_gradcam(net, x, S, S, stage, target, z, &target, &map, &mh, &mw, &err)) {
+      cli_error("%s: %s", image, err.message);
+      goto out;
+    }
+  } else {
+    if (dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, S, S, z, &err) ||
+        dinet_net_cbam_spatial(net, stage, -1, 0, &map, &mh, &mw, &err)) {
+      cli_error("%s: %s", image, err.message);
+      goto out;
+    }
+    if (target < 0)
+      target = argmax(z, K);
+  }
+  if (json) {
+    fputs("{\"image\": ", stdout);
+    json_string(stdout, image);
+    fputs(", \"method\": ", stdout);
+    json_string(stdout, method);
+    fputs(", \"layer\": ", stdout);
+    json_string(stdout, layer);
+    fputs(", \"class\": ", stdout);
+    json_string(stdout, dinet_net_class_name(net, target));
+    fputs(", \"class_index\": ", stdout);
+    printf("%d", target);
+    fputs(", \"predicted\": ", stdout);
+    json_string(stdout, dinet_net_class_name(net, argmax(z, K)));
+    fputs(", \"logits\": ", stdout);
+    json_float_array(stdout, z, K);
+    fputs(", \"map\": [", stdout);
+    for (int y = 0; y < mh; y++) {
+      if (y)
+        fputs(", ", stdout);
+      json_float_array(stdout, map + (size_t)y * mw, mw);
+    }
+    fputs("]}\n", stdout);
+  } else {
+    float mx = 0;
+    for (int i = 0; i < mh * mw; i++)
+      mx = map[i] > mx ? map[i] : mx;
+    printf("%s: %s of class %s at %s, %dx%d map, max %.4g%s\n", image, method,
+           dinet_net_class_name(net, target), layer, mw, mh, mx,
+           mx > 0 ? "" : " (no positive evidence)");
+  }
+  if (png) {
+    cli_overlay(img, map, mh, mw, 0.5f);
+    if (dinet_image_save_png(img, png, &err)) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+  }
+  rc = 0;
+out:
+  free(x);
+  free(z);
+  free(map);
+  dinet_image_free(img);
+  dinet_net_free(net);
+  return rc;
+}
+
+/* ---- info ----------------------------------------------------------- */
+
+static int cmd_info(int argc, char **argv) {
+  const char *model = NULL;
+  int json = 0;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model))
+      continue;
+    if (cli_opt(argc, argv, &i, "--json", NULL)) {
+      json = 1;
+      continue;
+    }
+    if (!model && argv[i][0] != '-') {
+      model = argv[i];
+      continue;
+    }
+    cli_error("info: unknown argument %s", argv[i]);
+    return 1;
+  }
+  if (!model) {
+    cli_error("info needs --model");
+    return 1;
+  }
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load(model, &err);
+  if (!net) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net);
+  if (json) {
+    printf("{\"arch\": ");
+    json_string(stdout, dinet_arch_name(dinet_net_arch(net)));
+    printf(", \"parameters\": %zu, \"classes\": [", dinet_net_param_count(net));
+    for (int i = 0; i < K; i++) {
+      if (i)
+        fputs(", ", stdout);
+      json_string(stdout, dinet_net_class_name(net, i));
+    }
+    printf("], \"metadata\": {");
+    for (int i = 0; i < dinet_net_meta_count(net); i++) {
+      if (i)
+        fputs(", ", stdout);
+      json_string(stdout, dinet_net_meta_key(net, i));
+      fputs(": ", stdout);
+      json_string(stdout, dinet_net_meta_value(net, i));
+    }
+    printf("}}\n");
+  } else {
+    printf("model:       %s\n", model);
+    printf("arch:        %s\n", dinet_arch_name(dinet_net_arch(net)));
+    printf("parameters:  %zu\n", dinet_net_param_count(net));
+    printf("input size:  %d\n", dinet_net_input_size(net));
+    printf("classes:     %d\n", K);
+    for (int i = 0; i < K; i++) {
+      int ab = dinet_net_class_is_abnormal(net, i);
+      printf("  %2d %s%s\n", i, dinet_net_class_name(net, i),
+             ab < 0 ? "" : ab ? "  (abnormal)" : "  (normal)");
+    }
+    printf("metadata:\n");
+    for (int i = 0; i < dinet_net_meta_count(net); i++)
+      printf("  %s: %s\n", dinet_net_meta_key(net, i), dinet_net_meta_value(net, i));
+  }
+  dinet_net_free(net);
+  return 0;
+}
+
+/* ---- bench ---------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  const char *model = NULL, *arch_s = "cbam_resnet50", *v;
+  int batch = 1, size = 224, threads = 0, iters = 10, classes = 7, gradcam = 0, train = 0,
+      json = 0;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--arch", &arch_s))
+      continue;
+    if (cli_opt(argc, argv, &i, "--gradcam", NULL)) {
+      gradcam = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--train", NULL)) {
+      train = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--json", NULL)) {
+      json = 1;
+      continue;
+    }
+    int *dst = NULL;
+    long hi = 4096;
+    const char *name = argv[i];
+    if (cli_opt(argc, argv, &i, "--batch", &v))
+      dst = &batch;
+    else if (cli_opt(argc, argv, &i, "--size", &v))
+      dst = &size;
+    else if (cli_opt(argc, argv, &i, "--threads", &v))
+      dst = &threads, hi = 256;
+    else if (cli_opt(argc, argv, &i, "--iters", &v))
+      dst = &iters, hi = 100000;
+    else if (cli_opt(argc, argv, &i, "--classes", &v))
+      dst = &classes;
+    if (!dst) {
+      cli_error("bench: unknown option %s", argv[i]);
+      return 1;
+    }
+    if (cli_parse_int(v, name, 1, hi, dst))
+      return 1;
+  }
+  if (size < 32) {
+    cli_error("--size must be at least 32");
+    return 1;
+  }
+  dinet_set_threads(threads);
+  dinet_error err = {0};
+  dinet_net *net;
+  if (model) {
+    net = dinet_net_load(model, &err);
+  } else {
+    dinet_arch arch;
+    if (dinet_arch_from_name(arch_s, &arch)) {
+      cli_error("unknown arch %s", arch_s);
+      return 1;
+    }
+    net = dinet_net_new(arch, classes, &err);
+    if (net)
+      dinet_net_init_weights(net, 1);
+  }
+  if (!net) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net);
+  size_t n = (size_t)batch * 3 * size * size;
+  float *x = malloc(sizeof(float) * n), *z = malloc(sizeof(float) * (size_t)batch * K * 2);
+  double *t = malloc(sizeof(double) * (iters + 1));
+  int *labels = calloc((size_t)batch, sizeof(int));
+  dinet_optim *opt = train ? dinet_optim_new(net, DINET_OPTIM_SGD, 0.9f, 0.9f, 0.999f, 1e-8f, &err) : NULL;
+  if (!x || !z || !t || !labels || (train && !opt)) {
+    cli_error("out of memory");
+    return 1;
+  }
+  dinet_rng rng;
+  dinet_rng_seed(&rng, 7);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float)dinet_rng_normal(&rng);
+  for (int b = 0; b < batch; b++)
+    labels[b] = b % K;
+  for (int it = 0; it <= iters; it++) { /* iteration 0 warms up */
+    double t0 = now_s();
+    int rc;
+    if (train) {
+      float loss;
+      dinet_net_zero_grad(net);
+      rc = dinet_net_forward_keep(net, DINET_MODE_TRAIN, x, batch, size, size, z, &err);
+      if (!rc)
+        rc = dinet_focal_loss(z, labels, batch, K, 2.0f, NULL, &loss, z + batch * K, &err);
+      if (!rc)
+        rc = dinet_net_backward(net, z + batch * K, 0, &err);
+      if (!rc)
+        dinet_optim_step(opt, 1e-4f, 1e-4f);
+    } else if (gradcam) {
+      rc = 0;
+      for (int b = 0; b < batch && !rc; b++) {
+        float *map = NULL;
+        int mh, mw;
+        rc = dinet_gradcam(net, x + (size_t)b * 3 * size * size, size, size, 4, -1, z, NULL,
+                           &map, &mh, &mw, &err);
+        free(map);
+      }
+    } else {
+      rc = dinet_net_forward(net, x, batch, size, size, z, &err);
+    }
+    if (rc) {
+      cli_error("%s", err.message);
+      return 1;
+    }
+    t[it] = now_s() - t0;
+  }
+  qsort(t + 1, (size_t)iters, sizeof(double), cmp_double);
+  double med = t[1 + iters / 2];
+  const char *what = train ? "train step" : gradcam ? "gradcam" : "forward";
+  if (json)
+    printf("{\"what\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"size\": %d, \"threads\": %d, "
+           "\"median_s\": %.6f, \"min_s\": %.6f, \"ms_per_image\": %.3f, \"images_per_s\": %.3f}\n",
+           what, dinet_arch_name(dinet_net_arch(net)), batch, size, dinet_get_threads(), med,
+           t[1], 1000 * med / batch, batch / med);
+  else
+    printf("%s %s batch %d size %d threads %d: median %.1f ms (min %.1f ms), %.1f ms/image, "
+           "%.2f images/s\n",
+           what, dinet_arch_name(dinet_net_arch(net)), batch, size, dinet_get_threads(),
+           1000 * med, 1000 * t[1], 1000 * med / batch, batch / med);
+  dinet_optim_free(opt);
+  free(x);
+  free(z);
+  free(t);
+  free(labels);
+  dinet_net_free(net);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("dinet %s\n", DINET_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "classify"))
+    return cmd_classify(argc, argv);
+  if (!strcmp(cmd, "explain"))
+    return cmd_explain(argc, argv);
+  if (!strcmp(cmd, "info"))
+    return cmd_info(argc, argv);
+  if (!strcmp(cmd, "bench"))
+    return cmd_bench(argc, argv);
+  if (!strcmp(cmd, "train"))
+    return cmd_train(argc, argv);
+  if (!strcmp(cmd, "eval"))
+    return cmd_eval(argc, argv);
+  if (!strcmp(cmd, "cv"))
+    return cmd_cv(argc, argv);
+  if (!strcmp(cmd, "calibrate"))
+    return cmd_calibrate(argc, argv);
+  cli_error("unknown command \"%s\" (try dinet --help)", cmd);
+  return 1;
+}

@@ -62,5 +62,6 @@ uint32_t dinet_rng_below(dinet_rng *rng, uint32_t n); /* [0, n) */
 #include "dinet/image.h"
 #include "dinet/safetensors.h"
 #include "dinet/net.h"
+#include "dinet/metrics.h"
 
 #endif

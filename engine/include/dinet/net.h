@@ -61,6 +61,15 @@ void dinet_net_set_norm(dinet_net *net, const float mean[3], const float std[3])
 /* Temperature for calibrated probabilities (metadata "temperature"; 1 if absent). */
 float dinet_net_temperature(const dinet_net *net);
 
+/* Centre crop applied before resizing (metadata "center_crop": the kept
+ * fraction of each side, 0.1..1; 1 if absent). */
+float dinet_net_center_crop(const dinet_net *net);
+/* The one preprocessing path for this model: centre crop, resize to
+ * input_size x input_size, normalise; out is 3 x S x S. */
+struct dinet_image;
+int dinet_net_preprocess(const dinet_net *net, const struct dinet_image *img, float *out,
+                         struct dinet_error *err);
+
 /* Metadata (string values), kept and written back on save. */
 const char *dinet_net_meta(const dinet_net *net, const char *key);
 int dinet_net_set_meta(dinet_net *net, const char *key, const char *value,

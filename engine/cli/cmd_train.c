@@ -1,0 +1,1122 @@
+/* cmd_train.c — dinet train / eval / cv / calibrate. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dataset.h"
+
+/* Set by SIGINT: the run saves a checkpoint after the current step. */
+static volatile sig_atomic_t stop_requested = 0;
+static void on_sigint(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+typedef struct train_cfg {
+  const char *data, *val_dir, *out, *resume, *group_by, *init, *alpha_s, *abnormal;
+  dinet_arch arch;
+  int size, epochs, batch, threads, focal, adamw, balance, folds, eval_every;
+  float lr, wd, gamma, val_split, crop, warmup, scale_min, jitter;
+  uint64_t seed;
+  int max_steps;  /* for tests: stop after this many steps (0 = no limit) */
+  int quiet;
+} train_cfg;
+
+static void cfg_defaults(train_cfg *c) {
+  memset(c, 0, sizeof *c);
+  c->arch = DINET_ARCH_CBAM_RESNET50;
+  c->size = 128;
+  c->epochs = 30;
+  c->batch = 16;
+  c->focal = 1;
+  c->gamma = 2.0f;
+  c->alpha_s = "auto";
+  c->lr = 0.05f;
+  c->wd = 5e-4f;
+  c->crop = 1.0f;
+  c->warmup = 2.0f;
+  c->scale_min = 0.7f;
+  c->jitter = 0.1f;
+  c->seed = 1;
+  c->eval_every = 1;
+}
+
+static void train_usage(void) {
+  fputs("usage: dinet train --data DIR --out DIR [options]\n"
+        "  --arch cbam_resnet50|resnet50   (default cbam_resnet50)\n"
+        "  --size S          input size (default 128)\n"
+        "  --epochs E        (default 30)     --batch B (default 16)\n"
+        "  --loss focal|ce   (default focal)  --gamma G (default 2)\n"
+        "  --alpha auto|none|a,b,c...         per-class alpha (auto = inverse frequency)\n"
+        "  --balance         class-balanced sampling instead of a shuffled epoch\n"
+        "  --optimizer sgd|adamw (default sgd, momentum 0.9)\n"
+        "  --lr LR (default 0.05)  --weight-decay WD (default 5e-4)  --warmup EPOCHS (default 2)\n"
+        "  --val DIR | --val-split F [--group-by COLUMN]   (labels.csv column)\n"
+        "  --center-crop F   keep the central F of each side (stored in the model)\n"
+        "  --scale-min A     smallest crop area for augmentation (default 0.7)\n"
+        "  --jitter J        colour/stain jitter amplitude (default 0.1)\n"
+        "  --abnormal a,b    classes grouped as abnormal (stored in the model)\n"
+        "  --init MODEL      start from a model's weights (matching names and shapes)\n"
+        "  --seed N  --threads N  --resume CHECKPOINT  --max-steps N\n",
+        stdout);
+}
+
+/* Parses train options (also used by cv). Returns 0, or 1 on error. */
+static int parse_train_args(int argc, char **argv, int first, train_cfg *c) {
+  for (int i = first; i < argc; i++) {
+    const char *v;
+    if (cli_opt(argc, argv, &i, "--help", NULL)) {
+      train_usage();
+      exit(0);
+    }
+    if (cli_opt(argc, argv, &i, "--data", &c->data) || cli_opt(argc, argv, &i, "--val", &c->val_dir) ||
+        cli_opt(argc, argv, &i, "--out", &c->out) || cli_opt(argc, argv, &i, "--resume", &c->resume) ||
+        cli_opt(argc, argv, &i, "--group-by", &c->group_by) ||
+        cli_opt(argc, argv, &i, "--init", &c->init) || cli_opt(argc, argv, &i, "--alpha", &c->alpha_s) ||
+        cli_opt(argc, argv, &i, "--abnormal", &c->abnormal))
+      continue;
+    if (cli_opt(argc, argv, &i, "--balance", NULL)) {
+      c->balance = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--quiet", NULL)) {
+      c->quiet = 1;
+      continue;
+    }
+    int bad = 0;
+    if (cli_opt(argc, argv, &i, "--arch", &v)) {
+      if (dinet_arch_from_name(v, &c->arch)) {
+        cli_error("--arch must be cbam_resnet50 or resnet50");
+        return 1;
+      }
+    } else if (cli_opt(argc, argv, &i, "--loss", &v)) {
+      if (!strcmp(v, "focal"))
+        c->focal = 1;
+      else if (!strcmp(v, "ce"))
+        c->focal = 0;
+      else
+        bad = (cli_error("--loss must be focal or ce"), 1);
+    } else if (cli_opt(argc, argv, &i, "--optimizer", &v)) {
+      if (!strcmp(v, "sgd"))
+        c->adamw = 0;
+      else if (!strcmp(v, "adamw"))
+        c->adamw = 1;
+      else
+        bad = (cli_error("--optimizer must be sgd or adamw"), 1);
+    } else if (cli_opt(argc, argv, &i, "--size", &v)) {
+      bad = cli_parse_int(v, "--size", 32, 1024, &c->size);
+    } else if (cli_opt(argc, argv, &i, "--epochs", &v)) {
+      bad = cli_parse_int(v, "--epochs", 1, 100000, &c->epochs);
+    } else if (cli_opt(argc, argv, &i, "--batch", &v)) {
+      bad = cli_parse_int(v, "--batch", 2, 1024, &c->batch);
+    } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
+      bad = cli_parse_int(v, "--threads", 1, 256, &c->threads);
+    } else if (cli_opt(argc, argv, &i, "--folds", &v)) {
+      bad = cli_parse_int(v, "--folds", 2, 100, &c->folds);
+    } else if (cli_opt(argc, argv, &i, "--max-steps", &v)) {
+      bad = cli_parse_int(v, "--max-steps", 1, 100000000, &c->max_steps);
+    } else if (cli_opt(argc, argv, &i, "--eval-every", &v)) {
+      bad = cli_parse_int(v, "--eval-every", 1, 1000, &c->eval_every);
+    } else if (cli_opt(argc, argv, &i, "--seed", &v)) {
+      char *end;
+      errno = 0;
+      c->seed = strtoull(v, &end, 10);
+      bad = errno || *end || end == v;
+      if (bad)
+        cli_error("--seed must be a non-negative integer");
+    } else if (cli_opt(argc, argv, &i, "--gamma", &v)) {
+      bad = cli_parse_float(v, "--gamma", 0, 10, &c->gamma);
+    } else if (cli_opt(argc, argv, &i, "--lr", &v)) {
+      bad = cli_parse_float(v, "--lr", 1e-7, 10, &c->lr);
+    } else if (cli_opt(argc, argv, &i, "--weight-decay", &v)) {
+      bad = cli_parse_float(v, "--weight-decay", 0, 1, &c->wd);
+    } else if (cli_opt(argc, argv, &i, "--val-split", &v)) {
+      bad = cli_parse_float(v, "--val-split", 0.01, 0.9, &c->val_split);
+    } else if (cli_opt(argc, argv, &i, "--center-crop", &v)) {
+      bad = cli_parse_float(v, "--center-crop", 0.1, 1, &c->crop);
+    } else if (cli_opt(argc, argv, &i, "--warmup", &v)) {
+      bad = cli_parse_float(v, "--warmup", 0, 1000, &c->warmup);
+    } else if (cli_opt(argc, argv, &i, "--scale-min", &v)) {
+      bad = cli_parse_float(v, "--scale-min", 0.05, 1, &c->scale_min);
+    } else if (cli_opt(argc, argv, &i, "--jitter", &v)) {
+      bad = cli_parse_float(v, "--jitter", 0, 0.5, &c->jitter);
+    } else {
+      cli_error("train: unknown argument %s (see dinet train --help)", argv[i]);
+      return 1;
+    }
+    if (bad)
+      return 1;
+  }
+  return 0;
+}
+
+/* ---- shared helpers ------------------------------------------------- */
+
+/* Abnormal flags per class from a comma list of names (NULL: none). */
+static int *parse_abnormal(const char *list, char *const *classes, int k) {
+  if (!list)
+    return NULL;
+  int *ab = calloc((size_t)k, sizeof(int));
+  char *dup = strdup(list);
+  for (char *t = dup ? strtok(dup, ",") : NULL; t && ab; t = strtok(NULL, ","))
+    for (int j = 0; j < k; j++)
+      if (!strcmp(classes[j], t))
+        ab[j] = 1;
+  free(dup);
+  return ab;
+}
+
+/* Class-grouping flags stored in a model (NULL if none). */
+static int *model_abnormal(const dinet_net *net) {
+  const int k = dinet_net_num_classes(net);
+  int *ab = malloc(sizeof(int) * k);
+  for (int j = 0; ab && j < k; j++) {
+    ab[j] = dinet_net_class_is_abnormal(net, j);
+    if (ab[j] < 0) {
+      free(ab);
+      return NULL;
+    }
+  }
+  return ab;
+}
+
+/* JSON array of the names of classes flagged in ab. */
+static char *abnormal_json(char *const *classes, const int *ab, int k) {
+  size_t need = 3;
+  for (int j = 0; j < k; j++)
+    need += dinet_json_quote(classes[j], NULL, 0) + 2;
+  char *s = malloc(need);
+  if (!s)
+    return NULL;
+  size_t o = 0;
+  s[o++] = '[';
+  int first = 1;
+  for (int j = 0; j < k; j++) {
+    if (!ab[j])
+      continue;
+    if (!first)
+      s[o++] = ',';
+    first = 0;
+    o += dinet_json_quote(classes[j], s + o, need - o);
+  }
+  s[o++] = ']';
+  s[o] = '\0';
+  return s;
+}
+
+/* Logits of every cached image (eval mode), with optional 8-view TTA
+ * (probabilities averaged; then stored as log-probabilities). */
+static int predict_cache(dinet_net *net, const image_cache *c, int tta, float *logits,
+                         dinet_error *err) {
+  const int S = c->side, K = dinet_net_num_classes(net), B = 8;
+  float mean[3], std[3];
+  dinet_net_get_norm(net, mean, std);
+  const size_t per = (size_t)3 * S * S;
+  float *x = malloc(sizeof(float) * per * B), *z = malloc(sizeof(float) * K * B),
+        *p = malloc(sizeof(float) * K * B);
+  if (!x || !z || !p) {
+    free(x);
+    free(z);
+    free(p);
+    return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
+  }
+  int rc = 0;
+  const int views = tta ? 8 : 1;
+  for (int i0 = 0; i0 < c->n && !rc; i0 += B) {
+    int nb = c->n - i0 < B ? c->n - i0 : B;
+    double *acc = calloc((size_t)nb * K, sizeof(double));
+    for (int d = 0; d < views && !rc && acc; d++) {
+      for (int b = 0; b < nb; b++)
+        cache_view(c, i0 + b, S, mean, std, NULL, d, NULL, x + b * per);
+      rc = dinet_net_forward(net, x, nb, S, S, z, err);
+      if (rc)
+        break;
+      if (!tta) {
+        memcpy(logits + (size_t)i0 * K, z, sizeof(float) * nb * K);
+      } else {
+        dinet_softmax(z, nb, K, 1.0f, p);
+        for (int j = 0; j < nb * K; j++)
+          acc[j] += p[j] / views;
+      }
+    }
+    if (tta && acc && !rc)
+      for (int j = 0; j < nb * K; j++)
+        logits[(size_t)i0 * K + j] = (float)log(fmax(acc[j], 1e-12));
+    if (!acc)
+      rc = dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
+    free(acc);
+  }
+  free(x);
+  free(z);
+  free(p);
+  return rc;
+}
+
+static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *classes) {
+  fprintf(f, "images %d  accuracy %.4f  balanced accuracy %.4f  macro-F1 %.4f  NLL %.4f  ECE %.4f\n",
+          m->n, m->accuracy, m->balanced_accuracy, m->macro_f1, m->nll, m->ece);
+  if (m->sensitivity >= 0 || m->specificity >= 0)
+    fprintf(f, "normal/abnormal: accuracy %.4f  abnormal sensitivity %.4f  specificity %.4f\n",
+            m->binary_accuracy, m->sensitivity, m->specificity);
+  fprintf(f, "%-24s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
+  for (int c = 0; c < m->k; c++)
+    fprintf(f, "%-24s %9.4f %9.4f %9.4f %8d\n", classes[c], m->precision[c], m->recall[c],
+            m->f1[c], m->support[c]);
+  fprintf(f, "confusion (rows true, columns predicted):\n");
+  for (int r = 0; r < m->k; r++) {
+    fprintf(f, "  %-22s", classes[r]);
+    for (int c = 0; c < m->k; c++)
+      fprintf(f, " %5d", m->confusion[r * m->k + c]);
+    fputc('\n', f);
+  }
+}
+
+static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *classes) {
+  fprintf(f, "{\"images\": %d, \"accuracy\": ", m->n);
+  json_number(f, m->accuracy);
+  fputs(", \"balanced_accuracy\": ", f);
+  json_number(f, m->balanced_accuracy);
+  fputs(", \"macro_f1\": ", f);
+  json_number(f, m->macro_f1);
+  fputs(", \"nll\": ", f);
+  json_number(f, m->nll);
+  fputs(", \"ece\": ", f);
+  json_number(f, m->ece);
+  fputs(", \"abnormal_sensitivity\": ", f);
+  m->sensitivity >= 0 ? json_number(f, m->sensitivity) : (void)fputs("null", f);
+  fputs(", \"specificity\": ", f);
+  m->specificity >= 0 ? json_number(f, m->specificity) : (void)fputs("null", f);
+  fputs(", \"binary_accuracy\": ", f);
+  m->binary_accuracy >= 0 ? json_number(f, m->binary_accuracy) : (void)fputs("null", f);
+  fputs(", \"classes\": [", f);
+  for (int c = 0; c < m->k; c++) {
+    fputs(c ? ", {\"name\": " : "{\"name\": ", f);
+    json_string(f, classes[c]);
+    fputs(", \"precision\": ", f);
+    json_number(f, m->precision[c]);
+    fputs(", \"recall\": ", f);
+    json_number(f, m->recall[c]);
+    fputs(", \"f1\": ", f);
+    json_number(f, m->f1[c]);
+    fprintf(f, ", \"support\": %d}", m->support[c]);
+  }
+  fputs("], \"confusion\": [", f);
+  for (int r = 0; r < m->k; r++) {
+    fputs(r ? ", [" : "[", f);
+    for (int c = 0; c < m->k; c++)
+      fprintf(f, c ? ", %d" : "%d", m->confusion[r * m->k + c]);
+    fputc(']', f);
+  }
+  fputs("]}\n", f);
+}
+
+/* ---- the training run ----------------------------------------------- */
+
+typedef struct run_result {
+  double best_f1, best_acc;
+  int best_epoch;
+} run_result;
+
+static void rng_to_hex(const dinet_rng *r, char *buf, size_t n) {
+  snprintf(buf, n, "%016llx%016llx%016llx%016llx", (unsigned long long)r->s[0],
+           (unsigned long long)r->s[1], (unsigned long long)r->s[2], (unsigned long long)r->s[3]);
+}
+
+static int rng_from_hex(dinet_rng *r, const char *s) {
+  if (!s || strlen(s) != 64)
+    return -1;
+  for (int i = 0; i < 4; i++) {
+    char part[17];
+    memcpy(part, s + 16 * i, 16);
+    part[16] = '\0';
+    char *end;
+    r->s[i] = strtoull(part, &end, 16);
+    if (*end)
+      return -1;
+  }
+  return 0;
+}
+
+/* Saves the checkpoint: weights, optimiser state, epoch, RNG. */
+static int save_checkpoint(dinet_net *net, dinet_optim *opt, const char *path, int epoch,
+                           const dinet_rng *rng, const run_result *best, dinet_error *err) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%d", epoch);
+  dinet_net_set_meta(net, "train.epoch", buf, err);
+  snprintf(buf, sizeof buf, "%lld", (long long)dinet_optim_steps(opt));
+  dinet_net_set_meta(net, "train.step", buf, err);
+  rng_to_hex(rng, buf, sizeof buf);
+  dinet_net_set_meta(net, "train.rng", buf, err);
+  snprintf(buf, sizeof buf, "%.9g %.9g %d", best->best_f1, best->best_acc, best->best_epoch);
+  dinet_net_set_meta(net, "train.best", buf, err);
+  /* model tensors plus the optimiser state, written by one atomic call */
+  const int np = dinet_net_param_tensors(net);
+  dinet_st_tensor *t = calloc((size_t)np + 1, sizeof *t);
+  if (!t)
+    return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < np; i++) {
+    dinet_param *p = dinet_net_param(net, i);
+    t[i].name = p->name;
+    t[i].ndim = p->ndim;
+    for (int d = 0; d < p->ndim; d++)
+      t[i].shape[d] = p->shape[d];
+    t[i].data = p->data;
+  }
+  t[np].name = "optimizer.state";
+  t[np].ndim = 1;
+  t[np].shape[0] = (int64_t)dinet_optim_state_size(opt);
+  t[np].data = dinet_optim_state(opt);
+  int n = dinet_net_meta_count(net);
+  const char **k = malloc(sizeof(char *) * (n + 1)), **v = malloc(sizeof(char *) * (n + 1));
+  int rc;
+  if (!k || !v) {
+    rc = dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
+  } else {
+    for (int i = 0; i < n; i++) {
+      k[i] = dinet_net_meta_key(net, i);
+      v[i] = dinet_net_meta_value(net, i);
+    }
+    rc = dinet_st_write(path, t, np + (dinet_optim_state_size(opt) ? 1 : 0), DINET_DTYPE_F32, k,
+                        v, n, err);
+  }
+  free(k);
+  free(v);
+  free(t);
+  return rc;
+}
+
+static double lr_at(const train_cfg *c, double epoch_pos) {
+  if (epoch_pos < c->warmup)
+    return c->lr * (epoch_pos + 1e-3) / c->warmup;
+  double t = (epoch_pos - c->warmup) / fmax(1e-9, c->epochs - c->warmup);
+  return c->lr * 0.5 * (1.0 + cos(M_PI * fmin(1.0, t)));
+}
+
+/* Sets the model's metadata that describes the run. */
+static void describe_model(dinet_net *net, const train_cfg *c, const dataset *ds, const int *ab,
+                           int argc, char **argv) {
+  char buf[256];
+  dinet_net_set_input_size(net, c->size);
+  if (c->crop < 1.0f) {
+    snprintf(buf, sizeof buf, "%.4g", c->crop);
+    dinet_net_set_meta(net, "center_crop", buf, NULL);
+  }
+  if (ab) {
+    char *s = abnormal_json(ds->classes, ab, ds->k);
+    if (s)
+      dinet_net_set_meta(net, "abnormal", s, NULL);
+    free(s);
+  }
+  size_t need = 16;
+  for (int i = 0; i < argc; i++)
+    need += strlen(argv[i]) + 1;
+  char *cmd = malloc(need);
+  if (cmd) {
+    size_t o = 0;
+    o += (size_t)snprintf(cmd, need, "dinet");
+    for (int i = 1; i < argc; i++)
+      o += (size_t)snprintf(cmd + o, need - o, " %s", argv[i]);
+    dinet_net_set_meta(net, "train.command", cmd, NULL);
+    free(cmd);
+  }
+}
+
+/* Copies parameters with matching names and shapes from a model file. */
+static int init_from(dinet_net *net, const char *path, dinet_error *err) {
+  dinet_net *src = dinet_net_load(path, err);
+  if (!src)
+    return err->code ? err->code : DINET_ERR_IO;
+  int copied = 0;
+  for (int i = 0; i < dinet_net_param_tensors(net); i++) {
+    dinet_param *p = dinet_net_param(net, i);
+    for (int j = 0; j < dinet_net_param_tensors(src); j++) {
+      dinet_param *q = dinet_net_param(src, j);
+      if (strcmp(p->name, q->name) == 0 && p->n == q->n) {
+        memcpy(p->data, q->data, sizeof(float) * p->n);
+        copied++;
+      }
+    }
+  }
+  fprintf(stderr, "dinet: initialised %d of %d tensors from %s\n", copied,
+          dinet_net_param_tensors(net), path);
+  dinet_net_free(src);
+  dinet_net_params_changed(net);
+  return DINET_OK;
+}
+
+/* Trains on train_idx, validates on val_idx; writes into c->out. */
+static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx, int ntrain,
+                     const int *val_idx, int nval, const int *ab, int argc, char **argv,
+                     run_result *res) {
+  dinet_error err = {0};
+  const int K = ds->k, S = c->size, B = c->batch;
+  char path[4096];
+  int rc = 1;
+  dinet_net *net = NULL;
+  dinet_optim *opt = NULL;
+  image_cache tc = {0}, vc = {0};
+  float *x = NULL, *z = NULL, *dz = NULL, *vlog = NULL, *alpha = NULL, *probs = NULL;
+  int *labels = NULL, *order = NULL, *vlab = NULL, *nby = NULL;
+  int **byclass = NULL;
+  FILE *log = NULL;
+  memset(res, 0, sizeof *res);
+  res->best_f1 = -1;
+  if (mkdir(c->out, 0777) != 0 && errno != EEXIST) {
+    cli_error("%s: cannot create folder: %s", c->out, strerror(errno));
+    return 1;
+  }
+  /* model */
+  int start_epoch = 0;
+  dinet_rng rng;
+  dinet_rng_seed(&rng, c->seed);
+  if (c->resume) {
+    dinet_st *st = dinet_st_open(c->resume, &err);
+    if (st)
+      net = dinet_net_load_st(st, c->resume, &err);
+    if (!net) {
+      cli_error("%s", err.message);
+      dinet_st_close(st);
+      return 1;
+    }
+    opt = dinet_optim_new(net, c->adamw ? DINET_OPTIM_ADAMW : DINET_OPTIM_SGD, 0.9f, 0.9f,
+                          0.999f, 1e-8f, &err);
+    int si = dinet_st_find(st, "optimizer.state");
+    if (!opt || si < 0 ||
+        dinet_st_read_f32(st, si, dinet_optim_state(opt), dinet_optim_state_size(opt), &err) ||
+        rng_from_hex(&rng, dinet_net_meta(net, "train.rng"))) {
+      cli_error("%s: not a usable training checkpoint%s%s", c->resume, err.message[0] ? ": " : "",
+                err.message);
+      dinet_st_close(st);
+      goto out;
+    }
+    dinet_st_close(st);
+    start_epoch = atoi(dinet_net_meta(net, "train.epoch") ? dinet_net_meta(net, "train.epoch") : "0");
+    dinet_optim_set_steps(opt, atoll(dinet_net_meta(net, "train.step") ? dinet_net_meta(net, "train.step") : "0"));
+    const char *b = dinet_net_meta(net, "train.best");
+    if (b)
+      sscanf(b, "%lf %lf %d", &res->best_f1, &res->best_acc, &res->best_epoch);
+    fprintf(stderr, "dinet: resuming %s at epoch %d\n", c->resume, start_epoch);
+  } else {
+    net = dinet_net_new(c->arch, K, &err);
+    if (!net) {
+      cli_error("%s", err.message);
+      return 1;
+    }
+    dinet_net_init_weights(net, c->seed);
+    if (dinet_net_set_class_names(net, (const char *const *)ds->classes, K, &err) ||
+        (c->init && init_from(net, c->init, &err))) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+    describe_model(net, c, ds, ab, argc, argv);
+    opt = dinet_optim_new(net, c->adamw ? DINET_OPTIM_ADAMW : DINET_OPTIM_SGD, 0.9f, 0.9f, 0.999f,
+                          1e-8f, &err);
+    if (!opt) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+  }
+  /* data in memory */
+  double t0 = now_s();
+  int side = (int)lrint(S * 1.15);
+  if (cache_build(&tc, ds, train_idx, ntrain, side, c->crop, &err) ||
+      (nval && cache_build(&vc, ds, val_idx, nval, S, c->crop, &err))) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  if (!c->quiet)
+    fprintf(stderr, "dinet: %d training and %d validation images decoded in %.1f s\n", ntrain, nval,
+            now_s() - t0);
+  /* class weights */
+  alpha = malloc(sizeof(float) * K);
+  int *count = calloc((size_t)K, sizeof(int));
+  if (!alpha || !count) {
+    free(count);
+    goto nomem;
+  }
+  for (int i = 0; i < ntrain; i++)
+    count[ds->s[train_idx[i]].label]++;
+  int present = 0;
+  for (int j = 0; j < K; j++)
+    present += count[j] > 0;
+  for (int j = 0; j < K; j++)
+    alpha[j] = 1.0f;
+  if (!strcmp(c->alpha_s, "auto") && !c->balance) {
+    for (int j = 0; j < K; j++)
+      alpha[j] = count[j] ? (float)ntrain / ((float)present * count[j]) : 0.0f;
+  } else if (strcmp(c->alpha_s, "none") && strcmp(c->alpha_s, "auto")) {
+    char *dup = strdup(c->alpha_s), *tok = dup ? strtok(dup, ",") : NULL;
+    int j = 0;
+    for (; tok && j < K; tok = strtok(NULL, ","), j++)
+      alpha[j] = (float)atof(tok);
+    free(dup);
+    if (j != K) {
+      cli_error("--alpha needs %d comma-separated numbers", K);
+      free(count);
+      goto out;
+    }
+  }
+  /* per-class index lists for balanced sampling */
+  byclass = calloc((size_t)K, sizeof(int *));
+  nby = calloc((size_t)K, sizeof(int));
+  for (int j = 0; byclass && nby && j < K; j++)
+    byclass[j] = malloc(sizeof(int) * (count[j] + 1));
+  for (int i = 0; byclass && nby && i < ntrain; i++) {
+    int l = ds->s[train_idx[i]].label;
+    if (byclass[l])
+      byclass[l][nby[l]++] = i;
+  }
+  free(count);
+  const size_t per = (size_t)3 * S * S;
+  x = malloc(sizeof(float) * per * B);
+  z = malloc(sizeof(float) * K * B);
+  dz = malloc(sizeof(float) * K * B);
+  labels = malloc(sizeof(int) * B);
+  order = malloc(sizeof(int) * (ntrain + 1));
+  vlog = malloc(sizeof(float) * K * (nval + 1));
+  probs = malloc(sizeof(float) * K * (nval + 1));
+  vlab = malloc(sizeof(int) * (nval + 1));
+  if (!x || !z || !dz || !labels || !order || !vlog || !probs || !vlab || !byclass || !nby)
+    goto nomem;
+  for (int i = 0; i < nval; i++)
+    vlab[i] = ds->s[val_idx[i]].label;
+  snprintf(path, sizeof path, "%s/log.csv", c->out);
+  log = fopen(path, start_epoch ? "a" : "w");
+  if (!log) {
+    cli_error("%s: cannot write: %s", path, strerror(errno));
+    goto out;
+  }
+  if (!start_epoch)
+    fprintf(log, "epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,val_balanced_acc,seconds,images_per_s\n");
+  fflush(log);
+  float mean[3], std[3];
+  dinet_net_get_norm(net, mean, std);
+  augment aug = {c->scale_min, 0.1f, c->jitter * 2, c->jitter * 2, c->jitter * 2, c->jitter * 0.2f,
+                 c->jitter, 1};
+  const int steps_per_epoch = ntrain / B > 0 ? ntrain / B : 1;
+  struct sigaction sa = {0}, old_sa;
+  sa.sa_handler = on_sigint;
+  sigaction(SIGINT, &sa, &old_sa);
+  int total_steps = 0;
+  double run_t0 = now_s();
+  int last_done = start_epoch;
+  for (int epoch = start_epoch; epoch < c->epochs && !stop_requested; epoch++) {
+    double e0 = now_s();
+    /* the epoch's order */
+    for (int i = 0; i < ntrain; i++)
+      order[i] = i;
+    if (c->balance) {
+      for (int i = 0; i < ntrain; i++) {
+        int l;
+        do
+          l = (int)dinet_rng_below(&rng, (uint32_t)K);
+        while (nby[l] == 0);
+        order[i] = byclass[l][dinet_rng_below(&rng, (uint32_t)nby[l])];
+      }
+    } else {
+      for (int i = ntrain - 1; i > 0; i--) {
+        int j = (int)dinet_rng_below(&rng, (uint32_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+    }
+    double loss_sum = 0;
+    int correct = 0, seen = 0;
+    for (int st = 0; st < steps_per_epoch && !stop_requested; st++) {
+      for (int b = 0; b < B; b++) {
+        int i = order[(st * B + b) % ntrain];
+        labels[b] = ds->s[train_idx[i]].label;
+        cache_view(&tc, i, S, mean, std, &aug, -1, &rng, x + b * per);
+      }
+      float lr = (float)lr_at(c, epoch + (double)st / steps_per_epoch), loss = 0;
+      dinet_net_zero_grad(net);
+      if (dinet_net_forward_keep(net, DINET_MODE_TRAIN, x, B, S, S, z, &err) ||
+          dinet_focal_loss(z, labels, B, K, c->focal ? c->gamma : 0.0f, alpha, &loss, dz, &err) ||
+          dinet_net_backward(net, dz, 0, &err)) {
+        cli_error("epoch %d step %d: %s; the last checkpoint in %s is intact", epoch + 1, st + 1,
+                  err.message, c->out);
+        goto out;
+      }
+      dinet_optim_step(opt, lr, c->wd);
+      loss_sum += loss * B;
+      for (int b = 0; b < B; b++) {
+        int top = 0;
+        for (int j = 1; j < K; j++)
+          if (z[b * K + j] > z[b * K + top])
+            top = j;
+        correct += top == labels[b];
+      }
+      seen += B;
+      total_steps++;
+      double el = now_s() - e0;
+      if (!c->quiet && (st % 10 == 9 || st == steps_per_epoch - 1)) {
+        double ips = seen / el;
+        double left = ((double)(c->epochs - epoch - 1) * steps_per_epoch + steps_per_epoch - st - 1) * B / ips;
+        fprintf(stderr, "epoch %d/%d step %d/%d loss %.4f acc %.3f lr %.4g %.1f img/s ETA %02d:%02d:%02d\n",
+                epoch + 1, c->epochs, st + 1, steps_per_epoch, loss_sum / seen, (double)correct / seen,
+                lr, ips, (int)(left / 3600), (int)(left / 60) % 60, (int)left % 60);
+      }
+      if (c->max_steps && total_steps >= c->max_steps)
+        stop_requested = 2;
+    }
+    if (stop_requested == 1 || (stop_requested == 2 && seen < steps_per_epoch * B)) {
+      /* interrupted mid-epoch: the checkpoint stays at the last whole epoch */
+      break;
+    }
+    /* validation */
+    double vloss = NAN;
+    dinet_metrics *m = NULL;
+    if (nval && ((epoch + 1) % c->eval_every == 0 || epoch + 1 == c->epochs)) {
+      if (predict_cache(net, &vc, 0, vlog, &err)) {
+        cli_error("validation: %s", err.message);
+        goto out;
+      }
+      dinet_softmax(vlog, nval, K, 1.0f, probs);
+      m = dinet_metrics_compute(probs, vlab, nval, K, ab);
+      vloss = m ? m->nll : NAN;
+    }
+    double secs = now_s() - e0;
+    fprintf(log, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.2f\n", epoch + 1,
+            lr_at(c, epoch + 1.0), loss_sum / seen, (double)correct / seen, vloss,
+            m ? m->accuracy : NAN, m ? m->macro_f1 : NAN, m ? m->balanced_accuracy : NAN, secs,
+            seen / secs);
+    fflush(log);
+    if (!c->quiet)
+      fprintf(stderr, "epoch %d/%d done in %.0f s: train loss %.4f acc %.3f%s", epoch + 1, c->epochs,
+              secs, loss_sum / seen, (double)correct / seen, m ? "" : "\n");
+    if (m) {
+      if (!c->quiet)
+        fprintf(stderr, "; val acc %.4f macro-F1 %.4f\n", m->accuracy, m->macro_f1);
+      if (m->macro_f1 > res->best_f1) {
+        res->best_f1 = m->macro_f1;
+        res->best_acc = m->accuracy;
+        res->best_epoch = epoch + 1;
+        char buf[64];
+        snprintf(buf, sizeof buf, "%d", epoch + 1);
+        dinet_net_set_meta(net, "train.best_epoch", buf, NULL);
+        snprintf(path, sizeof path, "%s/best.safetensors", c->out);
+        if (dinet_net_save(net, path, DINET_DTYPE_F32, &err)) {
+          cli_error("%s", err.message);
+          dinet_metrics_free(m);
+          goto out;
+        }
+      }
+      dinet_metrics_free(m);
+    }
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->out);
+    if (save_checkpoint(net, opt, path, epoch + 1, &rng, res, &err)) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+    last_done = epoch + 1;
+  }
+  sigaction(SIGINT, &old_sa, NULL);
+  if (!nval) { /* no validation: the last epoch is the model */
+    snprintf(path, sizeof path, "%s/best.safetensors", c->out);
+    if (dinet_net_save(net, path, DINET_DTYPE_F32, &err)) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+  }
+  if (stop_requested == 1)
+    fprintf(stderr, "dinet: interrupted; resume with --resume %s/checkpoint.safetensors (epoch %d done)\n",
+            c->out, last_done);
+  if (!c->quiet)
+    fprintf(stderr, "dinet: %d epochs in %.0f s; best val macro-F1 %.4f (acc %.4f) at epoch %d\n",
+            last_done - start_epoch, now_s() - run_t0, res->best_f1, res->best_acc, res->best_epoch);
+  rc = stop_requested == 1 ? 1 : 0;
+  goto out;
+nomem:
+  cli_error("out of memory");
+out:
+  if (byclass)
+    for (int j = 0; j < K; j++)
+      free(byclass[j]);
+  free(byclass);
+  free(nby);
+  if (log)
+    fclose(log);
+  cache_free(&tc);
+  cache_free(&vc);
+  free(x);
+  free(z);
+  free(dz);
+  free(vlog);
+  free(probs);
+  free(alpha);
+  free(labels);
+  free(order);
+  free(vlab);
+  dinet_optim_free(opt);
+  dinet_net_free(net);
+  return rc;
+}
+
+/* Writes the relative paths of the chosen samples. */
+static int write_list(const char *path, const dataset *ds, const int *idx, int n) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  for (int i = 0; i < n; i++)
+    fprintf(f, "%s\n", ds->s[idx[i]].rel);
+  return fclose(f);
+}
+
+int cmd_train(int argc, char **argv) {
+  train_cfg c;
+  cfg_defaults(&c);
+  if (parse_train_args(argc, argv, 2, &c))
+    return 1;
+  /* A resumed run takes its settings from the checkpoint's command line. */
+  char **rargv = NULL;
+  int rargc = 0;
+  if (c.resume) {
+    dinet_error err = {0};
+    dinet_st *st = dinet_st_open(c.resume, &err);
+    const char *cmd = st ? dinet_st_meta(st, "train.command") : NULL;
+    if (!cmd) {
+      cli_error("%s: %s", c.resume, st ? "not a dinet training checkpoint" : err.message);
+      dinet_st_close(st);
+      return 1;
+    }
+    char *dup = strdup(cmd);
+    rargv = calloc(strlen(cmd) + 2, sizeof(char *));
+    for (char *t = strtok(dup, " "); t && rargv; t = strtok(NULL, " "))
+      rargv[rargc++] = t;
+    dinet_st_close(st);
+    train_cfg r;
+    cfg_defaults(&r);
+    if (!rargv || parse_train_args(rargc, rargv, 2, &r))
+      return 1;
+    /* the command line may only extend or re-thread a run */
+    r.resume = c.resume;
+    if (c.threads)
+      r.threads = c.threads;
+    if (c.max_steps)
+      r.max_steps = c.max_steps;
+    c = r;
+  }
+  if (!c.data || !c.out) {
+    cli_error("train needs --data DIR and --out DIR (see dinet train --help)");
+    return 1;
+  }
+  dinet_set_threads(c.threads);
+  dinet_error err = {0};
+  dataset ds;
+  if (dataset_scan(&ds, c.data, NULL, 0, c.group_by, &err)) {
+    cli_error("%s", err.message);
+    dataset_free(&ds);
+    return 1;
+  }
+  int *val = calloc((size_t)ds.n, sizeof(int)), *ti = malloc(sizeof(int) * ds.n),
+      *vi = malloc(sizeof(int) * ds.n);
+  int nt = 0, nv = 0, rc = 1;
+  dataset vds = {0};
+  int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
+  if (!val || !ti || !vi) {
+    cli_error("out of memory");
+    goto out;
+  }
+  if (c.val_dir) {
+    if (dataset_scan(&vds, c.val_dir, ds.classes, ds.k, NULL, &err)) {
+      cli_error("%s", err.message);
+      goto out;
+    }
+    cli_error("separate --val folders are evaluated after training with dinet eval; using --val-split 0.15 of --data for model selection");
+  }
+  if (c.val_split > 0 || c.val_dir)
+    dataset_split(&ds, c.val_split > 0 ? c.val_split : 0.15, c.seed, val);
+  for (int i = 0; i < ds.n; i++) {
+    if (val[i])
+      vi[nv++] = i;
+    else
+      ti[nt++] = i;
+  }
+  if (nt < c.batch) {
+    cli_error("only %d training images for batch %d", nt, c.batch);
+    goto out;
+  }
+  if (mkdir(c.out, 0777) != 0 && errno != EEXIST) {
+    cli_error("%s: cannot create folder: %s", c.out, strerror(errno));
+    goto out;
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/val.txt", c.out);
+  write_list(path, &ds, vi, nv);
+  snprintf(path, sizeof path, "%s/train.txt", c.out);
+  write_list(path, &ds, ti, nt);
+  run_result res;
+  rc = train_run(&c, &ds, ti, nt, vi, nv, ab, rargv ? rargc : argc, rargv ? rargv : argv, &res);
+out:
+  free(val);
+  free(ti);
+  free(vi);
+  free(ab);
+  dataset_free(&ds);
+  if (vds.root)
+    dataset_free(&vds);
+  if (rargv) {
+    free(rargv[0]);
+    free(rargv);
+  }
+  return rc;
+}
+
+/* ---- eval ------------------------------------------------------------ */
+
+int cmd_eval(int argc, char **argv) {
+  const char *model = NULL, *data = NULL, *list = NULL, *exclude = NULL, *v;
+  int json = 0, tta = 0, threads = 0;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--data", &data) ||
+        cli_opt(argc, argv, &i, "--list", &list) || cli_opt(argc, argv, &i, "--exclude", &exclude))
+      continue;
+    if (cli_opt(argc, argv, &i, "--json", NULL)) {
+      json = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--tta", NULL)) {
+      tta = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--threads", &v)) {
+      if (cli_parse_int(v, "--threads", 1, 256, &threads))
+        return 1;
+      continue;
+    }
+    cli_error("eval: unknown argument %s", argv[i]);
+    return 1;
+  }
+  if (!model || !data) {
+    cli_error("eval needs --model M --data DIR [--list FILE] [--json] [--tta]");
+    return 1;
+  }
+  dinet_set_threads(threads);
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load(model, &err);
+  if (!net) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
+  char **classes = malloc(sizeof(char *) * (K + 1));
+  for (int j = 0; classes && j < K; j++)
+    classes[j] = (char *)dinet_net_class_name(net, j);
+  dataset ds;
+  int rc = 1;
+  image_cache cache = {0};
+  float *logits = NULL, *probs = NULL;
+  int *labels = NULL, *idx = NULL, *ab = model_abnormal(net);
+  if (!classes || dataset_scan(&ds, data, classes, K, NULL, &err) ||
+      (list && dataset_filter_list(&ds, list, 1, &err)) ||
+      (exclude && dataset_filter_list(&ds, exclude, 0, &err))) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  idx = malloc(sizeof(int) * ds.n);
+  labels = malloc(sizeof(int) * ds.n);
+  logits = malloc(sizeof(float) * K * ds.n);
+  probs = malloc(sizeof(float) * K * ds.n);
+  if (!idx || !labels || !logits || !probs)
+    goto out;
+  for (int i = 0; i < ds.n; i++) {
+    idx[i] = i;
+    labels[i] = ds.s[i].label;
+  }
+  if (cache_build(&cache, &ds, idx, ds.n, S, dinet_net_center_crop(net), &err) ||
+      predict_cache(net, &cache, tta, logits, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  dinet_softmax(logits, ds.n, K, dinet_net_temperature(net), probs);
+  dinet_metrics *m = dinet_metrics_compute(probs, labels, ds.n, K, ab);
+  if (m) {
+    if (json)
+      print_metrics_json(stdout, m, classes);
+    else
+      print_metrics_text(stdout, m, classes);
+    dinet_metrics_free(m);
+    rc = 0;
+  }
+out:
+  cache_free(&cache);
+  if (ds.root)
+    dataset_free(&ds);
+  free(classes);
+  free(idx);
+  free(labels);
+  free(logits);
+  free(probs);
+  free(ab);
+  dinet_net_free(net);
+  return rc;
+}
+
+/* ---- calibrate -------------------------------------------------------- */
+
+int cmd_calibrate(int argc, char **argv) {
+  const char *model = NULL, *data = NULL, *list = NULL, *out = NULL, *dtype = "f32", *v;
+  int threads = 0;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--data", &data) ||
+        cli_opt(argc, argv, &i, "--list", &list) || cli_opt(argc, argv, &i, "--out", &out) ||
+        cli_opt(argc, argv, &i, "--dtype", &dtype))
+      continue;
+    if (cli_opt(argc, argv, &i, "--threads", &v)) {
+      if (cli_parse_int(v, "--threads", 1, 256, &threads))
+        return 1;
+      continue;
+    }
+    cli_error("calibrate: unknown argument %s", argv[i]);
+    return 1;
+  }
+  if (!model || !data) {
+    cli_error("calibrate needs --model M --data DIR [--list VALFILE] [--out M2] [--dtype f16|f32]");
+    return 1;
+  }
+  dinet_set_threads(threads);
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load(model, &err);
+  if (!net) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
+  char **classes = malloc(sizeof(char *) * (K + 1));
+  for (int j = 0; classes && j < K; j++)
+    classes[j] = (char *)dinet_net_class_name(net, j);
+  dataset ds = {0};
+  image_cache cache = {0};
+  int rc = 1, *idx = NULL, *labels = NULL;
+  float *logits = NULL;
+  if (!classes || dataset_scan(&ds, data, classes, K, NULL, &err) ||
+      (list && dataset_filter_list(&ds, list, 1, &err))) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  idx = malloc(sizeof(int) * ds.n);
+  labels = malloc(sizeof(int) * ds.n);
+  logits = malloc(sizeof(float) * K * ds.n);
+  if (!idx || !labels || !logits)
+    goto out;
+  for (int i = 0; i < ds.n; i++) {
+    idx[i] = i;
+    labels[i] = ds.s[i].label;
+  }
+  if (cache_build(&cache, &ds, idx, ds.n, S, dinet_net_center_crop(net), &err) ||
+      predict_cache(net, &cache, 0, logits, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  float t = dinet_fit_temperature(logits, labels, ds.n, K);
+  double before = dinet_nll(logits, labels, ds.n, K, 1.0f), after = dinet_nll(logits, labels, ds.n, K, t);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.6g", t);
+  dinet_net_set_meta(net, "temperature", buf, NULL);
+  printf("temperature %.4f: NLL %.4f -> %.4f on %d images\n", t, before, after, ds.n);
+  const char *dst = out ? out : model;
+  if (dinet_net_save(net, dst, !strcmp(dtype, "f16") ? DINET_DTYPE_F16 : DINET_DTYPE_F32, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  rc = 0;
+out:
+  cache_free(&cache);
+  if (ds.root)
+    dataset_free(&ds);
+  free(classes);
+  free(idx);
+  free(labels);
+  free(logits);
+  dinet_net_free(net);
+  return rc;
+}
+
+/* ---- cross-validation ------------------------------------------------- */
+
+int cmd_cv(int argc, char **argv) {
+  train_cfg c;
+  cfg_defaults(&c);
+  c.folds = 5;
+  if (parse_train_args(argc, argv, 2, &c))
+    return 1;
+  if (!c.data || !c.out) {
+    cli_error("cv needs --data DIR --out DIR [--folds K] and train options");
+    return 1;
+  }
+  dinet_set_threads(c.threads);
+  dinet_error err = {0};
+  dataset ds;
+  if (dataset_scan(&ds, c.data, NULL, 0, c.group_by, &err)) {
+    cli_error("%s", err.message);
+    return 1;
+  }
+  if (mkdir(c.out, 0777) != 0 && errno != EEXIST) {
+    cli_error("%s: cannot create folder: %s", c.out, strerror(errno));
+    return 1;
+  }
+  int *fold = malloc(sizeof(int) * ds.n), *ti = malloc(sizeof(int) * ds.n),
+      *vi = malloc(sizeof(int) * ds.n);
+  int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
+  double *acc = calloc((size_t)c.folds, sizeof(double)), *f1 = calloc((size_t)c.folds, sizeof(double));
+  int rc = 0;
+  dataset_folds(&ds, c.folds, c.seed, fold);
+  char base[4096];
+  snprintf(base, sizeof base, "%s", c.out);
+  for (int f = 0; f < c.folds && !rc; f++) {
+    int nt = 0, nv = 0;
+    for (int i = 0; i < ds.n; i++) {
+      if (fold[i] == f)
+        vi[nv++] = i;
+      else
+        ti[nt++] = i;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/fold%d", base, f + 1);
+    train_cfg fc = c;
+    fc.out = dir;
+    fc.seed = c.seed + (uint64_t)f;
+    fprintf(stderr, "dinet: fold %d/%d: %d training, %d validation images\n", f + 1, c.folds, nt, nv);
+    run_result res;
+    rc = train_run(&fc, &ds, ti, nt, vi, nv, ab, argc, argv, &res);
+    acc[f] = res.best_acc;
+    f1[f] = res.best_f1;
+    printf("fold %d: accuracy %.4f macro-F1 %.4f (epoch %d)\n", f + 1, acc[f], f1[f], res.best_epoch);
+    fflush(stdout);
+  }
+  if (!rc) {
+    double ma = 0, mf = 0, sa = 0, sf = 0;
+    for (int f = 0; f < c.folds; f++) {
+      ma += acc[f] / c.folds;
+      mf += f1[f] / c.folds;
+    }
+    for (int f = 0; f < c.folds; f++) {
+      sa += (acc[f] - ma) * (acc[f] - ma) / (c.folds - 1);
+      sf += (f1[f] - mf) * (f1[f] - mf) / (c.folds - 1);
+    }
+    printf("cv %d folds: accuracy %.4f ± %.4f  macro-F1 %.4f ± %.4f\n", c.folds, ma, sqrt(sa), mf, sqrt(sf));
+  }
+  free(fold);
+  free(ti);
+  free(vi);
+  free(ab);
+  free(acc);
+  free(f1);
+  dataset_free(&ds);
+  return rc;
+}

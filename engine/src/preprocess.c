@@ -1,0 +1,32 @@
+/* preprocess.c — a model's preprocessing: centre crop, resize, normalise. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dinet/dinet.h"
+
+float dinet_net_center_crop(const dinet_net *net) {
+  const char *v = dinet_net_meta(net, "center_crop");
+  if (!v)
+    return 1.0f;
+  char *end;
+  double f = strtod(v, &end);
+  return (end != v && isfinite(f) && f >= 0.1 && f <= 1.0) ? (float)f : 1.0f;
+}
+
+int dinet_net_preprocess(const dinet_net *net, const dinet_image *img, float *out,
+                         dinet_error *err) {
+  float mean[3], std[3];
+  dinet_net_get_norm(net, mean, std);
+  const float f = dinet_net_center_crop(net);
+  if (f >= 1.0f)
+    return dinet_preprocess(img, dinet_net_input_size(net), mean, std, out, err);
+  int w = (int)lrintf(img->width * f), h = (int)lrintf(img->height * f);
+  w = w < 1 ? 1 : w;
+  h = h < 1 ? 1 : h;
+  dinet_image *c = dinet_image_crop(img, (img->width - w) / 2, (img->height - h) / 2, w, h, err);
+  if (!c)
+    return err && err->code ? err->code : DINET_ERR_NOMEM;
+  int rc = dinet_preprocess(c, dinet_net_input_size(net), mean, std, out, err);
+  dinet_image_free(c);
+  return rc;
+}
