@@ -72,9 +72,9 @@ static void tw_png_flush(png_structp png) { (void)png; }
 /* Encodes a PNG from packed rows (PNG byte layout, big-endian 16-bit).
  * pal/npal for palette images, trns/ntrns for palette alpha, trans_gray >= 0
  * for a gray tRNS key. Returns 0 on success. */
-TW_FN int tw_png(membuf *out, int w, int h, int ctype, int depth,
-                 int interlace, const uint8_t *rows, const png_color *pal,
-                 int npal, const uint8_t *trns, int ntrns, int trans_gray) {
+TW_FN int tw_png(membuf *out, int w, int h, int ctype, int depth, int interlace,
+                 const uint8_t *rows, const png_color *pal, int npal,
+                 const uint8_t *trns, int ntrns, int trans_gray) {
   png_structp png =
       png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png_create_info_struct(png);
@@ -246,8 +246,8 @@ TW_FN int tw_tiff(membuf *out, const char *path, const char *mode,
     if (p->cmap[0])
       TIFFSetField(t, TIFFTAG_COLORMAP, p->cmap[0], p->cmap[1], p->cmap[2]);
     if (p->compression == COMPRESSION_JPEG) {
-      TIFFSetField(t, TIFFTAG_JPEGQUALITY, p->jpeg_quality ? p->jpeg_quality
-                                                           : 95);
+      TIFFSetField(t, TIFFTAG_JPEGQUALITY,
+                   p->jpeg_quality ? p->jpeg_quality : 95);
       if (p->photometric == PHOTOMETRIC_YCBCR)
         TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
     }
@@ -263,22 +263,22 @@ TW_FN int tw_tiff(membuf *out, const char *path, const char *mode,
                       : (size_t)p->w * spp_row * bpsb;
     /* one packed row of plane `plane` (or all samples when contiguous) */
     uint8_t *row = calloc(1, rowb + 16);
-#define TW_PACK_ROW(yy, plane)                                                \
-  do {                                                                        \
-    memset(row, 0, rowb);                                                     \
-    for (int x = 0; x < p->w; x++)                                            \
-      for (int s = 0; s < spp_row; s++) {                                     \
-        int si = separate ? (plane) : s;                                      \
-        uint16_t v = p->samples[((size_t)(yy) * p->w + x) * p->spp + si];     \
-        size_t k = (size_t)x * spp_row + s;                                   \
-        if (sub)                                                              \
-          row[k * p->bps / 8] |=                                              \
-              (uint8_t)(v << (8 - p->bps - (int)(k * p->bps % 8)));           \
-        else if (bpsb == 1)                                                   \
-          row[k] = (uint8_t)v;                                                \
-        else                                                                  \
-          memcpy(row + 2 * k, &v, 2);                                         \
-      }                                                                       \
+#define TW_PACK_ROW(yy, plane)                                                 \
+  do {                                                                         \
+    memset(row, 0, rowb);                                                      \
+    for (int x = 0; x < p->w; x++)                                             \
+      for (int s = 0; s < spp_row; s++) {                                      \
+        int si = separate ? (plane) : s;                                       \
+        uint16_t v = p->samples[((size_t)(yy)*p->w + x) * p->spp + si];        \
+        size_t k = (size_t)x * spp_row + s;                                    \
+        if (sub)                                                               \
+          row[k * p->bps / 8] |=                                               \
+              (uint8_t)(v << (8 - p->bps - (int)(k * p->bps % 8)));            \
+        else if (bpsb == 1)                                                    \
+          row[k] = (uint8_t)v;                                                 \
+        else                                                                   \
+          memcpy(row + 2 * k, &v, 2);                                          \
+      }                                                                        \
   } while (0)
     if (p->tiled) {
       TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
@@ -293,12 +293,13 @@ TW_FN int tw_tiff(membuf *out, const char *path, const char *mode,
           for (int y = ty; y < ty + 16 && y < p->h; y++) {
             TW_PACK_ROW(y, 0);
             int cols = p->w - tx < 16 ? p->w - tx : 16;
-            memcpy(tile + (size_t)(y - ty) * trb, row + (size_t)tx * px_bits / 8,
+            memcpy(tile + (size_t)(y - ty) * trb,
+                   row + (size_t)tx * px_bits / 8,
                    ((size_t)cols * px_bits + 7) / 8);
           }
-          if (TIFFWriteEncodedTile(t, TIFFComputeTile(t, (uint32_t)tx,
-                                                      (uint32_t)ty, 0, 0),
-                                   tile, (tmsize_t)(trb * 16)) < 0) {
+          if (TIFFWriteEncodedTile(
+                  t, TIFFComputeTile(t, (uint32_t)tx, (uint32_t)ty, 0, 0), tile,
+                  (tmsize_t)(trb * 16)) < 0) {
             free(tile);
             free(row);
             TIFFClose(t);
@@ -340,7 +341,9 @@ TW_FN int tw_tiff(membuf *out, const char *path, const char *mode,
 }
 
 /* Little-endian reads and writes for TIFF and BMP patching. */
-TW_FN uint32_t tw_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+TW_FN uint32_t tw_le16(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 TW_FN uint32_t tw_le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;

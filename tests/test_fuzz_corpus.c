@@ -92,7 +92,8 @@ static int make_seeds(seed *s) {
   tp = tpath;
   for (int i = 0; i < w * h * 4; i++)
     s16[i] = (uint16_t)pix[i];
-  tw_tiff_page p = page_of(w, h, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_LZW, 0, s16);
+  tw_tiff_page p =
+      page_of(w, h, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_LZW, 0, s16);
   tw_tiff(&m, tp, "w", &p, 1);
   add_seed(s, &n, "rgb8_lzw.tif", &m);
   p.tiled = 1;
@@ -196,7 +197,7 @@ int main(void) {
   if (outdir && *outdir)
     for (int i = 0; i < ns; i++) {
       char path[1024];
-      snprintf(path, sizeof path, "%s/%s", outdir, seeds[i].name);
+      snprintf(path, sizeof path, "%.900s/%.47s", outdir, seeds[i].name);
       if (tu_write_file(path, seeds[i].m.p, seeds[i].m.n) != 0)
         fprintf(stderr, "cannot write %s\n", path);
     }
@@ -218,7 +219,7 @@ int main(void) {
     /* truncations every few bytes */
     for (size_t cut = 0; cut < m->n; cut += 1 + m->n / 61) {
       char what[96];
-      snprintf(what, sizeof what, "%s cut at %zu", seeds[i].name, cut);
+      snprintf(what, sizeof what, "%.47s cut at %zu", seeds[i].name, cut);
       run_one(m->p, cut, what, &loaded, &failed);
       runs++;
     }
@@ -282,7 +283,7 @@ int main(void) {
           break;
       }
       char what[96];
-      snprintf(what, sizeof what, "%s mutation %d (kind %d)", seeds[i].name,
+      snprintf(what, sizeof what, "%.47s mutation %d (kind %d)", seeds[i].name,
                k, kind);
       run_one(buf, n, what, &loaded, &failed);
       runs++;

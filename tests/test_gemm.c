@@ -2,13 +2,15 @@
  * against cblas_sgemm: all four transpose combinations, seeded random
  * shapes 1..300 (plus edge sizes around the 14 x 32 tile and a few large
  * ResNet shapes), alpha/beta in {1,0}, {1,1}, {0.5,-2}, leading dimensions
- * larger than the minimum (the padding must stay untouched), beta == 0 over
+ * larger than the minimum (the padding must stay untouched), N == 1 and
+ * M == 1 (the matrix-vector path), beta == 0 over
  * NaN-filled C, K == 0 and alpha == 0, NaN propagation, 1..3 threads and
  * run-to-run determinism.
  *
  * With an argument, `test_gemm bench [reps]` instead prints GFLOP/s of
- * dinet__sgemm and cblas_sgemm on the CBAM-ResNet50 shapes (median of
- * reps runs) at the engine's thread count (DINET_THREADS or all cores). */
+ * dinet__sgemm and cblas_sgemm on the CBAM-ResNet50 shapes (median and
+ * best of reps runs, default 15) at the engine's thread count
+ * (DINET_THREADS, else all cores). */
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -17,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dinet/dinet.h"
 #include "../engine/src/gemm.h"
+#include "dinet/dinet.h"
 #include "testutil.h"
 
 /* Fills n floats with N(0, 1) values. */
@@ -36,8 +38,8 @@ static inline float opel(const float *A, int trans, int lda, int i, int k) {
  * (beta == 0 ignores C0), and bound[i][j] = |alpha| sum |a||b| + |beta C0|
  * for the error tolerance. */
 static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, const float *C0, int ldc,
-                     double *ref, double *bound) {
+                     const float *B, int ldb, float beta, const float *C0, int ldc, double *ref,
+                     double *bound) {
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0, sa = 0;
@@ -158,8 +160,25 @@ static void test_small(void) {
         for (int kk = 0; kk < 3; kk++) {
           static const int Ks[3] = {1, 2, 17};
           const int ab = (M + N + kk) % 3;
-          fails += !run_case(&rng, t & 1, t >> 1, M, N, Ks[kk], alphas[ab], betas[ab], (M + N) & 1);
+          fails +=
+              !run_case(&rng, t & 1, t >> 1, M, N, Ks[kk], alphas[ab], betas[ab], (M + N) & 1);
         }
+}
+
+/* N == 1 (matrix-vector, its own code path) and M == 1, with strided
+ * vectors: every transpose pair and alpha/beta combination. */
+static void test_vector(void) {
+  dinet_rng rng;
+  dinet_rng_seed(&rng, 11);
+  static const int Ms[] = {1, 3, 4, 5, 63, 64, 65, 130, 1000};
+  static const int Ks[] = {1, 15, 16, 33, 2048};
+  int i = 0;
+  for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+    for (size_t b = 0; b < sizeof Ks / sizeof Ks[0]; b++, i++) {
+      const int ab = i % 3, t = i % 4;
+      run_case(&rng, t & 1, t >> 1, Ms[a], 1, Ks[b], alphas[ab], betas[ab], i & 1);
+      run_case(&rng, t >> 1, t & 1, 1, Ms[a], Ks[b], alphas[ab], betas[ab], !(i & 1));
+    }
 }
 
 /* A few large ResNet-like shapes, every transpose pair, K > one block. */
@@ -232,7 +251,8 @@ static void test_special(void) {
 }
 
 /* Different thread counts give correct results and the same bits run to
- * run (the split never changes the summation order inside a tile). */
+ * run; with the native kernel also the same bits at every thread count
+ * (the split never changes any element's summation order). */
 static void test_threads(void) {
   const int saved = dinet_get_threads();
   enum { M = 150, N = 1000, K = 520 };
@@ -242,22 +262,36 @@ static void test_threads(void) {
   float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
   fill_normal(&rng, A, (size_t)M * K);
   fill_normal(&rng, B, (size_t)K * N);
-  dinet_set_threads(1);
-  dinet__sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C1, N);
+  /* and a small-N product (its own path): the first 49 columns of B */
+  float *S1 = malloc(sizeof(float) * M * 49), *S2 = malloc(sizeof(float) * M * 49);
+  /* The native kernel gives the same bits at any thread count; the cblas
+   * fallback only run to run at a fixed count. */
+  const int native = dinet__sgemm_native();
   for (int t = 1; t <= 3; t++) {
     dinet_set_threads(t);
+    if (t == 1 || !native) {
+      dinet__sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C1, N);
+      dinet__sgemm(0, 0, M, 49, K, 1.0f, A, K, B, N, 0.0f, S1, 49);
+    }
     for (int rep = 0; rep < 2; rep++) {
       dinet__sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C2, N);
       CHECK(memcmp(C1, C2, sizeof(float) * M * N) == 0, "threads=%d rep %d differs", t, rep);
+      dinet__sgemm(0, 0, M, 49, K, 1.0f, A, K, B, N, 0.0f, S2, 49);
+      CHECK(memcmp(S1, S2, sizeof(float) * M * 49) == 0, "small N: threads=%d rep %d differs",
+            t, rep);
     }
     run_case(&rng, 1, 0, 300, 90, 200, 0.5f, -2.0f, 1); /* splits M */
-    run_case(&rng, 0, 1, 90, 300, 200, 1.0f, 1.0f, 1);  /* splits N */
+    run_case(&rng, 0, 1, 90, 400, 200, 1.0f, 1.0f, 1);  /* splits N */
+    run_case(&rng, 0, 0, 700, 49, 600, 1.0f, 0.0f, 1);  /* small N, splits M */
+    run_case(&rng, 0, 0, 5, 1000, 30, 1.0f, 0.0f, 0);   /* M < one tile */
   }
   dinet_set_threads(saved);
   free(A);
   free(B);
   free(C1);
   free(C2);
+  free(S1);
+  free(S2);
 }
 
 /* ------------------------------------------------------------------ */
@@ -276,12 +310,15 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median seconds of reps calls of one product (after one warm-up call). */
-static double time_gemm(int use_blas, int ta, int tb, int M, int N, int K, const float *A,
-                        const float *B, float *C, int reps) {
+/* Median and best seconds of reps calls of one product (after one warm-up
+ * call). */
+static void time_gemm(int use_blas, int ta, int tb, int M, int N, int K, const float *A,
+                      const float *B, float *C, int reps, double *med, double *best) {
   double t[64];
   if (reps > 64)
     reps = 64;
+  if (reps < 1)
+    reps = 1;
   const int lda = ta ? M : K, ldb = tb ? K : N;
   for (int r = -1; r < reps; r++) {
     double t0 = now_s();
@@ -294,7 +331,8 @@ static double time_gemm(int use_blas, int ta, int tb, int M, int N, int K, const
       t[r] = now_s() - t0;
   }
   qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  return t[reps / 2];
+  *med = t[reps / 2];
+  *best = t[0];
 }
 
 /* Prints a GFLOP/s table for the CBAM-ResNet50 GEMM shapes. */
@@ -303,21 +341,22 @@ static int bench(int reps) {
    * (W [Cout][K] x col [K][H*W]), the backward dW (NT) and dcol (TN)
    * products, a batch-8 layer, and the CBAM MLP. */
   static const int shapes[][5] = {
-      {0, 0, 64, 12544, 147},  {0, 0, 64, 3136, 64},    {0, 0, 64, 3136, 576},
-      {0, 0, 256, 3136, 64},   {0, 0, 64, 3136, 256},   {0, 0, 128, 3136, 256},
-      {0, 0, 128, 784, 1152},  {0, 0, 512, 784, 128},   {0, 0, 128, 784, 512},
-      {0, 0, 256, 784, 512},   {0, 0, 256, 196, 2304},  {0, 0, 1024, 196, 256},
-      {0, 0, 256, 196, 1024},  {0, 0, 512, 196, 1024},  {0, 0, 512, 49, 4608},
-      {0, 0, 2048, 49, 512},   {0, 0, 512, 49, 2048},   {0, 0, 64, 25088, 576},
-      {0, 1, 64, 576, 3136},   {0, 1, 64, 147, 12544},  {0, 1, 128, 1152, 784},
-      {0, 1, 256, 2304, 196},  {0, 1, 512, 4608, 49},   {1, 0, 576, 3136, 64},
-      {1, 0, 1152, 784, 128},  {1, 0, 2304, 196, 256},  {1, 0, 4608, 49, 512},
-      {1, 0, 256, 3136, 64},   {0, 0, 128, 8, 2048},    {0, 0, 2048, 8, 128},
+      {0, 0, 64, 12544, 147}, {0, 0, 64, 3136, 64},   {0, 0, 64, 3136, 576},
+      {0, 0, 256, 3136, 64},  {0, 0, 64, 3136, 256},  {0, 0, 128, 3136, 256},
+      {0, 0, 128, 784, 1152}, {0, 0, 512, 784, 128},  {0, 0, 128, 784, 512},
+      {0, 0, 256, 784, 512},  {0, 0, 256, 196, 2304}, {0, 0, 1024, 196, 256},
+      {0, 0, 256, 196, 1024}, {0, 0, 512, 196, 1024}, {0, 0, 512, 49, 4608},
+      {0, 0, 2048, 49, 512},  {0, 0, 512, 49, 2048},  {0, 0, 64, 25088, 576},
+      {0, 1, 64, 576, 3136},  {0, 1, 64, 147, 12544}, {0, 1, 128, 1152, 784},
+      {0, 1, 256, 2304, 196}, {0, 1, 512, 4608, 49},  {1, 0, 576, 3136, 64},
+      {1, 0, 1152, 784, 128}, {1, 0, 2304, 196, 256}, {1, 0, 4608, 49, 512},
+      {1, 0, 256, 3136, 64},  {0, 0, 128, 8, 2048},   {0, 0, 2048, 8, 128},
+      {0, 0, 128, 1, 2048},
   };
   const int ns = (int)(sizeof shapes / sizeof shapes[0]);
-  printf("threads %d, native %d, reps %d (median)\n", dinet_get_threads(),
-         dinet__sgemm_native(), reps);
-  printf("%-3s %5s %6s %5s  %9s %9s %6s\n", "op", "M", "N", "K", "dinet", "cblas", "ratio");
+  printf("threads %d, native kernel %d\n", dinet_get_threads(), dinet__sgemm_native());
+  printf("GFLOP/s, median (best) of %d\n", reps);
+  printf("%-3s %5s %6s %5s  %15s %15s %6s\n", "op", "M", "N", "K", "dinet", "cblas", "ratio");
   dinet_rng rng;
   dinet_rng_seed(&rng, 1);
   double sum_d = 0, sum_b = 0, fl_all = 0;
@@ -329,18 +368,21 @@ static int bench(int reps) {
     fill_normal(&rng, A, (size_t)M * K);
     fill_normal(&rng, B, (size_t)K * N);
     const double fl = 2.0 * M * N * K;
-    double td = time_gemm(0, ta, tb, M, N, K, A, B, C, reps);
-    double tbl = time_gemm(1, ta, tb, M, N, K, A, B, C, reps);
+    double td, tdb, tb_, tbb;
+    time_gemm(0, ta, tb, M, N, K, A, B, C, reps, &td, &tdb);
+    time_gemm(1, ta, tb, M, N, K, A, B, C, reps, &tb_, &tbb);
     sum_d += td;
-    sum_b += tbl;
+    sum_b += tb_;
     fl_all += fl;
-    printf("%c%c  %5d %6d %5d  %9.1f %9.1f %6.2f\n", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K,
-           fl / td * 1e-9, fl / tbl * 1e-9, tbl / td);
+    printf("%c%c  %5d %6d %5d  %7.1f (%5.1f) %7.1f (%5.1f) %6.2f\n", ta ? 'T' : 'N',
+           tb ? 'T' : 'N', M, N, K, fl / td * 1e-9, fl / tdb * 1e-9, fl / tb_ * 1e-9,
+           fl / tbb * 1e-9, tb_ / td);
     free(A);
     free(B);
     free(C);
   }
-  printf("all shapes: dinet %.1f GFLOP/s (%.2f ms), cblas %.1f GFLOP/s (%.2f ms)\n",
+  printf("all shapes (sum of medians): dinet %.1f GFLOP/s (%.2f ms), cblas %.1f GFLOP/s "
+         "(%.2f ms)\n",
          fl_all / sum_d * 1e-9, sum_d * 1e3, fl_all / sum_b * 1e-9, sum_b * 1e3);
   return 0;
 }
@@ -350,11 +392,12 @@ int main(int argc, char **argv) {
   if (th)
     dinet_set_threads(atoi(th));
   if (argc > 1 && strcmp(argv[1], "bench") == 0)
-    return bench(argc > 2 ? atoi(argv[2]) : 9);
+    return bench(argc > 2 ? atoi(argv[2]) : 15);
   printf("dinet__sgemm native kernel: %d\n", dinet__sgemm_native());
   test_special();
   test_small();
   test_random();
+  test_vector();
   test_large();
   test_threads();
   return tu_finish();

@@ -136,8 +136,7 @@ static void png_case(const char *label, int ctype, int depth, int interlace,
       }
       /* expected */
       unsigned rgb[3], a = 255;
-#define CONV(v)                                                               \
-  (depth == 16 ? ref_s16(v) : depth < 8 ? (v) * 255u / maxv : (v))
+#define CONV(v) (depth == 16 ? ref_s16(v) : depth < 8 ? (v)*255u / maxv : (v))
       if (pal_ct) {
         rgb[0] = pal[s[0]].red;
         rgb[1] = pal[s[0]].green;
@@ -161,9 +160,8 @@ static void png_case(const char *label, int ctype, int depth, int interlace,
         exp[((size_t)y * w + x) * 3 + c] = (uint8_t)ref_over(rgb[c], a);
     }
   membuf m = {0};
-  int rc = tw_png(&m, w, h, ctype, depth, interlace, rows,
-                  pal_ct ? pal : NULL, npal, ntrns ? trns : NULL, ntrns,
-                  trans_gray);
+  int rc = tw_png(&m, w, h, ctype, depth, interlace, rows, pal_ct ? pal : NULL,
+                  npal, ntrns ? trns : NULL, ntrns, trans_gray);
   CHECK(rc == 0, "%s: encode", label);
   char name[64];
   snprintf(name, sizeof name, "%s.png", label);
@@ -205,7 +203,8 @@ static void test_png(void) {
   for (int i = 0; i < w * h; i++) {
     rows[2 * i] = (uint8_t)(i >> 8);
     rows[2 * i + 1] = (uint8_t)i;
-    exp[3 * i] = exp[3 * i + 1] = exp[3 * i + 2] = (uint8_t)ref_s16((unsigned)i);
+    exp[3 * i] = exp[3 * i + 1] = exp[3 * i + 2] =
+        (uint8_t)ref_s16((unsigned)i);
   }
   membuf m = {0};
   tw_png(&m, w, h, PNG_COLOR_TYPE_GRAY, 16, 0, rows, NULL, 0, NULL, 0, -1);
@@ -227,11 +226,10 @@ static void tiff_case(const char *label, tw_tiff_page p, const char *mode,
   int w = p.w, h = p.h, spp = p.spp, bps = p.bps;
   unsigned maxv = bps == 16 ? 65535u : (1u << bps) - 1;
   int jpeg = p.compression == COMPRESSION_JPEG;
-  int base = p.photometric == PHOTOMETRIC_RGB ||
-                     p.photometric == PHOTOMETRIC_YCBCR
-                 ? 3
-             : p.photometric == PHOTOMETRIC_SEPARATED ? 4
-                                                      : 1;
+  int base =
+      p.photometric == PHOTOMETRIC_RGB || p.photometric == PHOTOMETRIC_YCBCR ? 3
+      : p.photometric == PHOTOMETRIC_SEPARATED                               ? 4
+                                               : 1;
   uint16_t *s = malloc(sizeof(uint16_t) * (size_t)w * h * spp);
   uint16_t *cm[3] = {NULL, NULL, NULL};
   size_t ncm = (size_t)1 << bps;
@@ -267,7 +265,7 @@ static void tiff_case(const char *label, tw_tiff_page p, const char *mode,
     for (int x = 0; x < w; x++) {
       int fy = p.orientation == ORIENTATION_BOTLEFT ? h - 1 - y : y;
       const uint16_t *px = s + ((size_t)fy * w + x) * spp;
-#define CONV(v) (bps == 16 ? ref_s16(v) : bps < 8 ? (v) * 255u / maxv : (v))
+#define CONV(v) (bps == 16 ? ref_s16(v) : bps < 8 ? (v)*255u / maxv : (v))
       unsigned rgb[3];
       switch (p.photometric) {
       case PHOTOMETRIC_PALETTE:
@@ -340,23 +338,56 @@ static tw_tiff_page tpage(int w, int h, int spp, int bps, int photometric,
  * JPEG, alpha, and the generic TIFFRGBAImage path; then multi-page. */
 static void test_tiff(void) {
   const int W = 37, H = 23; /* odd: partial strips and edge tiles */
-  tiff_case("tif_gray8", tpage(W, H, 1, 8, PHOTOMETRIC_MINISBLACK, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_gray16_lzw_tiles", tpage(W, H, 1, 16, PHOTOMETRIC_MINISBLACK, COMPRESSION_LZW, 1), "w", 0, 0);
-  tiff_case("tif_gray16_be", tpage(W, H, 1, 16, PHOTOMETRIC_MINISBLACK, COMPRESSION_ADOBE_DEFLATE, 0), "wb", 0, 0);
-  tiff_case("tif_miniswhite8", tpage(W, H, 1, 8, PHOTOMETRIC_MINISWHITE, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_rgb8", tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_rgb8_deflate", tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_ADOBE_DEFLATE, 0), "w", 0, 0);
-  tiff_case("tif_rgb8_lzw_tiles", tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_LZW, 1), "w", 0, 0);
-  tiff_case("tif_rgb16", tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_rgb16_deflate_tiles", tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_ADOBE_DEFLATE, 1), "w", 0, 0);
-  tiff_case("tif_rgb16_be_lzw", tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_LZW, 0), "wb", 0, 0);
-  tiff_case("tif_pal8", tpage(W, H, 1, 8, PHOTOMETRIC_PALETTE, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_pal8_lzw_tiles", tpage(W, H, 1, 8, PHOTOMETRIC_PALETTE, COMPRESSION_LZW, 1), "w", 0, 0);
-  tiff_case("tif_pal4", tpage(W, H, 1, 4, PHOTOMETRIC_PALETTE, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_gray4", tpage(W, H, 1, 4, PHOTOMETRIC_MINISBLACK, COMPRESSION_NONE, 0), "w", 0, 0);
-  tiff_case("tif_gray2_lzw_tiles", tpage(W, H, 1, 2, PHOTOMETRIC_MINISBLACK, COMPRESSION_LZW, 1), "w", 0, 0);
-  tiff_case("tif_bilevel", tpage(W, H, 1, 1, PHOTOMETRIC_MINISWHITE, COMPRESSION_CCITTFAX4, 0), "w", 0, 0);
-  tiff_case("tif_pal1", tpage(W, H, 1, 1, PHOTOMETRIC_PALETTE, COMPRESSION_PACKBITS, 0), "w", 0, 0);
+  tiff_case("tif_gray8",
+            tpage(W, H, 1, 8, PHOTOMETRIC_MINISBLACK, COMPRESSION_NONE, 0), "w",
+            0, 0);
+  tiff_case("tif_gray16_lzw_tiles",
+            tpage(W, H, 1, 16, PHOTOMETRIC_MINISBLACK, COMPRESSION_LZW, 1), "w",
+            0, 0);
+  tiff_case(
+      "tif_gray16_be",
+      tpage(W, H, 1, 16, PHOTOMETRIC_MINISBLACK, COMPRESSION_ADOBE_DEFLATE, 0),
+      "wb", 0, 0);
+  tiff_case("tif_miniswhite8",
+            tpage(W, H, 1, 8, PHOTOMETRIC_MINISWHITE, COMPRESSION_NONE, 0), "w",
+            0, 0);
+  tiff_case("tif_rgb8", tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_NONE, 0),
+            "w", 0, 0);
+  tiff_case("tif_rgb8_deflate",
+            tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_ADOBE_DEFLATE, 0),
+            "w", 0, 0);
+  tiff_case("tif_rgb8_lzw_tiles",
+            tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_LZW, 1), "w", 0, 0);
+  tiff_case("tif_rgb16",
+            tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_NONE, 0), "w", 0,
+            0);
+  tiff_case("tif_rgb16_deflate_tiles",
+            tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_ADOBE_DEFLATE, 1),
+            "w", 0, 0);
+  tiff_case("tif_rgb16_be_lzw",
+            tpage(W, H, 3, 16, PHOTOMETRIC_RGB, COMPRESSION_LZW, 0), "wb", 0,
+            0);
+  tiff_case("tif_pal8",
+            tpage(W, H, 1, 8, PHOTOMETRIC_PALETTE, COMPRESSION_NONE, 0), "w", 0,
+            0);
+  tiff_case("tif_pal8_lzw_tiles",
+            tpage(W, H, 1, 8, PHOTOMETRIC_PALETTE, COMPRESSION_LZW, 1), "w", 0,
+            0);
+  tiff_case("tif_pal4",
+            tpage(W, H, 1, 4, PHOTOMETRIC_PALETTE, COMPRESSION_NONE, 0), "w", 0,
+            0);
+  tiff_case("tif_gray4",
+            tpage(W, H, 1, 4, PHOTOMETRIC_MINISBLACK, COMPRESSION_NONE, 0), "w",
+            0, 0);
+  tiff_case("tif_gray2_lzw_tiles",
+            tpage(W, H, 1, 2, PHOTOMETRIC_MINISBLACK, COMPRESSION_LZW, 1), "w",
+            0, 0);
+  tiff_case("tif_bilevel",
+            tpage(W, H, 1, 1, PHOTOMETRIC_MINISWHITE, COMPRESSION_CCITTFAX4, 0),
+            "w", 0, 0);
+  tiff_case("tif_pal1",
+            tpage(W, H, 1, 1, PHOTOMETRIC_PALETTE, COMPRESSION_PACKBITS, 0),
+            "w", 0, 0);
   tw_tiff_page p = tpage(W, H, 4, 8, PHOTOMETRIC_RGB, COMPRESSION_LZW, 0);
   p.extra = EXTRASAMPLE_UNASSALPHA;
   tiff_case("tif_rgba8_unassoc", p, "w", 0, 0);
@@ -379,7 +410,9 @@ static void test_tiff(void) {
   p = tpage(W, H, 3, 8, PHOTOMETRIC_RGB, COMPRESSION_NONE, 0);
   p.orientation = ORIENTATION_BOTLEFT;
   tiff_case("tif_rgb8_botleft", p, "w", 0, 0);
-  tiff_case("tif_cmyk8", tpage(W, H, 4, 8, PHOTOMETRIC_SEPARATED, COMPRESSION_NONE, 0), "w", 1, 1);
+  tiff_case("tif_cmyk8",
+            tpage(W, H, 4, 8, PHOTOMETRIC_SEPARATED, COMPRESSION_NONE, 0), "w",
+            1, 1);
   /* JPEG in TIFF: YCbCr (subsampled, libjpeg converts), RGB, gray */
   p = tpage(W, H, 3, 8, PHOTOMETRIC_YCBCR, COMPRESSION_JPEG, 0);
   p.rows_per_strip = 16;
@@ -416,8 +449,8 @@ static void test_tiff(void) {
   CHECK(b && b->width == 11 && b->height == 9, "page 1 size: %s",
         b ? "" : err.message);
   if (a && b) {
-    CHECK(memcmp(a->rgb, (uint8_t[]){(uint8_t)s0[0], (uint8_t)s0[1],
-                                     (uint8_t)s0[2]},
+    CHECK(memcmp(a->rgb,
+                 (uint8_t[]){(uint8_t)s0[0], (uint8_t)s0[1], (uint8_t)s0[2]},
                  3) == 0,
           "page 0 pixel");
     int ok = 1;
@@ -512,8 +545,7 @@ static unsigned mask_round_trip(unsigned v, uint32_t mask) {
 
 /* One BMP variant built by hand; exact comparison. */
 static void bmp_case(const char *label, int w, int h, int bpp, int top_down,
-                     int hdr, const uint32_t *masks, int npal,
-                     int zero_alpha) {
+                     int hdr, const uint32_t *masks, int npal, int zero_alpha) {
   uint8_t *pix = malloc((size_t)w * h * 4);
   uint8_t *exp = malloc((size_t)w * h * 3);
   uint8_t pal[256][3];
@@ -599,8 +631,8 @@ static void expect_fail_mem(const char *what, const void *d, size_t n,
   memset(&err, 0, sizeof err);
   dinet_image *img = dinet_image_load_memory(d, n, name, NULL, &err);
   CHECK(img == NULL, "%s: loaded a broken input", what);
-  CHECK(err.message[0] && strstr(err.message, name), "%s: message '%s'",
-        what, err.message);
+  CHECK(err.message[0] && strstr(err.message, name), "%s: message '%s'", what,
+        err.message);
   CHECK(err.code != 0, "%s: no error code", what);
   if (code)
     CHECK(err.code == code, "%s: code %d (%s), want %d: %s", what, err.code,
@@ -624,7 +656,8 @@ static int make_samples(sample_file *sf) {
   sf[n].name = "s.png";
   tw_png(&sf[n++].m, w, h, PNG_COLOR_TYPE_RGB, 8, 0, rgb, NULL, 0, NULL, 0, -1);
   sf[n].name = "s_interlaced.png";
-  tw_png(&sf[n++].m, w, h, PNG_COLOR_TYPE_RGBA, 8, 1, rgb, NULL, 0, NULL, 0, -1);
+  tw_png(&sf[n++].m, w, h, PNG_COLOR_TYPE_RGBA, 8, 1, rgb, NULL, 0, NULL, 0,
+         -1);
   uint16_t *s = malloc(sizeof(uint16_t) * (size_t)w * h * 3);
   for (int i = 0; i < w * h * 3; i++)
     s[i] = rgb[i];
@@ -666,7 +699,8 @@ static void test_broken(sample_file *sf, int nsf) {
   expect_fail_mem("empty", "", 0, "empty.png", DINET_ERR_FORMAT);
   tu_write_file(tmp_path("empty.png"), "", 0);
   dinet_image *img = dinet_image_load(tmp_path("empty.png"), NULL, &err);
-  CHECK(!img && strstr(err.message, "empty.png") && strstr(err.message, "empty"),
+  CHECK(!img && strstr(err.message, "empty.png") &&
+            strstr(err.message, "empty"),
         "empty file: %s", err.message);
   /* missing file, directory, NULL path */
   img = dinet_image_load(tmp_path("no-such-file.png"), NULL, &err);
@@ -689,8 +723,8 @@ static void test_broken(sample_file *sf, int nsf) {
   /* truncations of each sample at several points */
   for (int i = 0; i < nsf; i++) {
     size_t n = sf[i].m.n;
-    size_t cuts[] = {1, 2, 3, 4, 7, 8, 12, 16, 25, 33, 50, 60, n / 4, n / 2,
-                     3 * n / 4, n - 40, n - 16};
+    size_t cuts[] = {1,  2,  3,  4,     7,     8,         12,     16,    25,
+                     33, 50, 60, n / 4, n / 2, 3 * n / 4, n - 40, n - 16};
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
       if (cuts[c] == 0 || cuts[c] >= n)
         continue;
@@ -708,8 +742,8 @@ static void test_broken(sample_file *sf, int nsf) {
   /* random bytes, with and without each format's magic */
   dinet_rng rng;
   dinet_rng_seed(&rng, 12345);
-  static const char *magic[] = {"", "\x89PNG\r\n\x1a\n", "II*\0", "MM\0*",
-                                "\xff\xd8\xff", "BM"};
+  static const char *magic[] = {"",      "\x89PNG\r\n\x1a\n", "II*\0",
+                                "MM\0*", "\xff\xd8\xff",      "BM"};
   static const size_t mlen[] = {0, 8, 4, 4, 3, 2};
   for (int t = 0; t < 300; t++) {
     size_t n = 1 + dinet_rng_below(&rng, 3000);
@@ -867,8 +901,9 @@ static void naive_resize(const uint8_t *src, int iw, int ih, uint8_t *dst,
           v = sum / wsum;
         }
         v = floor(v + 0.5 + 1e-9);
-        dst[((size_t)y * ow + x) * 3 + c] =
-            (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        dst[((size_t)y * ow + x) * 3 + c] = (uint8_t)(v < 0     ? 0
+                                                      : v > 255 ? 255
+                                                                : v);
       }
   free(mid);
 }
@@ -885,18 +920,24 @@ static void resize_case(int iw, int ih, int ow, int oh, uint64_t seed) {
   for (int y = 0; y < ih / 2; y++)
     for (int x = 0; x < iw; x++)
       for (int c = 0; c < 3; c++)
-        img->rgb[((size_t)y * iw + x) * 3 + c] = (uint8_t)((x * 7 + y * 3) & 255);
+        img->rgb[((size_t)y * iw + x) * 3 + c] =
+            (uint8_t)((x * 7 + y * 3) & 255);
   dinet_image *out = dinet_image_resize(img, ow, oh, &err);
-  uint8_t *ref = malloc((size_t)ow * oh * 3), *ref2 = malloc((size_t)ow * oh * 3);
+  uint8_t *ref = malloc((size_t)ow * oh * 3),
+          *ref2 = malloc((size_t)ow * oh * 3);
   naive_resize(img->rgb, iw, ih, ref, ow, oh, 1);
   naive_resize(img->rgb, iw, ih, ref2, ow, oh, 0);
   double mean, mean2;
   int d = img_diff(out, ref, ow, oh, &mean);
   int d2 = img_diff(out, ref2, ow, oh, &mean2);
-  CHECK(d <= 1 && mean < 0.01, "resize %dx%d->%dx%d vs Pillow-style ref: "
-        "max %d mean %.4f", iw, ih, ow, oh, d, mean);
-  CHECK(d2 <= 1 && mean2 < 0.3, "resize %dx%d->%dx%d vs float ref: max %d "
-        "mean %.4f", iw, ih, ow, oh, d2, mean2);
+  CHECK(d <= 1 && mean < 0.01,
+        "resize %dx%d->%dx%d vs Pillow-style ref: "
+        "max %d mean %.4f",
+        iw, ih, ow, oh, d, mean);
+  CHECK(d2 <= 1 && mean2 < 0.3,
+        "resize %dx%d->%dx%d vs float ref: max %d "
+        "mean %.4f",
+        iw, ih, ow, oh, d2, mean2);
   dinet_image_free(out);
   dinet_image_free(img);
   free(ref);

@@ -807,8 +807,7 @@ int cmd_train(int argc, char **argv) {
     r.resume = c.resume;
     if (c.threads)
       r.threads = c.threads;
-    if (c.max_steps)
-      r.max_steps = c.max_steps;
+    r.max_steps = c.max_steps; /* a step limit is never inherited */
     c = r;
   }
   if (!c.data || !c.out) {

@@ -22,7 +22,8 @@ static void usage(FILE *f) {
         "  classify --model M [--json] [--threads N] IMAGE...\n"
         "  explain  --model M --method gradcam|cbam --layer layer1..layer4\n"
         "           [--class NAME|INDEX] [--json] [--png OUT] IMAGE\n"
-        "  info     --model M\n"
+        "  info     --model M [--json]\n"
+        "  init     --out M --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]\n"
         "  bench    [--model M | --arch cbam_resnet50|resnet50 --classes K]\n"
         "           [--batch B] [--size S] [--threads N] [--iters I] [--gradcam] [--train]\n"
         "  train    --data DIR --out DIR [...]   (dinet train --help)\n"
@@ -340,6 +341,89 @@ static int cmd_info(int argc, char **argv) {
   return 0;
 }
 
+/* ---- init ---------------------------------------------------------- */
+
+/* Writes a freshly initialised model: for tests and for users who start a
+ * model of their own classes. */
+static int cmd_init(int argc, char **argv) {
+  const char *out = NULL, *arch_s = "cbam_resnet50", *classes = NULL, *abnormal = NULL, *v;
+  int size = 224, seed = 1;
+  for (int i = 2; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--out", &out) || cli_opt(argc, argv, &i, "--arch", &arch_s) ||
+        cli_opt(argc, argv, &i, "--classes", &classes) ||
+        cli_opt(argc, argv, &i, "--abnormal", &abnormal))
+      continue;
+    if (cli_opt(argc, argv, &i, "--size", &v)) {
+      if (cli_parse_int(v, "--size", 32, 4096, &size))
+        return 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--seed", &v)) {
+      if (cli_parse_int(v, "--seed", 0, 2147483647, &seed))
+        return 1;
+      continue;
+    }
+    cli_error("init: unknown argument %s", argv[i]);
+    return 1;
+  }
+  if (!out || !classes) {
+    cli_error("init needs --out M and --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]");
+    return 1;
+  }
+  dinet_arch arch;
+  if (dinet_arch_from_name(arch_s, &arch)) {
+    cli_error("unknown arch %s", arch_s);
+    return 1;
+  }
+  char *dup = strdup(classes);
+  const char *names[1024];
+  int k = 0;
+  for (char *t = strtok(dup, ","); t && k < 1024; t = strtok(NULL, ","))
+    names[k++] = t;
+  dinet_error err = {0};
+  dinet_net *net = k ? dinet_net_new(arch, k, &err) : NULL;
+  int rc = 1;
+  if (!net) {
+    cli_error("%s", k ? err.message : "no class names");
+    free(dup);
+    return 1;
+  }
+  dinet_net_init_weights(net, (uint64_t)seed);
+  dinet_net_set_input_size(net, size);
+  if (dinet_net_set_class_names(net, names, k, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  if (abnormal) {
+    size_t need = strlen(abnormal) * 6 + 8;
+    char *j = malloc(need);
+    size_t o = 0;
+    j[o++] = '[';
+    char *ad = strdup(abnormal);
+    int first = 1;
+    for (char *t = strtok(ad, ","); t; t = strtok(NULL, ",")) {
+      if (!first)
+        j[o++] = ',';
+      first = 0;
+      o += dinet_json_quote(t, j + o, need - o);
+    }
+    j[o++] = ']';
+    j[o] = 0;
+    dinet_net_set_meta(net, "abnormal", j, NULL);
+    free(ad);
+    free(j);
+  }
+  if (dinet_net_save(net, out, DINET_DTYPE_F32, &err)) {
+    cli_error("%s", err.message);
+    goto out;
+  }
+  rc = 0;
+out:
+  free(dup);
+  dinet_net_free(net);
+  return rc;
+}
+
 /* ---- bench ---------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b) {
@@ -500,6 +584,8 @@ int main(int argc, char **argv) {
     return cmd_info(argc, argv);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc, argv);
+  if (!strcmp(cmd, "init"))
+    return cmd_init(argc, argv);
   if (!strcmp(cmd, "train"))
     return cmd_train(argc, argv);
   if (!strcmp(cmd, "eval"))

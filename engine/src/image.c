@@ -28,33 +28,29 @@ static void format_pixels(char *buf, size_t n, uint64_t px, int mega) {
     snprintf(buf, n, "%.1f", (double)px / 1e6);
 }
 
+/* Zero sizes, int range and the pixel limit (see image_private.h). */
 int dinet__check_size(const dinet__input *in, uint64_t width, uint64_t height,
                       dinet_error *err) {
   if (width == 0 || height == 0)
-    return dinet_error_set(err, DINET_ERR_FORMAT,
-                           "%s: image has zero %s (%llu x %llu)", in->name,
-                           width == 0 ? "width" : "height",
-                           (unsigned long long)width,
-                           (unsigned long long)height);
-  /* Both factors are < 2^32 in every format, so the product cannot wrap. */
-  uint64_t px = width * height;
-  if (width > INT_MAX || height > INT_MAX || px > in->max_pixels) {
+    return dinet_error_set(
+        err, DINET_ERR_FORMAT, "%s: image has zero %s (%llu x %llu)", in->name,
+        width == 0 ? "width" : "height", (unsigned long long)width,
+        (unsigned long long)height);
+  if (width > INT_MAX || height > INT_MAX)
+    return dinet_error_set(
+        err, DINET_ERR_LIMIT, "%s: image is %llu x %llu, too large a side",
+        in->name, (unsigned long long)width, (unsigned long long)height);
+  uint64_t px = width * height; /* both < 2^31: no wrap */
+  if (px > in->max_pixels) {
     int mega = in->max_pixels >= 1000000u;
     char a[32], b[32];
     format_pixels(a, sizeof a, px, mega);
     format_pixels(b, sizeof b, in->max_pixels, mega);
-    if (width > INT_MAX || height > INT_MAX)
-      return dinet_error_set(err, DINET_ERR_LIMIT,
-                             "%s: image is %llu x %llu, too large a side",
-                             in->name, (unsigned long long)width,
-                             (unsigned long long)height);
-    return dinet_error_set(err, DINET_ERR_LIMIT,
-                           "%s: image is %llu x %llu = %s %s, over the %s %s "
-                           "limit",
-                           in->name, (unsigned long long)width,
-                           (unsigned long long)height, a,
-                           mega ? "megapixels" : "pixels", b,
-                           mega ? "megapixel" : "pixel");
+    return dinet_error_set(
+        err, DINET_ERR_LIMIT,
+        "%s: image is %llu x %llu = %s %s, over the %s %s limit", in->name,
+        (unsigned long long)width, (unsigned long long)height, a,
+        mega ? "megapixels" : "pixels", b, mega ? "megapixel" : "pixel");
   }
   /* bytes for a 4-byte-per-pixel decode buffer must fit size_t */
   if (px > SIZE_MAX / 4)
@@ -63,12 +59,12 @@ int dinet__check_size(const dinet__input *in, uint64_t width, uint64_t height,
   return 0;
 }
 
+/* An image with bpp bytes per pixel; 3 is the public layout. */
 dinet_image *dinet__image_alloc(int width, int height, int bpp,
                                 dinet_error *err) {
   if (width <= 0 || height <= 0)
     return dinet_error_set(err, DINET_ERR_INVALID,
-                           "image size %d x %d is not positive", width,
-                           height),
+                           "image size %d x %d is not positive", width, height),
            NULL;
   size_t w = (size_t)width, h = (size_t)height, b = (size_t)bpp;
   if (w > SIZE_MAX / h || w * h > SIZE_MAX / b)
@@ -80,8 +76,8 @@ dinet_image *dinet__image_alloc(int width, int height, int bpp,
   if (!img || !px) {
     free(img);
     free(px);
-    dinet_error_set(err, DINET_ERR_NOMEM,
-                    "out of memory for a %d x %d image", width, height);
+    dinet_error_set(err, DINET_ERR_NOMEM, "out of memory for a %d x %d image",
+                    width, height);
     return NULL;
   }
   img->width = width;
@@ -90,6 +86,7 @@ dinet_image *dinet__image_alloc(int width, int height, int bpp,
   return img;
 }
 
+/* RGBA over white to RGB, in place, then shrinks the buffer. */
 void dinet__image_compact_rgba(dinet_image *img) {
   size_t n = (size_t)img->width * (size_t)img->height;
   uint8_t *p = img->rgb;
@@ -111,10 +108,12 @@ void dinet__image_compact_rgba(dinet_image *img) {
     img->rgb = q;
 }
 
+/* A new uninitialised RGB image. */
 dinet_image *dinet_image_new(int width, int height, dinet_error *err) {
   return dinet__image_alloc(width, height, 3, err);
 }
 
+/* A deep copy. */
 dinet_image *dinet_image_copy(const dinet_image *img, dinet_error *err) {
   if (!img || !img->rgb)
     return dinet_error_set(err, DINET_ERR_INVALID, "copy of a NULL image"),
@@ -125,6 +124,7 @@ dinet_image *dinet_image_copy(const dinet_image *img, dinet_error *err) {
   return out;
 }
 
+/* Frees an image; NULL is fine. */
 void dinet_image_free(dinet_image *img) {
   if (img) {
     free(img->rgb);
@@ -132,6 +132,7 @@ void dinet_image_free(dinet_image *img) {
   }
 }
 
+/* The part of a rectangle inside the image, as a new image. */
 dinet_image *dinet_image_crop(const dinet_image *img, int x, int y, int width,
                               int height, dinet_error *err) {
   if (!img || !img->rgb)
@@ -139,10 +140,14 @@ dinet_image *dinet_image_crop(const dinet_image *img, int x, int y, int width,
            NULL;
   /* Clip in 64 bits so x + width cannot overflow. */
   int64_t x0 = x, y0 = y, x1 = (int64_t)x + width, y1 = (int64_t)y + height;
-  if (x0 < 0) x0 = 0;
-  if (y0 < 0) y0 = 0;
-  if (x1 > img->width) x1 = img->width;
-  if (y1 > img->height) y1 = img->height;
+  if (x0 < 0)
+    x0 = 0;
+  if (y0 < 0)
+    y0 = 0;
+  if (x1 > img->width)
+    x1 = img->width;
+  if (y1 > img->height)
+    y1 = img->height;
   if (width <= 0 || height <= 0 || x1 <= x0 || y1 <= y0)
     return dinet_error_set(err, DINET_ERR_INVALID,
                            "crop rectangle %d,%d %dx%d is outside the %d x %d "
@@ -176,6 +181,7 @@ static const char *other_format(const uint8_t *d, size_t n) {
   return NULL;
 }
 
+/* Dispatches on magic bytes to the format loaders. */
 dinet_image *dinet_image_load_memory(const void *data, size_t len,
                                      const char *name,
                                      const dinet_load_options *opt,
@@ -184,8 +190,8 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
       .data = data,
       .len = len,
       .name = name ? name : "<memory>",
-      .max_pixels = opt && opt->max_pixels ? opt->max_pixels
-                                           : DINET_DEFAULT_MAX_PIXELS,
+      .max_pixels =
+          opt && opt->max_pixels ? opt->max_pixels : DINET_DEFAULT_MAX_PIXELS,
       .page = opt ? opt->page : 0,
   };
   dinet_error_clear(err);
@@ -193,8 +199,7 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
     return dinet_error_set(err, DINET_ERR_INVALID, "%s: no data", in.name),
            NULL;
   if (len == 0)
-    return dinet_error_set(err, DINET_ERR_FORMAT, "%s: file is empty",
-                           in.name),
+    return dinet_error_set(err, DINET_ERR_FORMAT, "%s: file is empty", in.name),
            NULL;
   if (in.page < 0)
     return dinet_error_set(err, DINET_ERR_INVALID, "%s: page %d is negative",
@@ -202,10 +207,11 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
            NULL;
   const uint8_t *d = data;
   dinet_image *img = NULL;
-  int is_tiff = len >= 4 && ((d[0] == 'I' && d[1] == 'I' &&
-                              (d[2] == 42 || d[2] == 43) && d[3] == 0) ||
-                             (d[0] == 'M' && d[1] == 'M' && d[2] == 0 &&
-                              (d[3] == 42 || d[3] == 43)));
+  int is_tiff =
+      len >= 4 &&
+      ((d[0] == 'I' && d[1] == 'I' && (d[2] == 42 || d[2] == 43) &&
+        d[3] == 0) ||
+       (d[0] == 'M' && d[1] == 'M' && d[2] == 0 && (d[3] == 42 || d[3] == 43)));
   if (len >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8))
     img = dinet__load_png(&in, err);
   else if (is_tiff)
@@ -227,8 +233,7 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
     return NULL;
   }
   if (!img && err && !err->message[0]) /* a loader bug; never leave it empty */
-    dinet_error_set(err, DINET_ERR_FORMAT, "%s: cannot decode image",
-                    in.name);
+    dinet_error_set(err, DINET_ERR_FORMAT, "%s: cannot decode image", in.name);
   return img;
 }
 
@@ -261,8 +266,8 @@ static uint8_t *read_file(const char *path, size_t *len_out, dinet_error *err) {
   }
   /* The size from fstat is a hint; pipes and growing files are read to
    * EOF, still under the limit. */
-  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
-                                                     : 65536;
+  size_t cap =
+      S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
   size_t len = 0;
   uint8_t *buf = malloc(cap);
   if (!buf)
@@ -311,12 +316,12 @@ fail:
   return NULL;
 }
 
+/* Reads the whole file, then decodes it from memory. */
 dinet_image *dinet_image_load(const char *path, const dinet_load_options *opt,
                               dinet_error *err) {
   dinet_error_clear(err);
   if (!path || !*path)
-    return dinet_error_set(err, DINET_ERR_INVALID, "no file name given"),
-           NULL;
+    return dinet_error_set(err, DINET_ERR_INVALID, "no file name given"), NULL;
   size_t len = 0;
   uint8_t *data = read_file(path, &len, err);
   if (!data)

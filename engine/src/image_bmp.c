@@ -23,7 +23,9 @@ enum {
 };
 
 /* Little-endian reads; callers have checked that the bytes exist. */
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd16(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;
@@ -65,6 +67,7 @@ static uint8_t field_get(const bmp_field *f, uint32_t px) {
   return (uint8_t)((v * 255 + max / 2) / max);
 }
 
+/* Parses and decodes a BMP held in memory. */
 dinet_image *dinet__load_bmp(const dinet__input *in, dinet_error *err) {
   const uint8_t *d = in->data;
   size_t len = in->len;
@@ -205,8 +208,8 @@ dinet_image *dinet__load_bmp(const dinet__input *in, dinet_error *err) {
   if (stride > UINT64_MAX / (uint64_t)h)
     return dinet_error_set(err, DINET_ERR_LIMIT, "%s: BMP too large", name),
            NULL;
-  if (off > len || (uint64_t)(len - off) < stride * (uint64_t)(h - 1) +
-                                               row_bytes)
+  if (off > len ||
+      (uint64_t)(len - off) < stride * (uint64_t)(h - 1) + row_bytes)
     return dinet_error_set(err, DINET_ERR_FORMAT,
                            "%s: BMP file is truncated: %lld x %lld at %u bits "
                            "needs %llu bytes of pixels, %zu present",
@@ -246,8 +249,8 @@ dinet_image *dinet__load_bmp(const dinet__input *in, dinet_error *err) {
       break;
     default: /* 16 and 32 bits */
       for (int x = 0; x < W; x++, dst += bpp_out) {
-        uint32_t px = bpp == 16 ? rd16(src + 2 * (size_t)x)
-                                : rd32(src + 4 * (size_t)x);
+        uint32_t px =
+            bpp == 16 ? rd16(src + 2 * (size_t)x) : rd32(src + 4 * (size_t)x);
         dst[0] = field_get(&fr, px);
         dst[1] = field_get(&fg, px);
         dst[2] = field_get(&fb, px);

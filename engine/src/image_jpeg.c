@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 #include "dinet/dinet.h"
 #include "image_private.h"
@@ -56,8 +56,8 @@ static void jpeg_progress(j_common_ptr cinfo) {
   if (cinfo->is_decompressor &&
       ((j_decompress_ptr)cinfo)->input_scan_number > JPEG_MAX_SCANS) {
     jpeg_ctx *ctx = (jpeg_ctx *)cinfo->err;
-    snprintf(ctx->msg, sizeof ctx->msg,
-             "more than %d progressive scans", JPEG_MAX_SCANS);
+    snprintf(ctx->msg, sizeof ctx->msg, "more than %d progressive scans",
+             JPEG_MAX_SCANS);
     longjmp(ctx->jump, 1);
   }
 }
@@ -81,6 +81,7 @@ static void cmyk_to_rgb(const uint8_t *src, uint8_t *dst, int width,
   }
 }
 
+/* Decodes a JPEG to 8-bit RGB. */
 dinet_image *dinet__load_jpeg(const dinet__input *in, dinet_error *err) {
   struct jpeg_decompress_struct cinfo;
   jpeg_ctx ctx;
@@ -91,7 +92,7 @@ dinet_image *dinet__load_jpeg(const dinet__input *in, dinet_error *err) {
   ctx.pub.output_message = jpeg_output;
   dinet_image *volatile img = NULL;
   uint8_t *volatile row = NULL;
-  volatile int status = 0;     /* set before a non-libjpeg failure */
+  volatile int status = 0; /* set before a non-libjpeg failure */
   volatile int created = 0;
 
   if (setjmp(ctx.jump)) {
@@ -112,8 +113,8 @@ dinet_image *dinet__load_jpeg(const dinet__input *in, dinet_error *err) {
   uint64_t mem = in->max_pixels * 16 + ((uint64_t)64 << 20);
   cinfo.mem->max_memory_to_use = mem > LONG_MAX ? LONG_MAX : (long)mem;
   if (in->len > ULONG_MAX) {
-    status = dinet_error_set(err, DINET_ERR_LIMIT, "%s: file too large",
-                             in->name);
+    status =
+        dinet_error_set(err, DINET_ERR_LIMIT, "%s: file too large", in->name);
     longjmp(ctx.jump, 1);
   }
   jpeg_mem_src(&cinfo, in->data, (unsigned long)in->len);
@@ -156,8 +157,8 @@ dinet_image *dinet__load_jpeg(const dinet__input *in, dinet_error *err) {
     row = malloc((size_t)w * 4);
   if (!img || (cmyk && !row)) {
     status = dinet_error_set(err, DINET_ERR_NOMEM,
-                             "%s: out of memory for a %d x %d image",
-                             in->name, w, h);
+                             "%s: out of memory for a %d x %d image", in->name,
+                             w, h);
     longjmp(ctx.jump, 1);
   }
   int inverted = cinfo.saw_Adobe_marker;

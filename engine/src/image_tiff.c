@@ -89,9 +89,10 @@ static void t_unmap(thandle_t h, void *base, toff_t size) {
 
 /* Error handler for this handle only: keep the first message. Returning 1
  * stops libtiff from also calling the global (stderr) handler. */
-__attribute__((format(printf, 4, 0))) static int
-t_error(TIFF *tif, void *user, const char *module, const char *fmt,
-        va_list ap) {
+__attribute__((format(printf, 4, 0))) static int t_error(TIFF *tif, void *user,
+                                                         const char *module,
+                                                         const char *fmt,
+                                                         va_list ap) {
   (void)tif;
   tiff_ctx *c = user;
   if (c && !c->msg[0]) {
@@ -118,14 +119,14 @@ static int t_warn(TIFF *tif, void *user, const char *module, const char *fmt,
 
 /* How the direct path reads one pixel. */
 typedef struct tiff_fmt {
-  int bps;          /* 1, 2, 4 (one sample), 8 or 16 */
-  int spp;          /* samples per pixel */
-  int photometric;  /* MINISBLACK, MINISWHITE, RGB or PALETTE */
-  int alpha;        /* index of the alpha sample, -1 for none */
-  int assoc;        /* alpha is premultiplied */
+  int bps;         /* 1, 2, 4 (one sample), 8 or 16 */
+  int spp;         /* samples per pixel */
+  int photometric; /* MINISBLACK, MINISWHITE, RGB or PALETTE */
+  int alpha;       /* index of the alpha sample, -1 for none */
+  int assoc;       /* alpha is premultiplied */
   const uint16_t *cmap[3];
-  int cmap8;        /* colormap written with 8-bit values */
-  size_t ncmap;     /* entries in each colormap array */
+  int cmap8;    /* colormap written with 8-bit values */
+  size_t ncmap; /* entries in each colormap array */
 } tiff_fmt;
 
 /* Sample i of a pixel, raw (not scaled). */
@@ -318,14 +319,12 @@ static int read_direct(TIFF *tif, tiff_ctx *c, const tiff_fmt *f,
                            "%s: TIFF %s of %llu bytes is over the %llu byte "
                            "limit",
                            c->name, tiled ? "tile" : "strip",
-                           (unsigned long long)chunk,
-                           (unsigned long long)cap);
+                           (unsigned long long)chunk, (unsigned long long)cap);
   uint8_t *buf = malloc((size_t)chunk);
   if (!buf)
     return dinet_error_set(err, DINET_ERR_NOMEM,
-                           "%s: out of memory for a %llu byte TIFF %s",
-                           c->name, (unsigned long long)chunk,
-                           tiled ? "tile" : "strip");
+                           "%s: out of memory for a %llu byte TIFF %s", c->name,
+                           (unsigned long long)chunk, tiled ? "tile" : "strip");
   int rc = 0;
   for (uint32_t y = 0; y < h && !rc; y += th) {
     uint32_t rows = h - y < th ? h - y : th;
@@ -341,8 +340,8 @@ static int read_direct(TIFF *tif, tiff_ctx *c, const tiff_fmt *f,
         break;
       }
       for (uint32_t r = 0; r < rows; r++)
-        convert_row(f, buf + r * row_bytes,
-                    img->rgb + ((size_t)y + r) * w * 3, w);
+        convert_row(f, buf + r * row_bytes, img->rgb + ((size_t)y + r) * w * 3,
+                    w);
       continue;
     }
     for (uint32_t x = 0; x < w; x += tw) {
@@ -373,13 +372,13 @@ static int read_rgba(TIFF *tif, tiff_ctx *c, dinet_image *img,
                      dinet_error *err) {
   char emsg[1024] = "";
   if (!TIFFRGBAImageOK(tif, emsg))
-    return dinet_error_set(err, DINET_ERR_FORMAT,
-                           "%s: unsupported TIFF: %s", c->name,
+    return dinet_error_set(err, DINET_ERR_FORMAT, "%s: unsupported TIFF: %s",
+                           c->name,
                            emsg[0] ? emsg : (c->msg[0] ? c->msg : "unknown"));
   TIFFRGBAImage ri;
   if (!TIFFRGBAImageBegin(&ri, tif, 1, emsg))
-    return dinet_error_set(err, DINET_ERR_FORMAT,
-                           "%s: unsupported TIFF: %s", c->name,
+    return dinet_error_set(err, DINET_ERR_FORMAT, "%s: unsupported TIFF: %s",
+                           c->name,
                            emsg[0] ? emsg : (c->msg[0] ? c->msg : "unknown"));
   ri.req_orientation = ORIENTATION_TOPLEFT;
   uint32_t w = (uint32_t)img->width, h = (uint32_t)img->height;
@@ -511,6 +510,8 @@ static dinet_image *read_page(TIFF *tif, tiff_ctx *c, const dinet__input *in,
   return img;
 }
 
+/* Opens the TIFF from memory with per-handle handlers and decodes one
+ * page. */
 dinet_image *dinet__load_tiff(const dinet__input *in, dinet_error *err) {
   uint64_t pw = 0, ph = 0;
   if (tiff_peek_size(in->data, in->len, in->page, &pw, &ph) &&
@@ -525,15 +526,13 @@ dinet_image *dinet__load_tiff(const dinet__input *in, dinet_error *err) {
     cap = (uint64_t)2 << 30;
   TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
   if (!o)
-    return dinet_error_set(err, DINET_ERR_NOMEM, "%s: out of memory",
-                           in->name),
+    return dinet_error_set(err, DINET_ERR_NOMEM, "%s: out of memory", in->name),
            NULL;
   TIFFOpenOptionsSetMaxSingleMemAlloc(o, (tmsize_t)cap);
   TIFFOpenOptionsSetErrorHandlerExtR(o, t_error, &c);
   TIFFOpenOptionsSetWarningHandlerExtR(o, t_warn, &c);
-  TIFF *tif = TIFFClientOpenExt(in->name, "rm", (thandle_t)&c, t_read,
-                                t_write, t_seek, t_close, t_size, t_map,
-                                t_unmap, o);
+  TIFF *tif = TIFFClientOpenExt(in->name, "rm", (thandle_t)&c, t_read, t_write,
+                                t_seek, t_close, t_size, t_map, t_unmap, o);
   TIFFOpenOptionsFree(o);
   if (!tif)
     return tiff_fail(&c, err, "cannot read the TIFF header"), NULL;

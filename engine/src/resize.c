@@ -154,6 +154,7 @@ static void pass_v(const uint8_t *src, int w, int first, uint8_t *dst,
   }
 }
 
+/* Pillow-exact bilinear resize (see the top of the file). */
 dinet_image *dinet_image_resize(const dinet_image *img, int width, int height,
                                 dinet_error *err) {
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
@@ -189,8 +190,8 @@ dinet_image *dinet_image_resize(const dinet_image *img, int width, int height,
     tmp = dinet_image_new(width, last - first, err);
     if (!tmp)
       goto done;
-    pass_h(img->rgb + (size_t)first * img->width * 3, img->width,
-           last - first, tmp->rgb, width, &fh);
+    pass_h(img->rgb + (size_t)first * img->width * 3, img->width, last - first,
+           tmp->rgb, width, &fh);
     vsrc = tmp->rgb;
   } else {
     vsrc = img->rgb + (size_t)first * img->width * 3;
@@ -215,11 +216,11 @@ nomem:
   goto done;
 }
 
+/* Resize to size x size, then planar (v / 255 - mean) / std. */
 int dinet_preprocess(const dinet_image *img, int size, const float mean[3],
                      const float std[3], float *out, dinet_error *err) {
   if (!img || !img->rgb || !mean || !std || !out)
-    return dinet_error_set(err, DINET_ERR_INVALID,
-                           "preprocess: NULL argument");
+    return dinet_error_set(err, DINET_ERR_INVALID, "preprocess: NULL argument");
   if (size <= 0 || size > 65536)
     return dinet_error_set(err, DINET_ERR_INVALID,
                            "preprocess: size %d out of range", size);

@@ -40,8 +40,8 @@ static int fuzz_image_one(const uint8_t *data, size_t size, int page,
   for (size_t i = 0; i < n; i++)
     sum += img->rgb[i];
   fuzz_sink = sum;
-  dinet_image *r = dinet_image_resize(img, 1 + img->width % 37,
-                                      1 + img->height % 29, &err);
+  dinet_image *r =
+      dinet_image_resize(img, 1 + img->width % 37, 1 + img->height % 29, &err);
   int bad = r == NULL;
   dinet_image_free(r);
   dinet_image_free(img);

@@ -1,0 +1,83 @@
+/* di-types.h — forward declarations and the app's enumerations.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef struct _DiApplication DiApplication;
+typedef struct _DiEngine DiEngine;
+typedef struct _DiGallery DiGallery;
+typedef struct _DiHeatmap DiHeatmap;
+typedef struct _DiImage DiImage;
+typedef struct _DiImageCanvas DiImageCanvas;
+typedef struct _DiItem DiItem;
+typedef struct _DiModelInfo DiModelInfo;
+typedef struct _DiPrediction DiPrediction;
+typedef struct _DiPreferences DiPreferences;
+typedef struct _DiSidePanel DiSidePanel;
+typedef struct _DiWindow DiWindow;
+
+/**
+ * DiColormap:
+ *
+ * The colormaps an overlay can use; every one is an exact 256-entry table.
+ * The nicks are the values of the "colormap" settings key.
+ */
+typedef enum {
+  DI_COLORMAP_VIRIDIS,
+  DI_COLORMAP_INFERNO,
+  DI_COLORMAP_TURBO,
+  DI_COLORMAP_JET,
+} DiColormap;
+
+#define DI_N_COLORMAPS (DI_COLORMAP_JET + 1)
+#define DI_TYPE_COLORMAP (di_colormap_get_type ())
+GType di_colormap_get_type (void);
+
+/**
+ * DiExplainMethod:
+ * @DI_EXPLAIN_GRADCAM: Grad-CAM at a stage (dinet_gradcam)
+ * @DI_EXPLAIN_CBAM: CBAM spatial attention of a stage's last block
+ */
+typedef enum {
+  DI_EXPLAIN_GRADCAM,
+  DI_EXPLAIN_CBAM,
+} DiExplainMethod;
+
+#define DI_TYPE_EXPLAIN_METHOD (di_explain_method_get_type ())
+GType di_explain_method_get_type (void);
+
+/**
+ * DiSortMode:
+ * @DI_SORT_NAME: by file name
+ * @DI_SORT_SUSPICION: most suspicious (highest P(abnormal)) first
+ * @DI_SORT_UNCERTAINTY: smallest top-1 / top-2 margin first
+ */
+typedef enum {
+  DI_SORT_NAME,
+  DI_SORT_SUSPICION,
+  DI_SORT_UNCERTAINTY,
+} DiSortMode;
+
+#define DI_TYPE_SORT_MODE (di_sort_mode_get_type ())
+GType di_sort_mode_get_type (void);
+
+typedef enum {
+  DI_FILTER_ALL,
+  DI_FILTER_UNREVIEWED,
+  DI_FILTER_REVIEWED,
+} DiFilterMode;
+
+#define DI_TYPE_FILTER_MODE (di_filter_mode_get_type ())
+GType di_filter_mode_get_type (void);
+
+/* Translated, user-visible names. */
+const char *di_colormap_get_label (DiColormap colormap);
+const char *di_explain_method_get_label (DiExplainMethod method);
+
+G_END_DECLS
