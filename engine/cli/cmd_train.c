@@ -1091,6 +1091,16 @@ int cmd_cv(int argc, char **argv) {
     fc.out = dir;
     fc.seed = c.seed + (uint64_t)f;
     fprintf(stderr, "dinet: fold %d/%d: %d training, %d validation images\n", f + 1, c.folds, nt, nv);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+      cli_error("%s: cannot create folder: %s", dir, strerror(errno));
+      rc = 1;
+      break;
+    }
+    char lp[4300];
+    snprintf(lp, sizeof lp, "%s/val.txt", dir);
+    write_list(lp, &ds, vi, nv);
+    snprintf(lp, sizeof lp, "%s/train.txt", dir);
+    write_list(lp, &ds, ti, nt);
     run_result res;
     rc = train_run(&fc, &ds, ti, nt, vi, nv, ab, argc, argv, &res);
     acc[f] = res.best_acc;

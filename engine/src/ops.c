@@ -1,11 +1,11 @@
 /* ops.c — tensor primitives (see ops.h for the layout and contracts). */
 #include "ops.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "parallel.h"
 
 /* ------------------------------------------------------------------ */
@@ -135,7 +135,7 @@ void dinet__conv_forward(const float *x, int Cin, int N, int H, int W,
     col = ws;
   }
   /* y [Cout][M] = w [Cout][K] x col [K][M] */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, M, K, 1.0f, w, K,
+  dinet__sgemm(0, 0, Cout, M, K, 1.0f, w, K,
               col, M, 0.0f, y, M);
   if (bias) {
     bias_ctx a = {y, bias, (size_t)M};
@@ -158,17 +158,17 @@ void dinet__conv_backward(const float *x, int Cin, int N, int H, int W,
       col = ws;
     }
     /* dw [Cout][K] += dy [Cout][M] x col^T [M][K] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, K, M, 1.0f, dy, M,
+    dinet__sgemm(0, 1, Cout, K, M, 1.0f, dy, M,
                 col, M, 1.0f, dw, K);
   }
   if (dx) {
     if (direct) {
       /* dx [Cin][M] = w^T [Cin][Cout] x dy [Cout][M] */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cin, M, Cout, 1.0f, w,
+      dinet__sgemm(1, 0, Cin, M, Cout, 1.0f, w,
                   K, dy, M, dx_accumulate ? 1.0f : 0.0f, dx, M);
     } else {
       /* dcol [K][M] = w^T [K][Cout] x dy [Cout][M] */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, M, Cout, 1.0f, w, K,
+      dinet__sgemm(1, 0, K, M, Cout, 1.0f, w, K,
                   dy, M, 0.0f, ws, M);
       if (!dx_accumulate)
         memset(dx, 0, sizeof(float) * (size_t)Cin * N * H * W);
@@ -438,21 +438,21 @@ void dinet__linear_forward(const float *x, int C, int N, const float *w,
     for (int j = 0; j < K; j++)
       y[n * K + j] = b ? b[j] : 0.0f;
   /* y [N][K] += x^T [N][C] x w^T [C][K] */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, N, K, C, 1.0f, x, N, w, C,
+  dinet__sgemm(1, 1, N, K, C, 1.0f, x, N, w, C,
               1.0f, y, K);
 }
 
 void dinet__linear_backward(const float *x, int C, int N, const float *w, int K,
                             const float *dy, float *dw, float *db, float *dx) {
   if (dw) /* dw [K][C] += dy^T [K][N] x x^T [N][C] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, K, C, N, 1.0f, dy, K, x,
+    dinet__sgemm(1, 1, K, C, N, 1.0f, dy, K, x,
                 N, 1.0f, dw, C);
   if (db)
     for (int n = 0; n < N; n++)
       for (int j = 0; j < K; j++)
         db[j] += dy[n * K + j];
   if (dx) /* dx [C][N] = w^T [C][K] x dy^T [K][N] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, C, N, K, 1.0f, w, C, dy,
+    dinet__sgemm(1, 1, C, N, K, 1.0f, w, C, dy,
                 K, 0.0f, dx, N);
 }
 
@@ -509,9 +509,9 @@ void dinet__cgate_forward(const float *x, int C, int N, int HW, int R,
     for (int n = 0; n < N; n++)
       c->ha[r * N + n] = c->hm[r * N + n] = b1[r];
   /* ha [R][N] = w1 [R][C] x avg [C][N] + b1;  hm likewise with mx */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, C, 1.0f, w1, C,
+  dinet__sgemm(0, 0, R, N, C, 1.0f, w1, C,
               c->avg, N, 1.0f, c->ha, N);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, C, 1.0f, w1, C,
+  dinet__sgemm(0, 0, R, N, C, 1.0f, w1, C,
               c->mx, N, 1.0f, c->hm, N);
   for (int i = 0; i < R * N; i++) {
     if (!(c->ha[i] > 0.0f)) c->ha[i] = 0.0f;
@@ -521,9 +521,9 @@ void dinet__cgate_forward(const float *x, int C, int N, int HW, int R,
   for (int ch = 0; ch < C; ch++)
     for (int n = 0; n < N; n++)
       c->s[ch * N + n] = 2.0f * b2[ch];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, N, R, 1.0f, w2, R,
+  dinet__sgemm(0, 0, C, N, R, 1.0f, w2, R,
               c->ha, N, 1.0f, c->s, N);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, N, R, 1.0f, w2, R,
+  dinet__sgemm(0, 0, C, N, R, 1.0f, w2, R,
               c->hm, N, 1.0f, c->s, N);
   for (int i = 0; i < C * N; i++)
     c->s[i] = 1.0f / (1.0f + expf(-c->s[i]));                /* s [C][N] */
@@ -576,23 +576,23 @@ void dinet__cgate_backward(const float *x, const float *dy, int C, int N, int HW
   for (int i = 0; i < R * N; i++)
     hsum[i] = c->ha[i] + c->hm[i];
   if (dw2) /* dw2 [C][R] += datt [C][N] x hsum^T [N][R] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, R, N, 1.0f, datt, N,
+    dinet__sgemm(0, 1, C, R, N, 1.0f, datt, N,
                 hsum, N, 1.0f, dw2, R);
   if (db2)
     for (int ch = 0; ch < C; ch++)
       for (int n = 0; n < N; n++)
         db2[ch] += 2.0f * datt[ch * N + n];
   /* dh [R][N] = w2^T [R][C] x datt [C][N] */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, N, C, 1.0f, w2, R, datt,
+  dinet__sgemm(1, 0, R, N, C, 1.0f, w2, R, datt,
               N, 0.0f, dh, N);
   for (int i = 0; i < R * N; i++) {
     dha[i] = c->ha[i] > 0.0f ? dh[i] : 0.0f;
     dhm[i] = c->hm[i] > 0.0f ? dh[i] : 0.0f;
   }
   if (dw1) { /* dw1 [R][C] += dha x avg^T + dhm x mx^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, C, N, 1.0f, dha, N,
+    dinet__sgemm(0, 1, R, C, N, 1.0f, dha, N,
                 c->avg, N, 1.0f, dw1, C);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, C, N, 1.0f, dhm, N,
+    dinet__sgemm(0, 1, R, C, N, 1.0f, dhm, N,
                 c->mx, N, 1.0f, dw1, C);
   }
   if (db1)
@@ -600,9 +600,9 @@ void dinet__cgate_backward(const float *x, const float *dy, int C, int N, int HW
       for (int n = 0; n < N; n++)
         db1[r] += dha[r * N + n] + dhm[r * N + n];
   /* davg [C][N] = w1^T [C][R] x dha [R][N];  dmx likewise */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, N, R, 1.0f, w1, C, dha,
+  dinet__sgemm(1, 0, C, N, R, 1.0f, w1, C, dha,
               N, 0.0f, davg, N);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, N, R, 1.0f, w1, C, dhm,
+  dinet__sgemm(1, 0, C, N, R, 1.0f, w1, C, dhm,
               N, 0.0f, dmx, N);
   a.davg = davg;
   a.dmx = dmx;

@@ -1,0 +1,963 @@
+/* di-engine.c — owns the loaded dinet_net and runs every call that uses it
+ * in a GTask thread, one job at a time.
+ *
+ * Jobs wait in two queues: interactive ones (load a model, classify or
+ * explain the image on screen) and batch slices (one file of a folder
+ * each). Interactive jobs always go first, so opening an image while a
+ * folder is being classified waits for at most one file. A job's
+ * GCancellable is wired to dinet_net_set_cancel(), so cancelling stops the
+ * network between layers. Workers get a copy (or an immutable reference)
+ * of everything they need and never touch widgets; results come back to
+ * the main thread through the GTask callbacks.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-engine"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <dinet/dinet.h>
+
+#include "di-engine.h"
+#include "di-heatmap.h"
+#include "di-image.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+
+G_DEFINE_QUARK (di-engine-error-quark, di_engine_error)
+
+typedef enum {
+  JOB_LOAD_MODEL,
+  JOB_CLASSIFY,
+  JOB_EXPLAIN,
+  JOB_BATCH,
+} JobKind;
+
+typedef struct
+{
+  JobKind kind;
+  GTask *task;                /* the caller's task */
+  GCancellable *cancellable;  /* the caller's, may be NULL */
+
+  /* Inputs: copies or immutable references */
+  char *path;
+  DiImage *image;
+  DiExplainMethod method;
+  int stage;
+  int target;
+  GPtrArray *files;           /* GFile, batch */
+  guint next;                 /* batch: the file the next slice handles */
+  int thumb_size;
+  gboolean classify;
+  DiEngineBatchFunc func;
+  gpointer func_data;
+  GDestroyNotify func_data_destroy;
+
+  /* Lent to the worker for one run */
+  dinet_net *net;
+  DiModelInfo *model;
+  int threads;
+
+  /* Written by the worker, read on the main thread when it is done */
+  dinet_net *new_net;
+  DiModelInfo *new_model;
+  DiPrediction *prediction;
+  DiHeatmap *heatmap;
+  GBytes *thumbnail;
+  int thumb_width;
+  int thumb_height;
+  GError *error;
+} Job;
+
+struct _DiEngine
+{
+  GObject parent_instance;
+
+  /* Owned References */
+  dinet_net *net;             /* used only by the running job's thread */
+  DiModelInfo *model;
+  GQueue interactive;         /* Job */
+  GQueue batch;               /* Job */
+  Job *running;
+
+  int threads;
+  guint jobs_run;
+  gboolean busy;
+};
+
+G_DEFINE_FINAL_TYPE (DiEngine, di_engine, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_MODEL_INFO,
+  PROP_BUSY,
+  PROP_THREADS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void run_next (DiEngine *self);
+
+static void
+job_clear_outputs (Job *job)
+{
+  g_clear_pointer (&job->prediction, di_prediction_unref);
+  g_clear_object (&job->heatmap);
+  g_clear_pointer (&job->thumbnail, g_bytes_unref);
+  g_clear_error (&job->error);
+}
+
+static void
+job_free (Job *job)
+{
+  job_clear_outputs (job);
+  g_clear_object (&job->task);
+  g_clear_object (&job->cancellable);
+  g_free (job->path);
+  g_clear_pointer (&job->image, di_image_unref);
+  g_clear_pointer (&job->files, g_ptr_array_unref);
+  if (job->func_data_destroy != NULL)
+    job->func_data_destroy (job->func_data);
+  g_clear_pointer (&job->new_net, dinet_net_free);
+  g_clear_pointer (&job->new_model, di_model_info_unref);
+  g_clear_pointer (&job->model, di_model_info_unref);
+  g_free (job);
+}
+
+static Job *
+job_new (DiEngine            *self,
+         JobKind              kind,
+         GCancellable        *cancellable,
+         GAsyncReadyCallback  callback,
+         gpointer             user_data,
+         gpointer             source_tag)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  job->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (job->task, source_tag);
+
+  return job;
+}
+
+static void
+set_error_from_dinet (GError            **error,
+                      const dinet_error  *err,
+                      int                 rc)
+{
+  int code;
+
+  switch (rc)
+    {
+    case DINET_ERR_CANCELLED:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled"));
+      return;
+    case DINET_ERR_IO: code = DI_ENGINE_ERROR_IO; break;
+    case DINET_ERR_FORMAT: code = DI_ENGINE_ERROR_FORMAT; break;
+    case DINET_ERR_NOMEM: code = DI_ENGINE_ERROR_NO_MEMORY; break;
+    case DINET_ERR_INVALID: code = DI_ENGINE_ERROR_INVALID; break;
+    case DINET_ERR_LIMIT: code = DI_ENGINE_ERROR_LIMIT; break;
+    case DINET_ERR_NUMERIC: code = DI_ENGINE_ERROR_NUMERIC; break;
+    default: code = DI_ENGINE_ERROR_FAILED; break;
+    }
+
+  g_set_error_literal (error, DI_ENGINE_ERROR, code,
+                       err->message[0] ? err->message : dinet_status_name (rc));
+}
+
+static int
+cancel_cb (void *user)
+{
+  return user != NULL && g_cancellable_is_cancelled (user);
+}
+
+static gboolean
+job_cancelled (Job     *job,
+               GError **error)
+{
+  if (job->cancellable != NULL && g_cancellable_is_cancelled (job->cancellable))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled"));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Loads a local file; the worker-side half of every image job. */
+static dinet_image *
+load_pixels (GFile   *file,
+             GError **error)
+{
+  g_autofree char *path = g_file_get_path (file);
+  dinet_error err = {0};
+  dinet_image *img;
+
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+
+      g_set_error (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NOT_LOCAL,
+                   _("%s is not a local file"), uri);
+      return NULL;
+    }
+
+  img = dinet_image_load (path, NULL, &err);
+  if (img == NULL)
+    set_error_from_dinet (error, &err, err.code ? err.code : DINET_ERR_IO);
+
+  return img;
+}
+
+/* Preprocesses @pixels for the job's network; returns 3 x S x S floats. */
+static float *
+preprocess (Job                *job,
+            const dinet_image  *pixels,
+            int                *size,
+            GError            **error)
+{
+  dinet_error err = {0};
+  int S = dinet_net_input_size (job->net);
+  float *x = g_try_malloc (sizeof (float) * 3 * S * S);
+  int rc;
+
+  if (x == NULL)
+    {
+      g_set_error_literal (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MEMORY, _("Out of memory"));
+      return NULL;
+    }
+  if ((rc = dinet_net_preprocess (job->net, pixels, x, &err)))
+    {
+      set_error_from_dinet (error, &err, rc);
+      g_free (x);
+      return NULL;
+    }
+  *size = S;
+  return x;
+}
+
+static DiPrediction *
+classify_pixels (Job                *job,
+                 const dinet_image  *pixels,
+                 GError            **error)
+{
+  g_autofree float *x = NULL;
+  g_autofree float *logits = NULL;
+  dinet_error err = {0};
+  int S, rc;
+
+  if (!(x = preprocess (job, pixels, &S, error)))
+    return NULL;
+
+  logits = g_new0 (float, di_model_info_get_n_classes (job->model));
+  if ((rc = dinet_net_forward (job->net, x, 1, S, S, logits, &err)))
+    {
+      set_error_from_dinet (error, &err, rc);
+      return NULL;
+    }
+
+  return di_prediction_new (job->model, logits);
+}
+
+static void
+job_explain (Job *job)
+{
+  const dinet_image *pixels = di_image_get_pixels (job->image);
+  g_autofree float *x = NULL;
+  g_autofree float *logits = NULL;
+  float *map = NULL;
+  dinet_error err = {0};
+  int S, mh = 0, mw = 0, target = job->target, rc;
+
+  if (!(x = preprocess (job, pixels, &S, &job->error)))
+    return;
+
+  logits = g_new0 (float, di_model_info_get_n_classes (job->model));
+  if (job->method == DI_EXPLAIN_CBAM)
+    {
+      if (!di_model_info_has_cbam (job->model))
+        {
+          g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_INVALID,
+                               _("This model has no CBAM attention"));
+          return;
+        }
+      rc = dinet_net_forward_keep (job->net, DINET_MODE_EVAL, x, 1, S, S, logits, &err);
+      if (rc == 0)
+        rc = dinet_net_cbam_spatial (job->net, job->stage, -1, 0, &map, &mh, &mw, &err);
+      if (rc == 0 && target < 0)
+        {
+          target = 0;
+          for (int i = 1; i < di_model_info_get_n_classes (job->model); i++)
+            if (logits[i] > logits[target])
+              target = i;
+        }
+    }
+  else
+    rc = dinet_gradcam (job->net, x, S, S, job->stage, job->target, logits, &target,
+                        &map, &mh, &mw, &err);
+
+  if (rc)
+    {
+      set_error_from_dinet (&job->error, &err, rc);
+      free (map);
+      return;
+    }
+
+  job->heatmap = di_heatmap_new (map, mw, mh, job->method, job->stage, target);
+  job->prediction = di_prediction_new (job->model, logits);
+  free (map);
+}
+
+static void
+job_batch_slice (Job *job)
+{
+  GFile *file = g_ptr_array_index (job->files, job->next);
+  dinet_image *pixels;
+
+  if (!(pixels = load_pixels (file, &job->error)))
+    return;
+
+  job->thumbnail = di_image_make_thumbnail (pixels, job->thumb_size,
+                                            &job->thumb_width, &job->thumb_height);
+  if (job->classify && job->net != NULL)
+    job->prediction = classify_pixels (job, pixels, &job->error);
+
+  dinet_image_free (pixels);
+}
+
+static void
+job_thread (GTask        *worker,
+            gpointer      source_object,
+            gpointer      task_data,
+            GCancellable *unused)
+{
+  Job *job = task_data;
+
+  dinet_set_threads (job->threads);
+  if (job->net != NULL)
+    dinet_net_set_cancel (job->net, cancel_cb, job->cancellable);
+
+  if (!job_cancelled (job, &job->error))
+    {
+      switch (job->kind)
+        {
+        case JOB_LOAD_MODEL:
+          {
+            dinet_error err = {0};
+
+            job->new_net = dinet_net_load (job->path, &err);
+            if (job->new_net == NULL)
+              set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_IO);
+            else
+              job->new_model = _di_model_info_new_from_net (job->path, job->new_net);
+          }
+          break;
+
+        case JOB_CLASSIFY:
+          job->prediction = classify_pixels (job, di_image_get_pixels (job->image), &job->error);
+          break;
+
+        case JOB_EXPLAIN:
+          job_explain (job);
+          break;
+
+        case JOB_BATCH:
+          job_batch_slice (job);
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+    }
+
+  if (job->net != NULL)
+    dinet_net_set_cancel (job->net, NULL, NULL);
+
+  g_task_return_boolean (worker, TRUE);
+}
+
+static void
+set_busy (DiEngine *self,
+          gboolean  busy)
+{
+  if (self->busy != busy)
+    {
+      self->busy = busy;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+    }
+}
+
+/* Main thread: the worker is done with @job. Returns TRUE when @job was
+ * queued again (a batch with files left). */
+static gboolean
+job_complete (DiEngine *self,
+              Job      *job)
+{
+  switch (job->kind)
+    {
+    case JOB_LOAD_MODEL:
+      if (job->error != NULL)
+        g_task_return_error (job->task, g_steal_pointer (&job->error));
+      else
+        {
+          g_clear_pointer (&self->net, dinet_net_free);
+          self->net = g_steal_pointer (&job->new_net);
+          g_clear_pointer (&self->model, di_model_info_unref);
+          self->model = di_model_info_ref (job->new_model);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_INFO]);
+          g_task_return_pointer (job->task, g_steal_pointer (&job->new_model),
+                                 (GDestroyNotify)di_model_info_unref);
+        }
+      return FALSE;
+
+    case JOB_CLASSIFY:
+      if (job->error != NULL)
+        g_task_return_error (job->task, g_steal_pointer (&job->error));
+      else
+        g_task_return_pointer (job->task, g_steal_pointer (&job->prediction),
+                               (GDestroyNotify)di_prediction_unref);
+      return FALSE;
+
+    case JOB_EXPLAIN:
+      if (job->error != NULL)
+        g_task_return_error (job->task, g_steal_pointer (&job->error));
+      else
+        {
+          g_object_set_data_full (G_OBJECT (job->heatmap), "di-prediction",
+                                  g_steal_pointer (&job->prediction),
+                                  (GDestroyNotify)di_prediction_unref);
+          g_task_return_pointer (job->task, g_steal_pointer (&job->heatmap), g_object_unref);
+        }
+      return FALSE;
+
+    case JOB_BATCH:
+      if (job->error != NULL && g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_task_return_error (job->task, g_steal_pointer (&job->error));
+          return FALSE;
+        }
+
+      if (job->func != NULL)
+        job->func (self, job->next, g_ptr_array_index (job->files, job->next),
+                   job->thumbnail, job->thumb_width, job->thumb_height,
+                   job->prediction, job->error, job->func_data);
+      job_clear_outputs (job);
+      job->next++;
+
+      if (job->next < job->files->len)
+        {
+          g_queue_push_head (&self->batch, job);
+          return TRUE;
+        }
+      g_task_return_boolean (job->task, TRUE);
+      return FALSE;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+worker_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  DiEngine *self = DI_ENGINE (object);
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  g_assert (self->running == job);
+
+  self->running = NULL;
+  self->jobs_run++;
+  g_clear_pointer (&job->model, di_model_info_unref);
+  job->net = NULL;
+
+  if (!job_complete (self, job))
+    job_free (job);
+
+  run_next (self);
+}
+
+static void
+run_next (DiEngine *self)
+{
+  g_autoptr(GTask) worker = NULL;
+  Job *job;
+
+  if (self->running != NULL)
+    return;
+
+  for (;;)
+    {
+      job = g_queue_pop_head (&self->interactive);
+      if (job == NULL)
+        job = g_queue_pop_head (&self->batch);
+      if (job == NULL)
+        {
+          set_busy (self, FALSE);
+          return;
+        }
+
+      /* Finish what needs no thread right here. */
+      if (job_cancelled (job, &job->error))
+        {
+          g_task_return_error (job->task, g_steal_pointer (&job->error));
+          job_free (job);
+          continue;
+        }
+      if ((job->kind == JOB_CLASSIFY || job->kind == JOB_EXPLAIN) && self->net == NULL)
+        {
+          g_task_return_new_error (job->task, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL,
+                                   _("No model is loaded"));
+          job_free (job);
+          continue;
+        }
+      break;
+    }
+
+  job->net = self->net;
+  job->model = self->model ? di_model_info_ref (self->model) : NULL;
+  job->threads = self->threads;
+  self->running = job;
+  set_busy (self, TRUE);
+
+  worker = g_task_new (self, NULL, worker_done_cb, NULL);
+  g_task_set_source_tag (worker, run_next);
+  g_task_set_task_data (worker, job, NULL);
+  g_task_run_in_thread (worker, job_thread);
+}
+
+static void
+enqueue (DiEngine *self,
+         Job      *job,
+         gboolean  interactive)
+{
+  g_queue_push_tail (interactive ? &self->interactive : &self->batch, job);
+  run_next (self);
+}
+
+static void
+di_engine_dispose (GObject *object)
+{
+  DiEngine *self = (DiEngine *)object;
+  Job *job;
+
+  /* Nothing can be running: every job holds a reference through its task. */
+  while ((job = g_queue_pop_head (&self->interactive)))
+    job_free (job);
+  while ((job = g_queue_pop_head (&self->batch)))
+    job_free (job);
+
+  G_OBJECT_CLASS (di_engine_parent_class)->dispose (object);
+}
+
+static void
+di_engine_finalize (GObject *object)
+{
+  DiEngine *self = (DiEngine *)object;
+
+  g_clear_pointer (&self->net, dinet_net_free);
+  g_clear_pointer (&self->model, di_model_info_unref);
+
+  G_OBJECT_CLASS (di_engine_parent_class)->finalize (object);
+}
+
+static void
+di_engine_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  DiEngine *self = DI_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODEL_INFO:
+      g_value_set_boxed (value, self->model);
+      break;
+
+    case PROP_BUSY:
+      g_value_set_boolean (value, self->busy);
+      break;
+
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_engine_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  DiEngine *self = DI_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_THREADS:
+      di_engine_set_threads (self, g_value_get_int (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_engine_class_init (DiEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = di_engine_dispose;
+  object_class->finalize = di_engine_finalize;
+  object_class->get_property = di_engine_get_property;
+  object_class->set_property = di_engine_set_property;
+
+  properties[PROP_MODEL_INFO] =
+    g_param_spec_boxed ("model-info", NULL, NULL,
+                        DI_TYPE_MODEL_INFO,
+                        (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_BUSY] =
+    g_param_spec_boolean ("busy", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  properties[PROP_THREADS] =
+    g_param_spec_int ("threads", NULL, NULL,
+                      0, 64, 0,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+di_engine_init (DiEngine *self)
+{
+  g_queue_init (&self->interactive);
+  g_queue_init (&self->batch);
+}
+
+DiEngine *
+di_engine_new (void)
+{
+  return g_object_new (DI_TYPE_ENGINE, NULL);
+}
+
+/**
+ * di_engine_get_model_info:
+ *
+ * Returns: (transfer none) (nullable): the loaded model
+ */
+DiModelInfo *
+di_engine_get_model_info (DiEngine *self)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), NULL);
+  return self->model;
+}
+
+gboolean
+di_engine_get_busy (DiEngine *self)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), FALSE);
+  return self->busy;
+}
+
+int
+di_engine_get_threads (DiEngine *self)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), 0);
+  return self->threads;
+}
+
+/**
+ * di_engine_set_threads:
+ * @threads: threads for the network, 0 for all cores
+ *
+ * Takes effect from the next job on.
+ */
+void
+di_engine_set_threads (DiEngine *self,
+                       int       threads)
+{
+  g_return_if_fail (DI_IS_ENGINE (self));
+
+  threads = MAX (threads, 0);
+  if (self->threads != threads)
+    {
+      self->threads = threads;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
+    }
+}
+
+guint
+di_engine_get_jobs_run (DiEngine *self)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), 0);
+  return self->jobs_run;
+}
+
+/**
+ * di_engine_load_model_async:
+ * @path: a model file (safetensors)
+ *
+ * Loads a model in the worker thread. On success it replaces the current
+ * model; on failure the current model stays.
+ */
+void
+di_engine_load_model_async (DiEngine            *self,
+                            const char          *path,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (path != NULL);
+
+  job = job_new (self, JOB_LOAD_MODEL, cancellable, callback, user_data,
+                 di_engine_load_model_async);
+  job->path = g_strdup (path);
+  enqueue (self, job, TRUE);
+}
+
+/**
+ * di_engine_load_model_finish:
+ *
+ * Returns: (transfer full): the new model's description, or %NULL
+ */
+DiModelInfo *
+di_engine_load_model_finish (DiEngine      *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+load_image_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  GFile *file = task_data;
+  GError *error = NULL;
+  dinet_image *pixels;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  if (!(pixels = load_pixels (file, &error)))
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, di_image_new_take (file, pixels, TRUE),
+                           (GDestroyNotify)di_image_unref);
+}
+
+/**
+ * di_engine_load_image_async:
+ *
+ * Decodes an image for display in a thread of its own: it does not use the
+ * network, so it does not wait behind queued jobs.
+ */
+void
+di_engine_load_image_async (DiEngine            *self,
+                            GFile               *file,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, di_engine_load_image_async);
+  g_task_set_task_data (task, g_file_dup (file), g_object_unref);
+  g_task_run_in_thread (task, load_image_thread);
+}
+
+/**
+ * di_engine_load_image_finish:
+ *
+ * Returns: (transfer full): the image, or %NULL
+ */
+DiImage *
+di_engine_load_image_finish (DiEngine      *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+di_engine_classify_async (DiEngine            *self,
+                          DiImage             *image,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (image != NULL);
+
+  job = job_new (self, JOB_CLASSIFY, cancellable, callback, user_data,
+                 di_engine_classify_async);
+  job->image = di_image_ref (image);
+  enqueue (self, job, TRUE);
+}
+
+/**
+ * di_engine_classify_finish:
+ *
+ * Returns: (transfer full): the prediction, or %NULL
+ */
+DiPrediction *
+di_engine_classify_finish (DiEngine      *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * di_engine_explain_async:
+ * @stage: 1..4 (layer1..layer4)
+ * @target: a class index, or -1 for the predicted class
+ *
+ * Computes a Grad-CAM or CBAM spatial-attention map of @image.
+ */
+void
+di_engine_explain_async (DiEngine            *self,
+                         DiImage             *image,
+                         DiExplainMethod      method,
+                         int                  stage,
+                         int                  target,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (image != NULL);
+  g_return_if_fail (stage >= 1 && stage <= 4);
+
+  job = job_new (self, JOB_EXPLAIN, cancellable, callback, user_data,
+                 di_engine_explain_async);
+  job->image = di_image_ref (image);
+  job->method = method;
+  job->stage = stage;
+  job->target = target;
+  enqueue (self, job, TRUE);
+}
+
+/**
+ * di_engine_explain_finish:
+ * @prediction: (out) (optional) (transfer full): the classification that
+ *   came with the map
+ *
+ * Returns: (transfer full): the map, or %NULL
+ */
+DiHeatmap *
+di_engine_explain_finish (DiEngine      *self,
+                          GAsyncResult  *result,
+                          DiPrediction **prediction,
+                          GError       **error)
+{
+  DiHeatmap *heatmap;
+
+  g_return_val_if_fail (DI_IS_ENGINE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  heatmap = g_task_propagate_pointer (G_TASK (result), error);
+  if (prediction != NULL)
+    {
+      DiPrediction *p = heatmap ? g_object_get_data (G_OBJECT (heatmap), "di-prediction") : NULL;
+
+      *prediction = p ? di_prediction_ref (p) : NULL;
+    }
+
+  return heatmap;
+}
+
+/**
+ * di_engine_classify_files_async:
+ * @files: (array length=n_files): local image files
+ * @thumb_size: longest side of the thumbnails
+ * @classify: also classify (when a model is loaded)
+ * @func: (scope notified): called after each file, on the main thread
+ *
+ * Decodes, thumbnails and classifies files one job each, behind any
+ * interactive job. Cancelling stops within one network layer.
+ */
+void
+di_engine_classify_files_async (DiEngine            *self,
+                                GFile              **files,
+                                guint                n_files,
+                                int                  thumb_size,
+                                gboolean             classify,
+                                DiEngineBatchFunc    func,
+                                gpointer             func_data,
+                                GDestroyNotify       func_data_destroy,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (files != NULL || n_files == 0);
+
+  job = job_new (self, JOB_BATCH, cancellable, callback, user_data,
+                 di_engine_classify_files_async);
+  job->files = g_ptr_array_new_full (n_files, g_object_unref);
+  for (guint i = 0; i < n_files; i++)
+    g_ptr_array_add (job->files, g_file_dup (files[i]));
+  job->thumb_size = MAX (thumb_size, 16);
+  job->classify = classify;
+  job->func = func;
+  job->func_data = func_data;
+  job->func_data_destroy = func_data_destroy;
+
+  if (n_files == 0)
+    {
+      g_task_return_boolean (job->task, TRUE);
+      job_free (job);
+      return;
+    }
+
+  enqueue (self, job, FALSE);
+}
+
+gboolean
+di_engine_classify_files_finish (DiEngine      *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

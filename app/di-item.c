@@ -1,0 +1,552 @@
+/* di-item.c — one image of the gallery: its file, thumbnail, prediction,
+ * the reviewer's class and note. Kept in memory only.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-item"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "di-item.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+
+struct _DiItem
+{
+  GObject parent_instance;
+
+  /* Owned References */
+  GFile *file;
+  char *display_name;
+  GdkPaintable *thumbnail;
+  DiPrediction *prediction;
+  char *note;
+  char *error;
+  char *reviewer_label;
+  char **badge_classes;
+
+  int reviewer_class;
+};
+
+G_DEFINE_FINAL_TYPE (DiItem, di_item, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_FILE,
+  PROP_DISPLAY_NAME,
+  PROP_THUMBNAIL,
+  PROP_PREDICTION,
+  PROP_PREDICTED_LABEL,
+  PROP_BADGE_CLASSES,
+  PROP_SUSPICION,
+  PROP_MARGIN,
+  PROP_REVIEWER_CLASS,
+  PROP_REVIEWER_LABEL,
+  PROP_REVIEWED,
+  PROP_NOTE,
+  PROP_ERROR,
+  PROP_TOOLTIP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* g_set_str() arrived in GLib 2.76. */
+static gboolean
+set_str (char       **ptr,
+         const char  *value)
+{
+  if (g_strcmp0 (*ptr, value) == 0)
+    return FALSE;
+  g_free (*ptr);
+  *ptr = g_strdup (value);
+  return TRUE;
+}
+
+/* Number of badge colours in style.css (.badge-0 ... .badge-9). */
+#define N_BADGE_COLORS 10
+
+static void
+update_badge (DiItem *self)
+{
+  GStrvBuilder *builder = g_strv_builder_new ();
+
+  g_strv_builder_add (builder, "badge");
+  if (self->prediction != NULL)
+    {
+      DiModelInfo *model = di_prediction_get_model (self->prediction);
+      int top = di_prediction_get_top (self->prediction);
+      g_autofree char *color = g_strdup_printf ("badge-%d", top % N_BADGE_COLORS);
+
+      g_strv_builder_add (builder, color);
+      if (di_model_info_get_class_abnormal (model, top) == 1)
+        g_strv_builder_add (builder, "abnormal");
+    }
+  else
+    g_strv_builder_add (builder, "pending");
+
+  g_strfreev (self->badge_classes);
+  self->badge_classes = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+}
+
+static void
+di_item_finalize (GObject *object)
+{
+  DiItem *self = (DiItem *)object;
+
+  g_clear_object (&self->file);
+  g_clear_pointer (&self->display_name, g_free);
+  g_clear_object (&self->thumbnail);
+  g_clear_pointer (&self->prediction, di_prediction_unref);
+  g_clear_pointer (&self->note, g_free);
+  g_clear_pointer (&self->error, g_free);
+  g_clear_pointer (&self->reviewer_label, g_free);
+  g_clear_pointer (&self->badge_classes, g_strfreev);
+
+  G_OBJECT_CLASS (di_item_parent_class)->finalize (object);
+}
+
+static char *
+dup_tooltip (DiItem *self)
+{
+  GString *s = g_string_new (self->display_name);
+
+  if (self->error != NULL)
+    g_string_append_printf (s, "\n%s", self->error);
+  if (self->prediction != NULL)
+    {
+      g_string_append_c (s, '\n');
+      /* TRANSLATORS: the model's class and its probability in a tooltip */
+      g_string_append_printf (s, _("Model: %s (%.0f%%)"),
+                              di_prediction_get_top_name (self->prediction),
+                              100.0 * di_prediction_get_probability (self->prediction,
+                                                                     di_prediction_get_top (self->prediction)));
+    }
+  if (self->reviewer_label != NULL)
+    {
+      g_string_append_c (s, '\n');
+      g_string_append_printf (s, _("Reviewer: %s"), self->reviewer_label);
+    }
+  if (self->note != NULL && *self->note)
+    g_string_append_printf (s, "\n%s", self->note);
+
+  return g_string_free (s, FALSE);
+}
+
+static void
+di_item_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  DiItem *self = DI_ITEM (object);
+
+  switch (prop_id)
+    {
+    case PROP_FILE:
+      g_value_set_object (value, self->file);
+      break;
+
+    case PROP_DISPLAY_NAME:
+      g_value_set_string (value, self->display_name);
+      break;
+
+    case PROP_THUMBNAIL:
+      g_value_set_object (value, self->thumbnail);
+      break;
+
+    case PROP_PREDICTION:
+      g_value_set_boxed (value, self->prediction);
+      break;
+
+    case PROP_PREDICTED_LABEL:
+      g_value_set_string (value, di_item_get_predicted_label (self));
+      break;
+
+    case PROP_BADGE_CLASSES:
+      g_value_set_boxed (value, self->badge_classes);
+      break;
+
+    case PROP_SUSPICION:
+      g_value_set_double (value, di_item_get_suspicion (self));
+      break;
+
+    case PROP_MARGIN:
+      g_value_set_double (value, di_item_get_margin (self));
+      break;
+
+    case PROP_REVIEWER_CLASS:
+      g_value_set_int (value, self->reviewer_class);
+      break;
+
+    case PROP_REVIEWER_LABEL:
+      g_value_set_string (value, self->reviewer_label);
+      break;
+
+    case PROP_REVIEWED:
+      g_value_set_boolean (value, di_item_get_reviewed (self));
+      break;
+
+    case PROP_NOTE:
+      g_value_set_string (value, self->note);
+      break;
+
+    case PROP_ERROR:
+      g_value_set_string (value, self->error);
+      break;
+
+    case PROP_TOOLTIP:
+      g_value_take_string (value, dup_tooltip (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_item_set_property (GObject      *object,
+                      guint         prop_id,
+                      const GValue *value,
+                      GParamSpec   *pspec)
+{
+  DiItem *self = DI_ITEM (object);
+
+  switch (prop_id)
+    {
+    case PROP_FILE:
+      self->file = g_value_dup_object (value);
+      break;
+
+    case PROP_THUMBNAIL:
+      di_item_set_thumbnail (self, g_value_get_object (value));
+      break;
+
+    case PROP_PREDICTION:
+      di_item_set_prediction (self, g_value_get_boxed (value));
+      break;
+
+    case PROP_REVIEWER_CLASS:
+      di_item_set_reviewer_class (self, g_value_get_int (value));
+      break;
+
+    case PROP_NOTE:
+      di_item_set_note (self, g_value_get_string (value));
+      break;
+
+    case PROP_ERROR:
+      di_item_set_error (self, g_value_get_string (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_item_constructed (GObject *object)
+{
+  DiItem *self = (DiItem *)object;
+
+  G_OBJECT_CLASS (di_item_parent_class)->constructed (object);
+
+  g_assert (G_IS_FILE (self->file));
+  self->display_name = g_file_get_basename (self->file);
+  update_badge (self);
+}
+
+static void
+di_item_class_init (DiItemClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = di_item_constructed;
+  object_class->finalize = di_item_finalize;
+  object_class->get_property = di_item_get_property;
+  object_class->set_property = di_item_set_property;
+
+  properties[PROP_FILE] =
+    g_param_spec_object ("file", NULL, NULL, G_TYPE_FILE,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_DISPLAY_NAME] =
+    g_param_spec_string ("display-name", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_THUMBNAIL] =
+    g_param_spec_object ("thumbnail", NULL, NULL, GDK_TYPE_PAINTABLE,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_PREDICTION] =
+    g_param_spec_boxed ("prediction", NULL, NULL, DI_TYPE_PREDICTION,
+                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_PREDICTED_LABEL] =
+    g_param_spec_string ("predicted-label", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_BADGE_CLASSES] =
+    g_param_spec_boxed ("badge-classes", NULL, NULL, G_TYPE_STRV,
+                        (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_SUSPICION] =
+    g_param_spec_double ("suspicion", NULL, NULL, -1, 1, -1,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_MARGIN] =
+    g_param_spec_double ("margin", NULL, NULL, -1, 1, -1,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REVIEWER_CLASS] =
+    g_param_spec_int ("reviewer-class", NULL, NULL, -1, G_MAXINT, -1,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REVIEWER_LABEL] =
+    g_param_spec_string ("reviewer-label", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REVIEWED] =
+    g_param_spec_boolean ("reviewed", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_NOTE] =
+    g_param_spec_string ("note", NULL, NULL, NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_ERROR] =
+    g_param_spec_string ("error", NULL, NULL, NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_TOOLTIP] =
+    g_param_spec_string ("tooltip", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+di_item_init (DiItem *self)
+{
+  self->reviewer_class = -1;
+}
+
+DiItem *
+di_item_new (GFile *file)
+{
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  return g_object_new (DI_TYPE_ITEM, "file", file, NULL);
+}
+
+/**
+ * di_item_get_file:
+ *
+ * Returns: (transfer none): the file
+ */
+GFile *
+di_item_get_file (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->file;
+}
+
+const char *
+di_item_get_display_name (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->display_name;
+}
+
+/**
+ * di_item_get_thumbnail:
+ *
+ * Returns: (transfer none) (nullable): the thumbnail
+ */
+GdkPaintable *
+di_item_get_thumbnail (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->thumbnail;
+}
+
+void
+di_item_set_thumbnail (DiItem       *self,
+                       GdkPaintable *thumbnail)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (g_set_object (&self->thumbnail, thumbnail))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THUMBNAIL]);
+}
+
+/**
+ * di_item_get_prediction:
+ *
+ * Returns: (transfer none) (nullable): the model's prediction
+ */
+DiPrediction *
+di_item_get_prediction (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->prediction;
+}
+
+static void
+update_reviewer_label (DiItem *self)
+{
+  DiModelInfo *model = self->prediction ? di_prediction_get_model (self->prediction) : NULL;
+
+  g_clear_pointer (&self->reviewer_label, g_free);
+  if (self->reviewer_class >= 0)
+    {
+      if (model != NULL && self->reviewer_class < di_model_info_get_n_classes (model))
+        self->reviewer_label = g_strdup (di_model_info_get_class_name (model, self->reviewer_class));
+      else
+        self->reviewer_label = g_strdup_printf (_("Class %d"), self->reviewer_class + 1);
+    }
+}
+
+void
+di_item_set_prediction (DiItem       *self,
+                        DiPrediction *prediction)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (self->prediction == prediction)
+    return;
+
+  g_clear_pointer (&self->prediction, di_prediction_unref);
+  self->prediction = prediction ? di_prediction_ref (prediction) : NULL;
+  update_badge (self);
+  update_reviewer_label (self);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PREDICTION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PREDICTED_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_CLASSES]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUSPICION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARGIN]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * di_item_get_predicted_label:
+ *
+ * Returns: (nullable): the predicted class name
+ */
+const char *
+di_item_get_predicted_label (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->prediction ? di_prediction_get_top_name (self->prediction) : NULL;
+}
+
+/**
+ * di_item_get_suspicion:
+ *
+ * Returns: P(abnormal), or -1 when unknown
+ */
+double
+di_item_get_suspicion (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), -1);
+  return self->prediction ? di_prediction_get_abnormal (self->prediction) : -1;
+}
+
+/**
+ * di_item_get_margin:
+ *
+ * Returns: p(top-1) - p(top-2), or -1 when unknown
+ */
+double
+di_item_get_margin (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), -1);
+  return self->prediction ? di_prediction_get_margin (self->prediction) : -1;
+}
+
+int
+di_item_get_reviewer_class (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), -1);
+  return self->reviewer_class;
+}
+
+/**
+ * di_item_set_reviewer_class:
+ * @reviewer_class: a class index, or -1 for none
+ */
+void
+di_item_set_reviewer_class (DiItem *self,
+                            int     reviewer_class)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  reviewer_class = MAX (reviewer_class, -1);
+  if (self->reviewer_class == reviewer_class)
+    return;
+
+  self->reviewer_class = reviewer_class;
+  update_reviewer_label (self);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_CLASS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * di_item_get_reviewer_label:
+ *
+ * Returns: (nullable): the reviewer's class name
+ */
+const char *
+di_item_get_reviewer_label (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->reviewer_label;
+}
+
+gboolean
+di_item_get_reviewed (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
+  return self->reviewer_class >= 0;
+}
+
+const char *
+di_item_get_note (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->note;
+}
+
+void
+di_item_set_note (DiItem     *self,
+                  const char *note)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (note != NULL && *note == 0)
+    note = NULL;
+  if (set_str (&self->note, note))
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NOTE]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+    }
+}
+
+const char *
+di_item_get_error (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->error;
+}
+
+void
+di_item_set_error (DiItem     *self,
+                   const char *error)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (set_str (&self->error, error))
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+    }
+}

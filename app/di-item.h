@@ -1,0 +1,42 @@
+/* di-item.h — one image of the gallery.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gdk/gdk.h>
+
+#include "di-types.h"
+
+G_BEGIN_DECLS
+
+#define DI_TYPE_ITEM (di_item_get_type ())
+
+G_DECLARE_FINAL_TYPE (DiItem, di_item, DI, ITEM, GObject)
+
+DiItem       *di_item_new                 (GFile        *file);
+GFile        *di_item_get_file            (DiItem       *self);
+const char   *di_item_get_display_name    (DiItem       *self);
+GdkPaintable *di_item_get_thumbnail       (DiItem       *self);
+void          di_item_set_thumbnail       (DiItem       *self,
+                                           GdkPaintable *thumbnail);
+DiPrediction *di_item_get_prediction      (DiItem       *self);
+void          di_item_set_prediction      (DiItem       *self,
+                                           DiPrediction *prediction);
+const char   *di_item_get_predicted_label (DiItem       *self);
+double        di_item_get_suspicion       (DiItem       *self);
+double        di_item_get_margin          (DiItem       *self);
+int           di_item_get_reviewer_class  (DiItem       *self);
+void          di_item_set_reviewer_class  (DiItem       *self,
+                                           int           reviewer_class);
+const char   *di_item_get_reviewer_label  (DiItem       *self);
+gboolean      di_item_get_reviewed        (DiItem       *self);
+const char   *di_item_get_note            (DiItem       *self);
+void          di_item_set_note            (DiItem       *self,
+                                           const char   *note);
+const char   *di_item_get_error           (DiItem       *self);
+void          di_item_set_error           (DiItem       *self,
+                                           const char   *error);
+
+G_END_DECLS

@@ -1,0 +1,199 @@
+/* di-model-info.c — what the UI may know about the loaded model, copied
+ * out of the dinet_net once so that the main thread never touches the net.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-model-info"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <dinet/dinet.h>
+
+#include "di-model-info.h"
+
+struct _DiModelInfo
+{
+  char *path;
+  char *name;
+  char *arch_name;
+  char **class_names;
+  int *abnormal;        /* 1, 0 or -1 per class */
+  int n_classes;
+  int input_size;
+  double center_crop;
+  double temperature;
+  gboolean cbam;
+  gboolean grouping;
+};
+
+G_DEFINE_BOXED_TYPE (DiModelInfo, di_model_info, di_model_info_ref, di_model_info_unref)
+
+static void
+di_model_info_free (DiModelInfo *self)
+{
+  g_free (self->path);
+  g_free (self->name);
+  g_free (self->arch_name);
+  g_strfreev (self->class_names);
+  g_free (self->abnormal);
+}
+
+DiModelInfo *
+_di_model_info_new_from_net (const char             *path,
+                             const struct dinet_net *net)
+{
+  DiModelInfo *self;
+  const char *meta_name;
+  gboolean any_abnormal = FALSE, any_normal = FALSE;
+
+  g_return_val_if_fail (net != NULL, NULL);
+
+  self = g_atomic_rc_box_new0 (DiModelInfo);
+  self->path = g_strdup (path);
+  meta_name = dinet_net_meta (net, "name");
+  if (meta_name != NULL && *meta_name)
+    self->name = g_strdup (meta_name);
+  else if (path != NULL)
+    {
+      g_autofree char *base = g_path_get_basename (path);
+      char *dot = strrchr (base, '.');
+
+      if (dot != NULL && dot != base)
+        *dot = 0;
+      self->name = g_steal_pointer (&base);
+    }
+  else
+    self->name = g_strdup ("model");
+
+  self->arch_name = g_strdup (dinet_arch_name (dinet_net_arch (net)));
+  self->cbam = dinet_net_arch (net) == DINET_ARCH_CBAM_RESNET50;
+  self->n_classes = dinet_net_num_classes (net);
+  self->class_names = g_new0 (char *, self->n_classes + 1);
+  self->abnormal = g_new0 (int, self->n_classes);
+  for (int i = 0; i < self->n_classes; i++)
+    {
+      const char *cn = dinet_net_class_name (net, i);
+
+      self->class_names[i] = cn ? g_strdup (cn) : g_strdup_printf ("%d", i);
+      self->abnormal[i] = dinet_net_class_is_abnormal (net, i);
+      any_abnormal |= self->abnormal[i] == 1;
+      any_normal |= self->abnormal[i] == 0;
+    }
+  /* A grouping is only useful when it names both sides. */
+  self->grouping = any_abnormal && any_normal;
+  self->input_size = dinet_net_input_size (net);
+  self->center_crop = dinet_net_center_crop (net);
+  self->temperature = dinet_net_temperature (net);
+
+  return self;
+}
+
+DiModelInfo *
+di_model_info_ref (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return g_atomic_rc_box_acquire (self);
+}
+
+void
+di_model_info_unref (DiModelInfo *self)
+{
+  g_return_if_fail (self != NULL);
+  g_atomic_rc_box_release_full (self, (GDestroyNotify)di_model_info_free);
+}
+
+const char *
+di_model_info_get_path (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->path;
+}
+
+const char *
+di_model_info_get_name (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->name;
+}
+
+const char *
+di_model_info_get_arch_name (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->arch_name;
+}
+
+gboolean
+di_model_info_has_cbam (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->cbam;
+}
+
+int
+di_model_info_get_n_classes (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->n_classes;
+}
+
+const char *
+di_model_info_get_class_name (DiModelInfo *self,
+                              int          index)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (index >= 0 && index < self->n_classes, NULL);
+  return self->class_names[index];
+}
+
+/**
+ * di_model_info_get_class_names:
+ *
+ * Returns: (transfer none): the class names, %NULL-terminated
+ */
+const char * const *
+di_model_info_get_class_names (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return (const char * const *)self->class_names;
+}
+
+int
+di_model_info_get_class_abnormal (DiModelInfo *self,
+                                  int          index)
+{
+  g_return_val_if_fail (self != NULL, -1);
+  g_return_val_if_fail (index >= 0 && index < self->n_classes, -1);
+  return self->abnormal[index];
+}
+
+gboolean
+di_model_info_has_grouping (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->grouping;
+}
+
+int
+di_model_info_get_input_size (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->input_size;
+}
+
+double
+di_model_info_get_center_crop (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 1.0);
+  return self->center_crop;
+}
+
+double
+di_model_info_get_temperature (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 1.0);
+  return self->temperature;
+}

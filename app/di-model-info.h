@@ -1,0 +1,41 @@
+/* di-model-info.h — an immutable description of a loaded model.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+
+#include "di-types.h"
+
+G_BEGIN_DECLS
+
+#define DI_TYPE_MODEL_INFO (di_model_info_get_type ())
+
+GType        di_model_info_get_type          (void) G_GNUC_CONST;
+DiModelInfo *di_model_info_ref               (DiModelInfo *self);
+void         di_model_info_unref             (DiModelInfo *self);
+const char  *di_model_info_get_path          (DiModelInfo *self);
+const char  *di_model_info_get_name          (DiModelInfo *self);
+const char  *di_model_info_get_arch_name     (DiModelInfo *self);
+gboolean     di_model_info_has_cbam          (DiModelInfo *self);
+int          di_model_info_get_n_classes     (DiModelInfo *self);
+const char  *di_model_info_get_class_name    (DiModelInfo *self,
+                                              int          index);
+const char * const *di_model_info_get_class_names (DiModelInfo *self);
+int          di_model_info_get_class_abnormal (DiModelInfo *self,
+                                              int          index);
+gboolean     di_model_info_has_grouping      (DiModelInfo *self);
+int          di_model_info_get_input_size    (DiModelInfo *self);
+double       di_model_info_get_center_crop   (DiModelInfo *self);
+double       di_model_info_get_temperature   (DiModelInfo *self);
+
+/* For the engine bridge: snapshot of a dinet_net. */
+struct dinet_net;
+DiModelInfo *_di_model_info_new_from_net     (const char             *path,
+                                              const struct dinet_net *net);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiModelInfo, di_model_info_unref)
+
+G_END_DECLS

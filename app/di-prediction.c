@@ -1,0 +1,201 @@
+/* di-prediction.c — class probabilities (temperature-scaled softmax of the
+ * logits), the normal/abnormal score and the top-1/top-2 margin.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-prediction"
+
+#include "config.h"
+
+#include <dinet/dinet.h>
+
+#include "di-model-info.h"
+#include "di-prediction.h"
+
+struct _DiPrediction
+{
+  DiModelInfo *model;
+  float *logits;
+  float *probs;
+  int n_classes;
+  int top;
+  double abnormal;   /* P(abnormal), or -1 when the model has no grouping */
+  double margin;     /* p(top1) - p(top2) */
+};
+
+G_DEFINE_BOXED_TYPE (DiPrediction, di_prediction, di_prediction_ref, di_prediction_unref)
+
+static void
+di_prediction_free (DiPrediction *self)
+{
+  g_clear_pointer (&self->model, di_model_info_unref);
+  g_free (self->logits);
+  g_free (self->probs);
+}
+
+/**
+ * di_prediction_new:
+ * @model: the model that produced @logits
+ * @logits: (array): one logit per class of @model
+ *
+ * Returns: (transfer full): the prediction
+ */
+DiPrediction *
+di_prediction_new (DiModelInfo *model,
+                   const float *logits)
+{
+  DiPrediction *self;
+  int k;
+  double second = 0;
+
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (logits != NULL, NULL);
+
+  k = di_model_info_get_n_classes (model);
+  self = g_atomic_rc_box_new0 (DiPrediction);
+  self->model = di_model_info_ref (model);
+  self->n_classes = k;
+  self->logits = g_memdup2 (logits, sizeof (float) * k);
+  self->probs = g_new0 (float, k);
+  dinet_softmax (logits, 1, k, (float)di_model_info_get_temperature (model), self->probs);
+
+  self->top = 0;
+  for (int i = 1; i < k; i++)
+    if (self->probs[i] > self->probs[self->top])
+      self->top = i;
+  for (int i = 0; i < k; i++)
+    if (i != self->top && self->probs[i] > second)
+      second = self->probs[i];
+  self->margin = self->probs[self->top] - second;
+
+  if (di_model_info_has_grouping (model))
+    {
+      self->abnormal = 0;
+      for (int i = 0; i < k; i++)
+        if (di_model_info_get_class_abnormal (model, i) == 1)
+          self->abnormal += self->probs[i];
+    }
+  else
+    self->abnormal = -1;
+
+  return self;
+}
+
+DiPrediction *
+di_prediction_ref (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return g_atomic_rc_box_acquire (self);
+}
+
+void
+di_prediction_unref (DiPrediction *self)
+{
+  g_return_if_fail (self != NULL);
+  g_atomic_rc_box_release_full (self, (GDestroyNotify)di_prediction_free);
+}
+
+/**
+ * di_prediction_get_model:
+ *
+ * Returns: (transfer none): the model
+ */
+DiModelInfo *
+di_prediction_get_model (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->model;
+}
+
+int
+di_prediction_get_n_classes (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->n_classes;
+}
+
+int
+di_prediction_get_top (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+  return self->top;
+}
+
+const char *
+di_prediction_get_top_name (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return di_model_info_get_class_name (self->model, self->top);
+}
+
+double
+di_prediction_get_probability (DiPrediction *self,
+                               int           index)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  g_return_val_if_fail (index >= 0 && index < self->n_classes, 0);
+  return self->probs[index];
+}
+
+double
+di_prediction_get_logit (DiPrediction *self,
+                         int           index)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  g_return_val_if_fail (index >= 0 && index < self->n_classes, 0);
+  return self->logits[index];
+}
+
+/**
+ * di_prediction_get_abnormal:
+ *
+ * Returns: the summed probability of the classes the model calls abnormal,
+ *   or -1 when the model does not group its classes
+ */
+double
+di_prediction_get_abnormal (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+  return self->abnormal;
+}
+
+double
+di_prediction_get_margin (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->margin;
+}
+
+static int
+compare_desc (gconstpointer a,
+              gconstpointer b,
+              gpointer      user_data)
+{
+  const float *p = user_data;
+  float pa = p[*(const int *)a], pb = p[*(const int *)b];
+
+  if (pa != pb)
+    return pa > pb ? -1 : 1;
+  return *(const int *)a - *(const int *)b;
+}
+
+/**
+ * di_prediction_dup_order:
+ *
+ * Returns: (transfer full): class indices, most probable first
+ */
+int *
+di_prediction_dup_order (DiPrediction *self)
+{
+  int *order;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  order = g_new (int, self->n_classes);
+  for (int i = 0; i < self->n_classes; i++)
+    order[i] = i;
+  g_qsort_with_data (order, self->n_classes, sizeof (int), compare_desc, self->probs);
+
+  return order;
+}

@@ -1,0 +1,875 @@
+/* di-side-panel.c — the panel beside the image: the model, the prediction
+ * (top class, every class as a bar, most probable first, and the
+ * normal/abnormal score when the model groups its classes), the overlay
+ * controls with the legend, and the reviewer's class and note.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-side-panel"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "di-heatmap.h"
+#include "di-item.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+#include "di-side-panel.h"
+
+struct _DiSidePanel
+{
+  GtkWidget parent_instance;
+
+  /* Template Widgets */
+  GtkScrolledWindow *scroller;
+  GtkLabel *model_label;
+  GtkLabel *top_class_label;
+  GtkLabel *top_prob_label;
+  GtkBox *abnormal_box;
+  GtkLabel *abnormal_label;
+  GtkLevelBar *abnormal_bar;
+  GtkBox *classes_box;
+  GtkDropDown *method_dropdown;
+  GtkDropDown *stage_dropdown;
+  GtkDropDown *target_dropdown;
+  GtkDropDown *colormap_dropdown;
+  GtkAdjustment *opacity_adjustment;
+  GtkSwitch *overlay_switch;
+  GtkDrawingArea *legend;
+  GtkLabel *review_label;
+  GtkMenuButton *relabel_button;
+  GtkPopover *relabel_popover;
+  GtkBox *relabel_box;
+  GtkEntry *note_entry;
+
+  /* Owned References */
+  DiModelInfo *model;
+  DiItem *item;
+  gulong item_handler;
+
+  DiExplainMethod method;
+  int stage;
+  int target;
+  DiColormap colormap;
+  double opacity;
+  gboolean overlay_visible;
+  gboolean updating;
+};
+
+G_DEFINE_FINAL_TYPE (DiSidePanel, di_side_panel, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_MODEL_INFO,
+  PROP_ITEM,
+  PROP_METHOD,
+  PROP_STAGE,
+  PROP_TARGET,
+  PROP_COLORMAP,
+  PROP_OVERLAY_OPACITY,
+  PROP_OVERLAY_VISIBLE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+remove_children (GtkBox *box)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (box))))
+    gtk_box_remove (box, child);
+}
+
+static GtkWidget *
+new_level_bar (double value)
+{
+  GtkWidget *bar = gtk_level_bar_new_for_interval (0, 1);
+
+  /* Plain bars: the default low/high/full offsets colour by value. */
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_LOW);
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_HIGH);
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_FULL);
+  gtk_level_bar_set_value (GTK_LEVEL_BAR (bar), CLAMP (value, 0, 1));
+
+  return bar;
+}
+
+static void
+update_prediction (DiSidePanel *self)
+{
+  DiPrediction *prediction = self->item ? di_item_get_prediction (self->item) : NULL;
+  g_autofree int *order = NULL;
+  int n;
+
+  remove_children (self->classes_box);
+
+  if (prediction == NULL)
+    {
+      const char *error = self->item ? di_item_get_error (self->item) : NULL;
+
+      gtk_label_set_text (self->top_class_label, "—");
+      if (error != NULL)
+        gtk_label_set_text (self->top_prob_label, error);
+      else if (self->item != NULL && self->model != NULL)
+        gtk_label_set_text (self->top_prob_label, _("Classifying…"));
+      else
+        gtk_label_set_text (self->top_prob_label, "");
+      gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), FALSE);
+      return;
+    }
+
+  n = di_prediction_get_n_classes (prediction);
+  order = di_prediction_dup_order (prediction);
+
+  gtk_label_set_text (self->top_class_label, di_prediction_get_top_name (prediction));
+  {
+    /* TRANSLATORS: %.1f is a percentage, %% the percent sign */
+    g_autofree char *s = g_strdup_printf (_("%.1f%% probability"),
+                                          100.0 * di_prediction_get_probability (prediction, order[0]));
+    gtk_label_set_text (self->top_prob_label, s);
+  }
+
+  if (di_prediction_get_abnormal (prediction) >= 0)
+    {
+      double a = di_prediction_get_abnormal (prediction);
+      g_autofree char *s = g_strdup_printf ("%.1f%%", 100.0 * a);
+
+      gtk_label_set_text (self->abnormal_label, s);
+      gtk_level_bar_set_value (self->abnormal_bar, CLAMP (a, 0, 1));
+      gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), TRUE);
+    }
+  else
+    gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), FALSE);
+
+  for (int r = 0; r < n; r++)
+    {
+      int i = order[r];
+      double p = di_prediction_get_probability (prediction, i);
+      DiModelInfo *model = di_prediction_get_model (prediction);
+      GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+      GtkWidget *name = gtk_label_new (di_model_info_get_class_name (model, i));
+      GtkWidget *bar = new_level_bar (p);
+      g_autofree char *pct_text = g_strdup_printf ("%.1f%%", 100.0 * p);
+      GtkWidget *pct = gtk_label_new (pct_text);
+
+      gtk_label_set_xalign (GTK_LABEL (name), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
+      gtk_label_set_width_chars (GTK_LABEL (name), 14);
+      gtk_label_set_max_width_chars (GTK_LABEL (name), 14);
+      gtk_widget_set_tooltip_text (name, di_model_info_get_class_name (model, i));
+      gtk_widget_set_hexpand (bar, TRUE);
+      gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
+      gtk_label_set_xalign (GTK_LABEL (pct), 1);
+      gtk_label_set_width_chars (GTK_LABEL (pct), 6);
+      gtk_widget_add_css_class (pct, "numeric");
+      if (di_model_info_get_class_abnormal (model, i) == 1)
+        gtk_widget_add_css_class (bar, "abnormal");
+      if (r == 0)
+        gtk_widget_add_css_class (row, "top");
+
+      gtk_box_append (GTK_BOX (row), name);
+      gtk_box_append (GTK_BOX (row), bar);
+      gtk_box_append (GTK_BOX (row), pct);
+      gtk_widget_add_css_class (row, "class-row");
+      gtk_box_append (self->classes_box, row);
+    }
+}
+
+static void
+update_review (DiSidePanel *self)
+{
+  const char *label = self->item ? di_item_get_reviewer_label (self->item) : NULL;
+  const char *note = self->item ? di_item_get_note (self->item) : NULL;
+
+  if (self->item == NULL)
+    gtk_label_set_text (self->review_label, "");
+  else if (label != NULL)
+    {
+      g_autofree char *s = g_strdup_printf (_("Reviewer: %s"), label);
+
+      gtk_label_set_text (self->review_label, s);
+    }
+  else
+    gtk_label_set_text (self->review_label, _("Not reviewed"));
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->note_entry), self->item != NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->relabel_button),
+                            self->item != NULL && self->model != NULL);
+
+  self->updating = TRUE;
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->note_entry)), note ? note : "") != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->note_entry), note ? note : "");
+  self->updating = FALSE;
+}
+
+static void
+note_changed_cb (DiSidePanel *self,
+                 GtkEntry    *entry)
+{
+  if (!self->updating && self->item != NULL)
+    di_item_set_note (self->item, gtk_editable_get_text (GTK_EDITABLE (entry)));
+}
+
+static void
+item_notify_cb (DiSidePanel *self,
+                GParamSpec  *pspec,
+                DiItem      *item)
+{
+  const char *name = g_param_spec_get_name (pspec);
+
+  if (g_str_equal (name, "prediction") || g_str_equal (name, "error"))
+    update_prediction (self);
+  else if (g_str_equal (name, "reviewer-label") || g_str_equal (name, "note"))
+    update_review (self);
+}
+
+static void
+relabel_clicked_cb (GtkButton   *button,
+                    DiSidePanel *self)
+{
+  gtk_popover_popdown (self->relabel_popover);
+}
+
+static GtkWidget *
+new_relabel_button (DiSidePanel *self,
+                    int          index,
+                    const char  *text)
+{
+  GtkWidget *button = gtk_button_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *name = gtk_label_new (text);
+
+  if (index >= 0 && index < 9)
+    {
+      char key[2] = { (char)('1' + index), 0 };
+      GtkWidget *hint = gtk_label_new (key);
+
+      gtk_widget_add_css_class (hint, "dim-label");
+      gtk_widget_add_css_class (hint, "numeric");
+      gtk_box_append (GTK_BOX (box), hint);
+    }
+  else
+    {
+      GtkWidget *hint = gtk_label_new (index < 0 ? "0" : " ");
+
+      gtk_widget_add_css_class (hint, "dim-label");
+      gtk_box_append (GTK_BOX (box), hint);
+    }
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_widget_set_hexpand (name, TRUE);
+  gtk_box_append (GTK_BOX (box), name);
+  gtk_button_set_child (GTK_BUTTON (button), box);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "win.relabel");
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (button), "i", index);
+  g_signal_connect (button, "clicked", G_CALLBACK (relabel_clicked_cb), self);
+
+  return button;
+}
+
+static void
+update_model (DiSidePanel *self)
+{
+  g_autoptr(GtkStringList) methods = gtk_string_list_new (NULL);
+  g_autoptr(GtkStringList) targets = gtk_string_list_new (NULL);
+  int n = self->model ? di_model_info_get_n_classes (self->model) : 0;
+
+  if (self->model != NULL)
+    {
+      /* TRANSLATORS: model name · architecture · number of classes */
+      g_autofree char *s = g_strdup_printf (ngettext ("%s · %s · %d class",
+                                                      "%s · %s · %d classes", n),
+                                            di_model_info_get_name (self->model),
+                                            di_model_info_get_arch_name (self->model), n);
+
+      gtk_label_set_text (self->model_label, s);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label),
+                                   di_model_info_get_path (self->model));
+    }
+  else
+    {
+      gtk_label_set_text (self->model_label, _("No model loaded"));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label), NULL);
+    }
+
+  self->updating = TRUE;
+
+  gtk_string_list_append (methods, di_explain_method_get_label (DI_EXPLAIN_GRADCAM));
+  if (di_side_panel_get_cbam_available (self))
+    gtk_string_list_append (methods, di_explain_method_get_label (DI_EXPLAIN_CBAM));
+  gtk_drop_down_set_model (self->method_dropdown, G_LIST_MODEL (methods));
+
+  gtk_string_list_append (targets, _("Predicted class"));
+  for (int i = 0; i < n; i++)
+    gtk_string_list_append (targets, di_model_info_get_class_name (self->model, i));
+  gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (targets));
+
+  self->updating = FALSE;
+
+  /* A model without CBAM can only explain with Grad-CAM; a new model may
+   * have fewer classes. */
+  if (!di_side_panel_get_cbam_available (self))
+    di_side_panel_set_method (self, DI_EXPLAIN_GRADCAM);
+  else
+    gtk_drop_down_set_selected (self->method_dropdown, self->method);
+  if (self->target >= n)
+    di_side_panel_set_target (self, -1);
+  else
+    gtk_drop_down_set_selected (self->target_dropdown, self->target + 1);
+
+  remove_children (self->relabel_box);
+  for (int i = 0; i < n; i++)
+    gtk_box_append (self->relabel_box,
+                    new_relabel_button (self, i, di_model_info_get_class_name (self->model, i)));
+  if (n > 0)
+    gtk_box_append (self->relabel_box, new_relabel_button (self, -1, _("Clear")));
+
+  update_prediction (self);
+  update_review (self);
+}
+
+static void
+method_selected_cb (DiSidePanel *self)
+{
+  if (!self->updating)
+    di_side_panel_set_method (self, gtk_drop_down_get_selected (self->method_dropdown) == 1
+                                    ? DI_EXPLAIN_CBAM : DI_EXPLAIN_GRADCAM);
+}
+
+static void
+stage_selected_cb (DiSidePanel *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->stage_dropdown);
+
+  if (!self->updating && selected != GTK_INVALID_LIST_POSITION)
+    di_side_panel_set_stage (self, (int)selected + 1);
+}
+
+static void
+target_selected_cb (DiSidePanel *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->target_dropdown);
+
+  if (!self->updating && selected != GTK_INVALID_LIST_POSITION)
+    di_side_panel_set_target (self, (int)selected - 1);
+}
+
+static void
+colormap_selected_cb (DiSidePanel *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->colormap_dropdown);
+
+  if (!self->updating && selected < DI_N_COLORMAPS)
+    di_side_panel_set_colormap (self, (DiColormap)selected);
+}
+
+static void
+opacity_changed_cb (DiSidePanel *self)
+{
+  if (!self->updating)
+    di_side_panel_set_overlay_opacity (self, gtk_adjustment_get_value (self->opacity_adjustment) / 100.0);
+}
+
+static void
+overlay_active_cb (DiSidePanel *self)
+{
+  if (!self->updating)
+    di_side_panel_set_overlay_visible (self, gtk_switch_get_active (self->overlay_switch));
+}
+
+static void
+draw_legend (GtkDrawingArea *area,
+             cairo_t        *cr,
+             int             width,
+             int             height,
+             gpointer        user_data)
+{
+  DiSidePanel *self = user_data;
+  GdkRGBA color;
+
+  /* gtk_widget_get_color() is GTK 4.10; the style context is 4.8's way. */
+  gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (area)), &color);
+  gdk_cairo_set_source_rgba (cr, &color);
+  di_heatmap_draw_legend (cr, self->colormap, 0.5, 0.5, width - 1, height - 1);
+}
+
+static void
+di_side_panel_dispose (GObject *object)
+{
+  DiSidePanel *self = (DiSidePanel *)object;
+
+  di_side_panel_set_item (self, NULL);
+  g_clear_pointer (&self->model, di_model_info_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_SIDE_PANEL);
+
+  G_OBJECT_CLASS (di_side_panel_parent_class)->dispose (object);
+}
+
+static void
+di_side_panel_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  DiSidePanel *self = DI_SIDE_PANEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODEL_INFO:
+      g_value_set_boxed (value, self->model);
+      break;
+
+    case PROP_ITEM:
+      g_value_set_object (value, self->item);
+      break;
+
+    case PROP_METHOD:
+      g_value_set_enum (value, self->method);
+      break;
+
+    case PROP_STAGE:
+      g_value_set_int (value, self->stage);
+      break;
+
+    case PROP_TARGET:
+      g_value_set_int (value, self->target);
+      break;
+
+    case PROP_COLORMAP:
+      g_value_set_enum (value, self->colormap);
+      break;
+
+    case PROP_OVERLAY_OPACITY:
+      g_value_set_double (value, self->opacity);
+      break;
+
+    case PROP_OVERLAY_VISIBLE:
+      g_value_set_boolean (value, self->overlay_visible);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_side_panel_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  DiSidePanel *self = DI_SIDE_PANEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODEL_INFO:
+      di_side_panel_set_model_info (self, g_value_get_boxed (value));
+      break;
+
+    case PROP_ITEM:
+      di_side_panel_set_item (self, g_value_get_object (value));
+      break;
+
+    case PROP_METHOD:
+      di_side_panel_set_method (self, g_value_get_enum (value));
+      break;
+
+    case PROP_STAGE:
+      di_side_panel_set_stage (self, g_value_get_int (value));
+      break;
+
+    case PROP_TARGET:
+      di_side_panel_set_target (self, g_value_get_int (value));
+      break;
+
+    case PROP_COLORMAP:
+      di_side_panel_set_colormap (self, g_value_get_enum (value));
+      break;
+
+    case PROP_OVERLAY_OPACITY:
+      di_side_panel_set_overlay_opacity (self, g_value_get_double (value));
+      break;
+
+    case PROP_OVERLAY_VISIBLE:
+      di_side_panel_set_overlay_visible (self, g_value_get_boolean (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_side_panel_class_init (DiSidePanelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = di_side_panel_dispose;
+  object_class->get_property = di_side_panel_get_property;
+  object_class->set_property = di_side_panel_set_property;
+
+  properties[PROP_MODEL_INFO] =
+    g_param_spec_boxed ("model-info", NULL, NULL, DI_TYPE_MODEL_INFO,
+                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_ITEM] =
+    g_param_spec_object ("item", NULL, NULL, DI_TYPE_ITEM,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_METHOD] =
+    g_param_spec_enum ("method", NULL, NULL, DI_TYPE_EXPLAIN_METHOD, DI_EXPLAIN_GRADCAM,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_STAGE] =
+    g_param_spec_int ("stage", NULL, NULL, 1, 4, 4,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_TARGET] =
+    g_param_spec_int ("target", NULL, NULL, -1, G_MAXINT, -1,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_COLORMAP] =
+    g_param_spec_enum ("colormap", NULL, NULL, DI_TYPE_COLORMAP, DI_COLORMAP_JET,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_OVERLAY_OPACITY] =
+    g_param_spec_double ("overlay-opacity", NULL, NULL, 0, 1, 0.5,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_OVERLAY_VISIBLE] =
+    g_param_spec_boolean ("overlay-visible", NULL, NULL, TRUE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_css_name (widget_class, "di-side-panel");
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/deepinsight/DeepInsight/ui/di-side-panel.ui");
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, scroller);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, model_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_class_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_prob_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_bar);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, classes_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, method_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, stage_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, target_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, colormap_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, opacity_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, overlay_switch);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, legend);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, review_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, relabel_button);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, relabel_popover);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, relabel_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, note_entry);
+  gtk_widget_class_bind_template_callback (widget_class, note_changed_cb);
+}
+
+static void
+di_side_panel_init (DiSidePanel *self)
+{
+  g_autoptr(GtkStringList) colormaps = gtk_string_list_new (NULL);
+
+  self->method = DI_EXPLAIN_GRADCAM;
+  self->stage = 4;
+  self->target = -1;
+  self->colormap = DI_COLORMAP_JET;
+  self->opacity = 0.5;
+  self->overlay_visible = TRUE;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  for (int i = 0; i < DI_N_COLORMAPS; i++)
+    gtk_string_list_append (colormaps, di_colormap_get_label (i));
+  self->updating = TRUE;
+  gtk_drop_down_set_model (self->colormap_dropdown, G_LIST_MODEL (colormaps));
+  gtk_drop_down_set_selected (self->colormap_dropdown, self->colormap);
+  self->updating = FALSE;
+
+  gtk_drawing_area_set_draw_func (self->legend, draw_legend, self, NULL);
+
+  g_signal_connect_swapped (self->method_dropdown, "notify::selected",
+                            G_CALLBACK (method_selected_cb), self);
+  g_signal_connect_swapped (self->stage_dropdown, "notify::selected",
+                            G_CALLBACK (stage_selected_cb), self);
+  g_signal_connect_swapped (self->target_dropdown, "notify::selected",
+                            G_CALLBACK (target_selected_cb), self);
+  g_signal_connect_swapped (self->colormap_dropdown, "notify::selected",
+                            G_CALLBACK (colormap_selected_cb), self);
+  g_signal_connect_swapped (self->opacity_adjustment, "value-changed",
+                            G_CALLBACK (opacity_changed_cb), self);
+  g_signal_connect_swapped (self->overlay_switch, "notify::active",
+                            G_CALLBACK (overlay_active_cb), self);
+
+  update_model (self);
+}
+
+GtkWidget *
+di_side_panel_new (void)
+{
+  return g_object_new (DI_TYPE_SIDE_PANEL, NULL);
+}
+
+/**
+ * di_side_panel_get_model_info:
+ *
+ * Returns: (transfer none) (nullable): the model
+ */
+DiModelInfo *
+di_side_panel_get_model_info (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return self->model;
+}
+
+void
+di_side_panel_set_model_info (DiSidePanel *self,
+                              DiModelInfo *model)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if (self->model == model)
+    return;
+
+  g_clear_pointer (&self->model, di_model_info_unref);
+  self->model = model ? di_model_info_ref (model) : NULL;
+  update_model (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_INFO]);
+}
+
+/**
+ * di_side_panel_get_item:
+ *
+ * Returns: (transfer none) (nullable): the image shown
+ */
+DiItem *
+di_side_panel_get_item (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return self->item;
+}
+
+void
+di_side_panel_set_item (DiSidePanel *self,
+                        DiItem      *item)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if (self->item == item)
+    return;
+
+  if (self->item != NULL)
+    g_clear_signal_handler (&self->item_handler, self->item);
+  g_set_object (&self->item, item);
+  if (item != NULL)
+    self->item_handler = g_signal_connect_object (item, "notify",
+                                                  G_CALLBACK (item_notify_cb), self,
+                                                  G_CONNECT_SWAPPED);
+
+  update_prediction (self);
+  update_review (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
+}
+
+DiExplainMethod
+di_side_panel_get_method (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), DI_EXPLAIN_GRADCAM);
+  return self->method;
+}
+
+void
+di_side_panel_set_method (DiSidePanel     *self,
+                          DiExplainMethod  method)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if (method == DI_EXPLAIN_CBAM && !di_side_panel_get_cbam_available (self))
+    method = DI_EXPLAIN_GRADCAM;
+
+  self->updating = TRUE;
+  gtk_drop_down_set_selected (self->method_dropdown, method == DI_EXPLAIN_CBAM ? 1 : 0);
+  self->updating = FALSE;
+
+  if (self->method != method)
+    {
+      self->method = method;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_METHOD]);
+    }
+}
+
+int
+di_side_panel_get_stage (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), 4);
+  return self->stage;
+}
+
+void
+di_side_panel_set_stage (DiSidePanel *self,
+                         int          stage)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  stage = CLAMP (stage, 1, 4);
+  self->updating = TRUE;
+  gtk_drop_down_set_selected (self->stage_dropdown, stage - 1);
+  self->updating = FALSE;
+
+  if (self->stage != stage)
+    {
+      self->stage = stage;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STAGE]);
+    }
+}
+
+int
+di_side_panel_get_target (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), -1);
+  return self->target;
+}
+
+/**
+ * di_side_panel_set_target:
+ * @target: a class index, or -1 for the predicted class
+ */
+void
+di_side_panel_set_target (DiSidePanel *self,
+                          int          target)
+{
+  int n;
+
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  n = self->model ? di_model_info_get_n_classes (self->model) : 0;
+  if (target < -1 || target >= n)
+    target = -1;
+
+  self->updating = TRUE;
+  gtk_drop_down_set_selected (self->target_dropdown, target + 1);
+  self->updating = FALSE;
+
+  if (self->target != target)
+    {
+      self->target = target;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TARGET]);
+    }
+}
+
+DiColormap
+di_side_panel_get_colormap (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), DI_COLORMAP_JET);
+  return self->colormap;
+}
+
+void
+di_side_panel_set_colormap (DiSidePanel *self,
+                            DiColormap   colormap)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if ((guint)colormap >= DI_N_COLORMAPS)
+    colormap = DI_COLORMAP_JET;
+
+  self->updating = TRUE;
+  gtk_drop_down_set_selected (self->colormap_dropdown, colormap);
+  self->updating = FALSE;
+
+  if (self->colormap != colormap)
+    {
+      self->colormap = colormap;
+      gtk_widget_queue_draw (GTK_WIDGET (self->legend));
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COLORMAP]);
+    }
+}
+
+double
+di_side_panel_get_overlay_opacity (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), 0.5);
+  return self->opacity;
+}
+
+void
+di_side_panel_set_overlay_opacity (DiSidePanel *self,
+                                   double       opacity)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  opacity = CLAMP (opacity, 0.0, 1.0);
+  self->updating = TRUE;
+  gtk_adjustment_set_value (self->opacity_adjustment, opacity * 100.0);
+  self->updating = FALSE;
+
+  if (self->opacity != opacity)
+    {
+      self->opacity = opacity;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OVERLAY_OPACITY]);
+    }
+}
+
+gboolean
+di_side_panel_get_overlay_visible (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), TRUE);
+  return self->overlay_visible;
+}
+
+void
+di_side_panel_set_overlay_visible (DiSidePanel *self,
+                                   gboolean     visible)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  visible = !!visible;
+  self->updating = TRUE;
+  gtk_switch_set_active (self->overlay_switch, visible);
+  self->updating = FALSE;
+
+  if (self->overlay_visible != visible)
+    {
+      self->overlay_visible = visible;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OVERLAY_VISIBLE]);
+    }
+}
+
+/**
+ * di_side_panel_get_top_class_text:
+ *
+ * Returns: the top class as shown
+ */
+const char *
+di_side_panel_get_top_class_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return gtk_label_get_text (self->top_class_label);
+}
+
+/**
+ * di_side_panel_get_review_text:
+ *
+ * Returns: the review line as shown
+ */
+const char *
+di_side_panel_get_review_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return gtk_label_get_text (self->review_label);
+}
+
+/**
+ * di_side_panel_get_cbam_available:
+ *
+ * Returns: whether the CBAM method is offered (hidden for plain ResNet-50)
+ */
+gboolean
+di_side_panel_get_cbam_available (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), FALSE);
+  return self->model != NULL && di_model_info_has_cbam (self->model);
+}

@@ -1,0 +1,47 @@
+/* di-side-panel.h — prediction, explanation controls and review.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "di-types.h"
+
+G_BEGIN_DECLS
+
+#define DI_TYPE_SIDE_PANEL (di_side_panel_get_type ())
+
+G_DECLARE_FINAL_TYPE (DiSidePanel, di_side_panel, DI, SIDE_PANEL, GtkWidget)
+
+GtkWidget       *di_side_panel_new                 (void);
+DiModelInfo     *di_side_panel_get_model_info      (DiSidePanel     *self);
+void             di_side_panel_set_model_info      (DiSidePanel     *self,
+                                                    DiModelInfo     *model);
+DiItem          *di_side_panel_get_item            (DiSidePanel     *self);
+void             di_side_panel_set_item            (DiSidePanel     *self,
+                                                    DiItem          *item);
+DiExplainMethod  di_side_panel_get_method          (DiSidePanel     *self);
+void             di_side_panel_set_method          (DiSidePanel     *self,
+                                                    DiExplainMethod  method);
+int              di_side_panel_get_stage           (DiSidePanel     *self);
+void             di_side_panel_set_stage           (DiSidePanel     *self,
+                                                    int              stage);
+int              di_side_panel_get_target          (DiSidePanel     *self);
+void             di_side_panel_set_target          (DiSidePanel     *self,
+                                                    int              target);
+DiColormap       di_side_panel_get_colormap        (DiSidePanel     *self);
+void             di_side_panel_set_colormap        (DiSidePanel     *self,
+                                                    DiColormap       colormap);
+double           di_side_panel_get_overlay_opacity (DiSidePanel     *self);
+void             di_side_panel_set_overlay_opacity (DiSidePanel     *self,
+                                                    double           opacity);
+gboolean         di_side_panel_get_overlay_visible (DiSidePanel     *self);
+void             di_side_panel_set_overlay_visible (DiSidePanel     *self,
+                                                    gboolean         visible);
+const char      *di_side_panel_get_top_class_text  (DiSidePanel     *self);
+const char      *di_side_panel_get_review_text     (DiSidePanel     *self);
+gboolean         di_side_panel_get_cbam_available  (DiSidePanel     *self);
+
+G_END_DECLS

@@ -1,0 +1,1609 @@
+/* di-window.c — the main window: gallery, image canvas, side panel,
+ * banners and the batch progress bar.
+ *
+ * The window never blocks: decoding, classification and explanation run
+ * through DiEngine; every result is checked against what is on screen now
+ * (an image the user has already left is ignored), and every failure ends
+ * as a message in the window's banner.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "di-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "di-application.h"
+#include "di-engine.h"
+#include "di-gallery.h"
+#include "di-heatmap.h"
+#include "di-image.h"
+#include "di-image-canvas.h"
+#include "di-item.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+#include "di-side-panel.h"
+#include "di-window.h"
+
+#define OPACITY_STEP 0.1
+
+struct _DiWindow
+{
+  GtkApplicationWindow parent_instance;
+
+  /* Template Widgets */
+  GtkToggleButton *overlay_button;
+  GtkLabel *zoom_label;
+  GtkRevealer *model_banner;
+  GtkLabel *model_banner_label;
+  GtkButton *model_banner_button;
+  GtkRevealer *message_banner;
+  GtkBox *message_box;
+  GtkLabel *message_label;
+  DiGallery *gallery;
+  DiImageCanvas *canvas;
+  GtkWidget *placeholder;
+  GtkLabel *caption_label;
+  GtkLabel *evidence_label;
+  GtkSpinner *spinner;
+  DiSidePanel *side_panel;
+  GtkRevealer *progress_revealer;
+  GtkLabel *progress_label;
+  GtkProgressBar *progress_bar;
+
+  /* Owned References */
+  DiEngine *engine;
+  GSettings *settings;
+  GListStore *items;
+  DiItem *current;
+  DiImage *current_image;
+  GCancellable *current_cancellable;  /* decoding + classifying the current image */
+  GCancellable *explain_cancellable;  /* its explanation */
+  GCancellable *batch_cancellable;
+  GCancellable *open_cancellable;
+  GtkFileChooserNative *chooser;
+  char *message;
+
+  /* Batch progress */
+  guint batch_total;
+  guint batch_done;
+  gint64 batch_start;
+  gboolean batch_classifies;
+
+  guint analysis_pending;
+};
+
+G_DEFINE_FINAL_TYPE (DiWindow, di_window, GTK_TYPE_APPLICATION_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_ENGINE,
+  PROP_CURRENT_ITEM,
+  PROP_BATCH_RUNNING,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void request_explanation (DiWindow *self);
+static void start_batch (DiWindow *self, gboolean only_missing);
+
+static DiModelInfo *
+current_model (DiWindow *self)
+{
+  return self->engine ? di_engine_get_model_info (self->engine) : NULL;
+}
+
+static gboolean
+prediction_is_current (DiWindow     *self,
+                       DiPrediction *prediction)
+{
+  return prediction != NULL && di_prediction_get_model (prediction) == current_model (self);
+}
+
+static void
+analysis_begin (DiWindow *self)
+{
+  if (self->analysis_pending++ == 0)
+    gtk_spinner_start (self->spinner);
+}
+
+static void
+analysis_end (DiWindow *self)
+{
+  g_return_if_fail (self->analysis_pending > 0);
+
+  if (--self->analysis_pending == 0)
+    gtk_spinner_stop (self->spinner);
+}
+
+/**
+ * di_window_show_message:
+ * @is_error: an error (red) rather than a notice
+ * @message: (nullable): the text, or %NULL to hide the banner
+ *
+ * Shows a message in the banner at the top of the window.
+ */
+void
+di_window_show_message (DiWindow   *self,
+                        gboolean    is_error,
+                        const char *message)
+{
+  g_return_if_fail (DI_IS_WINDOW (self));
+
+  g_free (self->message);
+  self->message = g_strdup (message);
+
+  if (message != NULL)
+    {
+      gtk_label_set_text (self->message_label, message);
+      if (is_error)
+        {
+          gtk_widget_add_css_class (GTK_WIDGET (self->message_box), "error");
+          gtk_widget_remove_css_class (GTK_WIDGET (self->message_box), "info");
+        }
+      else
+        {
+          gtk_widget_add_css_class (GTK_WIDGET (self->message_box), "info");
+          gtk_widget_remove_css_class (GTK_WIDGET (self->message_box), "error");
+        }
+    }
+  gtk_revealer_set_reveal_child (self->message_banner, message != NULL);
+}
+
+static void
+update_model_banner (DiWindow *self)
+{
+  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  gboolean loading = DI_IS_APPLICATION (app) && di_application_get_model_loading (DI_APPLICATION (app));
+
+  if (current_model (self) != NULL)
+    {
+      gtk_revealer_set_reveal_child (self->model_banner, FALSE);
+      return;
+    }
+
+  if (loading)
+    gtk_label_set_text (self->model_banner_label, _("Loading the model…"));
+  else
+    gtk_label_set_text (self->model_banner_label,
+                        _("No model loaded — choose a model in Preferences"));
+  gtk_widget_set_visible (GTK_WIDGET (self->model_banner_button), !loading);
+  gtk_revealer_set_reveal_child (self->model_banner, TRUE);
+}
+
+static void
+update_caption (DiWindow *self)
+{
+  DiHeatmap *heatmap = di_image_canvas_get_heatmap (self->canvas);
+  DiModelInfo *model = current_model (self);
+  gboolean visible = di_image_canvas_get_overlay_visible (self->canvas);
+  g_autofree char *caption = NULL;
+  const char *class_name = NULL;
+
+  if (heatmap == NULL || model == NULL || self->current_image == NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->caption_label), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->evidence_label), FALSE);
+      return;
+    }
+
+  if (di_heatmap_get_target (heatmap) >= 0 &&
+      di_heatmap_get_target (heatmap) < di_model_info_get_n_classes (model))
+    class_name = di_model_info_get_class_name (model, di_heatmap_get_target (heatmap));
+  else
+    class_name = "?";
+
+  if (di_heatmap_get_method (heatmap) == DI_EXPLAIN_CBAM)
+    /* TRANSLATORS: caption over the image, e.g. "CBAM attention at layer4" */
+    caption = g_strdup_printf (_("CBAM attention at layer%d"), di_heatmap_get_stage (heatmap));
+  else
+    /* TRANSLATORS: caption over the image, e.g. "Grad-CAM of severe_dysplastic at layer4" */
+    caption = g_strdup_printf (_("Grad-CAM of %s at layer%d"), class_name,
+                               di_heatmap_get_stage (heatmap));
+
+  gtk_label_set_text (self->caption_label, caption);
+  gtk_widget_set_visible (GTK_WIDGET (self->caption_label), visible);
+
+  if (!di_heatmap_has_evidence (heatmap))
+    {
+      g_autofree char *text = NULL;
+
+      if (di_heatmap_get_method (heatmap) == DI_EXPLAIN_CBAM)
+        text = g_strdup (_("No attention contrast at this stage"));
+      else
+        /* TRANSLATORS: shown instead of a heat map that is all zero */
+        text = g_strdup_printf (_("No positive evidence for %s"), class_name);
+      gtk_label_set_text (self->evidence_label, text);
+      gtk_widget_set_visible (GTK_WIDGET (self->evidence_label), visible);
+    }
+  else
+    gtk_widget_set_visible (GTK_WIDGET (self->evidence_label), FALSE);
+}
+
+static void
+update_title (DiWindow *self)
+{
+  if (self->current != NULL)
+    {
+      /* TRANSLATORS: window title, "image name — DeepInsight" */
+      g_autofree char *title = g_strdup_printf (_("%s — DeepInsight"),
+                                                di_item_get_display_name (self->current));
+      gtk_window_set_title (GTK_WINDOW (self), title);
+    }
+  else
+    gtk_window_set_title (GTK_WINDOW (self), _("DeepInsight"));
+}
+
+/* ---- Analysing the image on screen ------------------------------------ */
+
+/* What an answer from the engine is about. */
+typedef struct
+{
+  DiWindow *self;
+  DiItem *item;
+  DiImage *image;
+} Request;
+
+static Request *
+request_new (DiWindow *self,
+             DiItem   *item,
+             DiImage  *image)
+{
+  Request *request = g_new0 (Request, 1);
+
+  request->self = g_object_ref (self);
+  request->item = item ? g_object_ref (item) : NULL;
+  request->image = image ? di_image_ref (image) : NULL;
+
+  return request;
+}
+
+static void
+request_free (Request *request)
+{
+  g_clear_object (&request->self);
+  g_clear_object (&request->item);
+  g_clear_pointer (&request->image, di_image_unref);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
+
+static void
+explain_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(Request) request = user_data;
+  DiWindow *self = request->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiHeatmap) heatmap = NULL;
+  g_autoptr(DiPrediction) prediction = NULL;
+
+  analysis_end (self);
+  heatmap = di_engine_explain_finish (DI_ENGINE (object), result, &prediction, &error);
+
+  /* The user has moved on. */
+  if (request->image != self->current_image || self->current == NULL)
+    return;
+
+  if (heatmap == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL))
+        {
+          /* TRANSLATORS: %s is the engine's (English) error message */
+          g_autofree char *text = g_strdup_printf (_("Could not explain the prediction: %s"),
+                                                   error->message);
+          di_window_show_message (self, TRUE, text);
+        }
+      return;
+    }
+
+  if (prediction_is_current (self, prediction) &&
+      !prediction_is_current (self, di_item_get_prediction (self->current)))
+    di_item_set_prediction (self->current, prediction);
+
+  di_image_canvas_set_heatmap (self->canvas, heatmap,
+                               di_model_info_get_center_crop (di_prediction_get_model (prediction)));
+  update_caption (self);
+}
+
+static void
+request_explanation (DiWindow *self)
+{
+  if (self->explain_cancellable != NULL)
+    g_cancellable_cancel (self->explain_cancellable);
+  g_clear_object (&self->explain_cancellable);
+
+  if (self->current_image == NULL || current_model (self) == NULL)
+    return;
+
+  self->explain_cancellable = g_cancellable_new ();
+  analysis_begin (self);
+  di_engine_explain_async (self->engine, self->current_image,
+                           di_side_panel_get_method (self->side_panel),
+                           di_side_panel_get_stage (self->side_panel),
+                           di_side_panel_get_target (self->side_panel),
+                           self->explain_cancellable,
+                           explain_cb, request_new (self, self->current, self->current_image));
+}
+
+static void
+classify_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(Request) request = user_data;
+  DiWindow *self = request->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiPrediction) prediction = NULL;
+
+  analysis_end (self);
+  prediction = di_engine_classify_finish (DI_ENGINE (object), result, &error);
+
+  if (prediction != NULL)
+    {
+      if (prediction_is_current (self, prediction))
+        di_item_set_prediction (request->item, prediction);
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+           !g_error_matches (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL))
+    {
+      di_item_set_error (request->item, error->message);
+      if (self->current == request->item)
+        {
+          g_autofree char *text = g_strdup_printf (_("Could not classify “%s”: %s"),
+                                                   di_item_get_display_name (request->item),
+                                                   error->message);
+          di_window_show_message (self, TRUE, text);
+        }
+    }
+
+  di_gallery_invalidate (self->gallery);
+}
+
+static void
+request_analysis (DiWindow *self)
+{
+  if (self->current == NULL || self->current_image == NULL || current_model (self) == NULL)
+    return;
+
+  if (!prediction_is_current (self, di_item_get_prediction (self->current)))
+    {
+      analysis_begin (self);
+      di_engine_classify_async (self->engine, self->current_image, self->current_cancellable,
+                                classify_cb, request_new (self, self->current, self->current_image));
+    }
+
+  request_explanation (self);
+}
+
+static void
+image_loaded_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Request) request = user_data;
+  DiWindow *self = request->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiImage) image = NULL;
+
+  analysis_end (self);
+  image = di_engine_load_image_finish (DI_ENGINE (object), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      self->current == NULL || request->item != self->current)
+    return;
+
+  if (image == NULL)
+    {
+      g_autofree char *text = NULL;
+
+      di_item_set_error (self->current, error->message);
+      /* TRANSLATORS: first %s is a file name, second the reason */
+      text = g_strdup_printf (_("Could not open “%s”: %s"),
+                              di_item_get_display_name (self->current), error->message);
+      di_window_show_message (self, TRUE, text);
+      di_image_canvas_set_image (self->canvas, NULL);
+      g_clear_pointer (&self->current_image, di_image_unref);
+      update_caption (self);
+      return;
+    }
+
+  g_clear_pointer (&self->current_image, di_image_unref);
+  self->current_image = di_image_ref (image);
+  di_image_canvas_set_image (self->canvas, image);
+  gtk_widget_set_visible (self->placeholder, FALSE);
+  update_caption (self);
+  request_analysis (self);
+}
+
+/**
+ * di_window_set_current_item:
+ * @item: (nullable): the image to show
+ */
+void
+di_window_set_current_item (DiWindow *self,
+                            DiItem   *item)
+{
+  g_return_if_fail (DI_IS_WINDOW (self));
+  g_return_if_fail (!item || DI_IS_ITEM (item));
+
+  if (self->current == item)
+    return;
+
+  if (self->current_cancellable != NULL)
+    g_cancellable_cancel (self->current_cancellable);
+  g_clear_object (&self->current_cancellable);
+  if (self->explain_cancellable != NULL)
+    g_cancellable_cancel (self->explain_cancellable);
+  g_clear_object (&self->explain_cancellable);
+
+  g_set_object (&self->current, item);
+  g_clear_pointer (&self->current_image, di_image_unref);
+  di_image_canvas_set_heatmap (self->canvas, NULL, 1.0);
+  di_side_panel_set_item (self->side_panel, item);
+  di_gallery_set_selected_item (self->gallery, item);
+  update_caption (self);
+  update_title (self);
+
+  if (item != NULL)
+    {
+      self->current_cancellable = g_cancellable_new ();
+      analysis_begin (self);
+      di_engine_load_image_async (self->engine, di_item_get_file (item), self->current_cancellable,
+                                  image_loaded_cb, request_new (self, item, NULL));
+    }
+  else
+    {
+      di_image_canvas_set_image (self->canvas, NULL);
+      gtk_widget_set_visible (self->placeholder, TRUE);
+    }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CURRENT_ITEM]);
+}
+
+static void
+gallery_selection_cb (DiWindow *self)
+{
+  DiItem *item = di_gallery_get_selected_item (self->gallery);
+
+  if (item != NULL && item != self->current)
+    di_window_set_current_item (self, item);
+}
+
+static void
+explain_settings_changed_cb (DiWindow *self)
+{
+  request_explanation (self);
+}
+
+static void
+overlay_visible_cb (DiWindow *self)
+{
+  update_caption (self);
+}
+
+/* ---- Batches ------------------------------------------------------------ */
+
+typedef struct
+{
+  DiWindow *self;      /* strong */
+  GPtrArray *items;    /* DiItem, parallel to the batch's files */
+} Batch;
+
+static void
+batch_free (Batch *batch)
+{
+  g_clear_object (&batch->self);
+  g_clear_pointer (&batch->items, g_ptr_array_unref);
+  g_free (batch);
+}
+
+static char *
+format_duration (double seconds)
+{
+  if (seconds < 60)
+    return g_strdup_printf (ngettext ("%d second", "%d seconds", (int)seconds + 1), (int)seconds + 1);
+  if (seconds < 3600)
+    return g_strdup_printf (ngettext ("%d minute", "%d minutes", (int)(seconds / 60) + 1),
+                            (int)(seconds / 60) + 1);
+  return g_strdup_printf (ngettext ("%d hour", "%d hours", (int)(seconds / 3600) + 1),
+                          (int)(seconds / 3600) + 1);
+}
+
+static void
+update_progress (DiWindow *self)
+{
+  g_autofree char *text = NULL;
+
+  if (self->batch_total == 0)
+    return;
+
+  gtk_progress_bar_set_fraction (self->progress_bar, (double)self->batch_done / self->batch_total);
+
+  if (self->batch_done == 0)
+    /* TRANSLATORS: batch progress before the first image is done */
+    text = g_strdup_printf (self->batch_classifies ? _("Classifying 0 of %u…") : _("Loading 0 of %u…"),
+                            self->batch_total);
+  else
+    {
+      double elapsed = (g_get_monotonic_time () - self->batch_start) / (double)G_USEC_PER_SEC;
+      double left = elapsed / self->batch_done * (self->batch_total - self->batch_done);
+      g_autofree char *eta = format_duration (left);
+
+      /* TRANSLATORS: "Classified 12 of 50 · about 30 seconds left" */
+      text = g_strdup_printf (self->batch_classifies ? _("Classified %u of %u · about %s left")
+                                                     : _("Loaded %u of %u · about %s left"),
+                              self->batch_done, self->batch_total, eta);
+    }
+
+  gtk_label_set_text (self->progress_label, text);
+}
+
+static void
+batch_item_cb (DiEngine     *engine,
+               guint         index,
+               GFile        *file,
+               GBytes       *thumbnail,
+               int           thumb_width,
+               int           thumb_height,
+               DiPrediction *prediction,
+               const GError *error,
+               gpointer      user_data)
+{
+  Batch *batch = user_data;
+  DiWindow *self = batch->self;
+  DiItem *item = g_ptr_array_index (batch->items, index);
+
+  if (thumbnail != NULL)
+    {
+      g_autoptr(GdkTexture) texture =
+        gdk_memory_texture_new (thumb_width, thumb_height, GDK_MEMORY_R8G8B8,
+                                thumbnail, (gsize)thumb_width * 3);
+
+      di_item_set_thumbnail (item, GDK_PAINTABLE (texture));
+    }
+
+  if (prediction != NULL && prediction_is_current (self, prediction))
+    di_item_set_prediction (item, prediction);
+  if (error != NULL)
+    di_item_set_error (item, error->message);
+
+  if (batch->items == g_object_get_data (G_OBJECT (self), "di-batch-items"))
+    {
+      self->batch_done++;
+      update_progress (self);
+    }
+  di_gallery_invalidate (self->gallery);
+}
+
+static void
+batch_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(DiWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
+
+  di_engine_classify_files_finish (DI_ENGINE (object), result, &error);
+
+  /* A newer batch replaced this one: it owns the progress bar now. */
+  if (cancellable != self->batch_cancellable)
+    return;
+
+  g_clear_object (&self->batch_cancellable);
+  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* TRANSLATORS: after the user cancelled a batch */
+      g_autofree char *text = g_strdup_printf (_("Classification cancelled after %u of %u images"),
+                                               self->batch_done, self->batch_total);
+      di_window_show_message (self, FALSE, text);
+    }
+  else if (error != NULL)
+    di_window_show_message (self, TRUE, error->message);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
+  di_gallery_invalidate (self->gallery);
+}
+
+static void
+cancel_batch (DiWindow *self)
+{
+  if (self->batch_cancellable != NULL)
+    g_cancellable_cancel (self->batch_cancellable);
+}
+
+/* Thumbnails (and, with a model, classifies) the items that need it. */
+static void
+start_batch (DiWindow *self,
+             gboolean  only_missing)
+{
+  g_autoptr(GPtrArray) files = g_ptr_array_new ();
+  Batch *batch;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
+  gboolean was_running = self->batch_cancellable != NULL;
+
+  if (self->batch_cancellable != NULL)
+    g_cancellable_cancel (self->batch_cancellable);
+  g_clear_object (&self->batch_cancellable);
+
+  batch = g_new0 (Batch, 1);
+  batch->self = g_object_ref (self);
+  batch->items = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(DiItem) item = g_list_model_get_item (G_LIST_MODEL (self->items), i);
+
+      if (only_missing &&
+          di_item_get_thumbnail (item) != NULL &&
+          (current_model (self) == NULL || prediction_is_current (self, di_item_get_prediction (item))))
+        continue;
+
+      g_ptr_array_add (batch->items, g_object_ref (item));
+      g_ptr_array_add (files, di_item_get_file (item));
+    }
+
+  if (files->len == 0)
+    {
+      batch_free (batch);
+      if (was_running)
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
+      gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+      return;
+    }
+
+  g_object_set_data (G_OBJECT (self), "di-batch-items", batch->items);
+  self->batch_cancellable = g_cancellable_new ();
+  self->batch_total = files->len;
+  self->batch_done = 0;
+  self->batch_start = g_get_monotonic_time ();
+  self->batch_classifies = current_model (self) != NULL;
+  update_progress (self);
+  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+
+  di_engine_classify_files_async (self->engine, (GFile **)files->pdata, files->len,
+                                  DI_THUMBNAIL_SIZE, TRUE,
+                                  batch_item_cb, batch, (GDestroyNotify)batch_free,
+                                  self->batch_cancellable,
+                                  batch_done_cb, g_object_ref (self));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
+}
+
+/* ---- Opening files -------------------------------------------------------- */
+
+static gboolean
+is_image_name (const char *name)
+{
+  static const char * const exts[] = { ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp" };
+  g_autofree char *lower = g_ascii_strdown (name, -1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
+    if (g_str_has_suffix (lower, exts[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static int
+compare_files (gconstpointer a,
+               gconstpointer b)
+{
+  g_autofree char *na = g_file_get_basename (*(GFile **)a);
+  g_autofree char *nb = g_file_get_basename (*(GFile **)b);
+  g_autofree char *ka = g_utf8_collate_key_for_filename (na, -1);
+  g_autofree char *kb = g_utf8_collate_key_for_filename (nb, -1);
+
+  return strcmp (ka, kb);
+}
+
+/* Worker: expands folders (one level) into their image files. */
+static void
+collect_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  GPtrArray *inputs = task_data;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  GError *first_error = NULL;
+
+  for (guint i = 0; i < inputs->len; i++)
+    {
+      GFile *input = g_ptr_array_index (inputs, i);
+      GFileType type = g_file_query_file_type (input, G_FILE_QUERY_INFO_NONE, cancellable);
+
+      if (type == G_FILE_TYPE_DIRECTORY)
+        {
+          g_autoptr(GFileEnumerator) enumerator = NULL;
+          g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
+          GError *error = NULL;
+          GFileInfo *info;
+
+          enumerator = g_file_enumerate_children (input,
+                                                  G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                                  G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                                  G_FILE_QUERY_INFO_NONE, cancellable, &error);
+          if (enumerator == NULL)
+            {
+              if (first_error == NULL)
+                first_error = error;
+              else
+                g_error_free (error);
+              continue;
+            }
+
+          while ((info = g_file_enumerator_next_file (enumerator, cancellable, NULL)))
+            {
+              if (g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR &&
+                  is_image_name (g_file_info_get_name (info)))
+                g_ptr_array_add (found, g_file_get_child (input, g_file_info_get_name (info)));
+              g_object_unref (info);
+            }
+          g_ptr_array_sort (found, compare_files);
+          for (guint j = 0; j < found->len; j++)
+            g_ptr_array_add (files, g_object_ref (g_ptr_array_index (found, j)));
+        }
+      else
+        /* A file: the engine reports what is wrong with it when it is opened. */
+        g_ptr_array_add (files, g_object_ref (input));
+    }
+
+  if (files->len == 0 && first_error != NULL)
+    g_task_return_error (task, first_error);
+  else
+    {
+      g_clear_error (&first_error);
+      g_task_return_pointer (task, g_steal_pointer (&files), (GDestroyNotify)g_ptr_array_unref);
+    }
+}
+
+static void
+collect_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  DiWindow *self = DI_WINDOW (object);
+  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) items = NULL;
+
+  files = g_task_propagate_pointer (G_TASK (result), &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (files == NULL)
+    {
+      g_autofree char *text = g_strdup_printf (_("Could not open the folder: %s"), error->message);
+
+      di_window_show_message (self, TRUE, text);
+      return;
+    }
+
+  if (files->len == 0)
+    {
+      di_window_show_message (self, TRUE, _("No images found (PNG, JPEG, TIFF or BMP)"));
+      return;
+    }
+
+  di_window_show_message (self, FALSE, NULL);
+  cancel_batch (self);
+  di_window_set_current_item (self, NULL);
+
+  items = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < files->len; i++)
+    g_ptr_array_add (items, di_item_new (g_ptr_array_index (files, i)));
+  g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
+                       items->pdata, items->len);
+
+  di_window_set_current_item (self, g_ptr_array_index (items, 0));
+  start_batch (self, FALSE);
+}
+
+/**
+ * di_window_open:
+ * @files: (array length=n_files): images and folders
+ *
+ * Replaces the gallery with these images and the images in these folders,
+ * shows the first one and starts classifying them all in the background.
+ */
+void
+di_window_open (DiWindow  *self,
+                GFile    **files,
+                guint      n_files)
+{
+  g_autoptr(GTask) task = NULL;
+  GPtrArray *inputs;
+
+  g_return_if_fail (DI_IS_WINDOW (self));
+
+  if (n_files == 0)
+    return;
+
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  g_clear_object (&self->open_cancellable);
+  self->open_cancellable = g_cancellable_new ();
+
+  inputs = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < n_files; i++)
+    g_ptr_array_add (inputs, g_file_dup (files[i]));
+
+  task = g_task_new (self, self->open_cancellable, collect_cb, NULL);
+  g_task_set_source_tag (task, di_window_open);
+  g_task_set_task_data (task, inputs, (GDestroyNotify)g_ptr_array_unref);
+  g_task_run_in_thread (task, collect_thread);
+}
+
+static void
+chooser_response_cb (DiWindow             *self,
+                     int                   response,
+                     GtkFileChooserNative *chooser)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+      guint n = g_list_model_get_n_items (files);
+      g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (array, g_list_model_get_item (files, i));
+      di_window_open (self, (GFile **)array->pdata, array->len);
+    }
+
+  g_clear_object (&self->chooser);
+}
+
+static void
+show_chooser (DiWindow *self,
+              gboolean  folder)
+{
+  GtkFileChooserNative *chooser;
+
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+  g_clear_object (&self->chooser);
+
+  chooser = gtk_file_chooser_native_new (folder ? _("Open Folder") : _("Open Images"),
+                                         GTK_WINDOW (self),
+                                         folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                                : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                         _("_Open"), _("_Cancel"));
+  if (!folder)
+    {
+      GtkFileFilter *images = gtk_file_filter_new ();
+      GtkFileFilter *all = gtk_file_filter_new ();
+
+      gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+      gtk_file_filter_set_name (images, _("Images"));
+      gtk_file_filter_add_mime_type (images, "image/png");
+      gtk_file_filter_add_mime_type (images, "image/jpeg");
+      gtk_file_filter_add_mime_type (images, "image/tiff");
+      gtk_file_filter_add_mime_type (images, "image/bmp");
+      gtk_file_filter_add_suffix (images, "png");
+      gtk_file_filter_add_suffix (images, "jpg");
+      gtk_file_filter_add_suffix (images, "jpeg");
+      gtk_file_filter_add_suffix (images, "tif");
+      gtk_file_filter_add_suffix (images, "tiff");
+      gtk_file_filter_add_suffix (images, "bmp");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
+      gtk_file_filter_set_name (all, _("All Files"));
+      gtk_file_filter_add_pattern (all, "*");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
+      g_object_unref (images);
+      g_object_unref (all);
+    }
+
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect_swapped (chooser, "response", G_CALLBACK (chooser_response_cb), self);
+  self->chooser = chooser;
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static gboolean
+drop_cb (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         DiWindow      *self)
+{
+  GSList *list;
+  g_autoptr(GPtrArray) files = g_ptr_array_new ();
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+
+  list = gdk_file_list_get_files (g_value_get_boxed (value));
+  for (GSList *l = list; l; l = l->next)
+    g_ptr_array_add (files, l->data);
+  di_window_open (self, (GFile **)files->pdata, files->len);
+  g_slist_free (list);
+
+  return files->len > 0;
+}
+
+/* ---- Model ---------------------------------------------------------------- */
+
+static void
+model_changed_cb (DiWindow *self)
+{
+  DiModelInfo *model = current_model (self);
+
+  di_side_panel_set_model_info (self->side_panel, model);
+  update_model_banner (self);
+
+  if (model != NULL)
+    {
+      /* Forget what the old model said. */
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(DiItem) item = g_list_model_get_item (G_LIST_MODEL (self->items), i);
+
+          if (!prediction_is_current (self, di_item_get_prediction (item)))
+            di_item_set_prediction (item, NULL);
+        }
+
+      if (n > 0)
+        start_batch (self, TRUE);
+      di_image_canvas_set_heatmap (self->canvas, NULL, 1.0);
+      update_caption (self);
+      request_analysis (self);
+    }
+}
+
+static void
+app_notify_cb (DiWindow   *self,
+               GParamSpec *pspec)
+{
+  DiApplication *app = DI_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+
+  update_model_banner (self);
+  if (g_str_equal (g_param_spec_get_name (pspec), "model-error") &&
+      di_application_get_model_error (app) != NULL)
+    di_window_show_message (self, TRUE, di_application_get_model_error (app));
+}
+
+/* ---- Actions -------------------------------------------------------------- */
+
+static void
+open_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  show_chooser (DI_WINDOW (user_data), FALSE);
+}
+
+static void
+open_folder_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  show_chooser (DI_WINDOW (user_data), TRUE);
+}
+
+static void
+classify_all_action (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  DiWindow *self = user_data;
+
+  if (current_model (self) == NULL)
+    {
+      di_window_show_message (self, TRUE, _("No model loaded — choose a model in Preferences"));
+      return;
+    }
+  start_batch (self, TRUE);
+}
+
+static void
+cancel_batch_action (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  cancel_batch (DI_WINDOW (user_data));
+}
+
+static void
+dismiss_message_action (GSimpleAction *action,
+                        GVariant      *param,
+                        gpointer       user_data)
+{
+  di_window_show_message (DI_WINDOW (user_data), FALSE, NULL);
+}
+
+static void
+zoom_in_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  di_image_canvas_zoom_in (DI_WINDOW (user_data)->canvas);
+}
+
+static void
+zoom_out_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  di_image_canvas_zoom_out (DI_WINDOW (user_data)->canvas);
+}
+
+static void
+zoom_best_fit_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  di_image_canvas_zoom_best_fit (DI_WINDOW (user_data)->canvas);
+}
+
+static void
+zoom_100_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  di_image_canvas_set_zoom (DI_WINDOW (user_data)->canvas, 1.0);
+}
+
+static void
+toggle_overlay_action (GSimpleAction *action,
+                       GVariant      *param,
+                       gpointer       user_data)
+{
+  DiWindow *self = user_data;
+
+  di_side_panel_set_overlay_visible (self->side_panel,
+                                     !di_side_panel_get_overlay_visible (self->side_panel));
+}
+
+static void
+change_opacity (DiWindow *self,
+                double    delta)
+{
+  double opacity = di_side_panel_get_overlay_opacity (self->side_panel) + delta;
+
+  /* Steps land on tenths. */
+  di_side_panel_set_overlay_opacity (self->side_panel, CLAMP (round (opacity * 10) / 10, 0, 1));
+  di_side_panel_set_overlay_visible (self->side_panel, TRUE);
+}
+
+static void
+opacity_up_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  change_opacity (DI_WINDOW (user_data), OPACITY_STEP);
+}
+
+static void
+opacity_down_action (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  change_opacity (DI_WINDOW (user_data), -OPACITY_STEP);
+}
+
+static void
+go (DiWindow *self,
+    int       delta)
+{
+  DiItem *item = di_gallery_get_adjacent (self->gallery, self->current, delta);
+
+  if (item != NULL)
+    di_window_set_current_item (self, item);
+  else
+    gtk_widget_error_bell (GTK_WIDGET (self));
+}
+
+static void
+next_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  go (DI_WINDOW (user_data), 1);
+}
+
+static void
+previous_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  go (DI_WINDOW (user_data), -1);
+}
+
+static void
+relabel_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  DiWindow *self = user_data;
+  DiModelInfo *model = current_model (self);
+  int index = g_variant_get_int32 (param);
+
+  if (self->current == NULL)
+    return;
+
+  if (model == NULL || index >= di_model_info_get_n_classes (model))
+    {
+      gtk_widget_error_bell (GTK_WIDGET (self));
+      return;
+    }
+
+  di_item_set_reviewer_class (self->current, index);
+  di_gallery_invalidate (self->gallery);
+}
+
+static const GActionEntry win_actions[] = {
+  { "open", open_action },
+  { "open-folder", open_folder_action },
+  { "classify-all", classify_all_action },
+  { "cancel-batch", cancel_batch_action },
+  { "dismiss-message", dismiss_message_action },
+  { "zoom-in", zoom_in_action },
+  { "zoom-out", zoom_out_action },
+  { "zoom-best-fit", zoom_best_fit_action },
+  { "zoom-100", zoom_100_action },
+  { "toggle-overlay", toggle_overlay_action },
+  { "opacity-up", opacity_up_action },
+  { "opacity-down", opacity_down_action },
+  { "next", next_action },
+  { "previous", previous_action },
+  { "relabel", relabel_action, "i" },
+};
+
+/* Single-key shortcuts run in the capture phase so that a focused
+ * thumbnail or button does not eat them, but never while typing. */
+static gboolean
+single_key_cb (GtkWidget *widget,
+               GVariant  *args,
+               gpointer   user_data)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (widget));
+  const char *action;
+  GVariant *target = NULL;
+
+  if (focus != NULL && GTK_IS_EDITABLE (focus))
+    return FALSE;
+
+  g_variant_get (args, "(&sm@v)", &action, &target);
+  if (target != NULL)
+    {
+      g_autoptr(GVariant) inner = g_variant_get_variant (target);
+
+      g_variant_unref (target);
+      return gtk_widget_activate_action_variant (widget, action, inner);
+    }
+
+  return gtk_widget_activate_action_variant (widget, action, NULL);
+}
+
+static void
+add_single_key (GtkShortcutController *controller,
+                guint                  keyval,
+                const char            *action,
+                GVariant              *target)
+{
+  GtkShortcut *shortcut;
+
+  shortcut = gtk_shortcut_new (gtk_keyval_trigger_new (keyval, 0),
+                               gtk_callback_action_new (single_key_cb, NULL, NULL));
+  gtk_shortcut_set_arguments (shortcut,
+                              g_variant_new ("(sm@v)", action,
+                                             target ? g_variant_new_variant (target) : NULL));
+  gtk_shortcut_controller_add_shortcut (controller, shortcut);
+}
+
+static void
+setup_single_keys (DiWindow *self)
+{
+  GtkEventController *controller = gtk_shortcut_controller_new ();
+  GtkShortcutController *sc = GTK_SHORTCUT_CONTROLLER (controller);
+
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  gtk_event_controller_set_name (controller, "di-single-keys");
+
+  add_single_key (sc, GDK_KEY_space, "win.toggle-overlay", NULL);
+  add_single_key (sc, GDK_KEY_bracketleft, "win.opacity-down", NULL);
+  add_single_key (sc, GDK_KEY_bracketright, "win.opacity-up", NULL);
+  add_single_key (sc, GDK_KEY_Page_Down, "win.next", NULL);
+  add_single_key (sc, GDK_KEY_Page_Up, "win.previous", NULL);
+  add_single_key (sc, GDK_KEY_plus, "win.zoom-in", NULL);
+  add_single_key (sc, GDK_KEY_minus, "win.zoom-out", NULL);
+  for (int i = 0; i < 9; i++)
+    {
+      add_single_key (sc, GDK_KEY_1 + i, "win.relabel", g_variant_new_int32 (i));
+      add_single_key (sc, GDK_KEY_KP_1 + i, "win.relabel", g_variant_new_int32 (i));
+    }
+  add_single_key (sc, GDK_KEY_0, "win.relabel", g_variant_new_int32 (-1));
+  add_single_key (sc, GDK_KEY_KP_0, "win.relabel", g_variant_new_int32 (-1));
+
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+}
+
+static gboolean
+zoom_to_label (GBinding     *binding,
+               const GValue *from,
+               GValue       *to,
+               gpointer      user_data)
+{
+  g_value_take_string (to, g_strdup_printf ("%.0f%%", 100.0 * g_value_get_double (from)));
+  return TRUE;
+}
+
+/* ---- GObject ---------------------------------------------------------------- */
+
+static void
+di_window_constructed (GObject *object)
+{
+  DiWindow *self = (DiWindow *)object;
+  GtkApplication *app;
+
+  G_OBJECT_CLASS (di_window_parent_class)->constructed (object);
+
+  app = gtk_window_get_application (GTK_WINDOW (self));
+  if (self->engine == NULL && DI_IS_APPLICATION (app))
+    self->engine = g_object_ref (di_application_get_engine (DI_APPLICATION (app)));
+  if (self->engine == NULL)
+    self->engine = di_engine_new ();
+
+  if (DI_IS_APPLICATION (app))
+    {
+      self->settings = g_object_ref (di_application_get_settings (DI_APPLICATION (app)));
+      g_settings_bind (self->settings, "colormap", self->side_panel, "colormap", G_SETTINGS_BIND_DEFAULT);
+      g_settings_bind (self->settings, "overlay-opacity", self->side_panel, "overlay-opacity",
+                       G_SETTINGS_BIND_DEFAULT);
+      g_signal_connect_object (app, "notify::model-loading", G_CALLBACK (app_notify_cb), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (app, "notify::model-error", G_CALLBACK (app_notify_cb), self,
+                               G_CONNECT_SWAPPED);
+    }
+
+  g_signal_connect_object (self->engine, "notify::model-info", G_CALLBACK (model_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  di_side_panel_set_model_info (self->side_panel, current_model (self));
+  update_model_banner (self);
+
+  if (DI_IS_APPLICATION (app) && di_application_get_model_error (DI_APPLICATION (app)) != NULL)
+    di_window_show_message (self, TRUE, di_application_get_model_error (DI_APPLICATION (app)));
+}
+
+static void
+di_window_dispose (GObject *object)
+{
+  DiWindow *self = (DiWindow *)object;
+
+  if (self->current_cancellable != NULL)
+    g_cancellable_cancel (self->current_cancellable);
+  if (self->explain_cancellable != NULL)
+    g_cancellable_cancel (self->explain_cancellable);
+  if (self->batch_cancellable != NULL)
+    g_cancellable_cancel (self->batch_cancellable);
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_WINDOW);
+
+  g_clear_object (&self->current_cancellable);
+  g_clear_object (&self->explain_cancellable);
+  g_clear_object (&self->batch_cancellable);
+  g_clear_object (&self->open_cancellable);
+  g_clear_object (&self->chooser);
+  g_clear_object (&self->current);
+  g_clear_pointer (&self->current_image, di_image_unref);
+  g_clear_object (&self->items);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->engine);
+  g_clear_pointer (&self->message, g_free);
+
+  G_OBJECT_CLASS (di_window_parent_class)->dispose (object);
+}
+
+static void
+di_window_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  DiWindow *self = DI_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENGINE:
+      g_value_set_object (value, self->engine);
+      break;
+
+    case PROP_CURRENT_ITEM:
+      g_value_set_object (value, self->current);
+      break;
+
+    case PROP_BATCH_RUNNING:
+      g_value_set_boolean (value, di_window_get_batch_running (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_window_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  DiWindow *self = DI_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENGINE:
+      self->engine = g_value_dup_object (value);
+      break;
+
+    case PROP_CURRENT_ITEM:
+      di_window_set_current_item (self, g_value_get_object (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+di_window_class_init (DiWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = di_window_constructed;
+  object_class->dispose = di_window_dispose;
+  object_class->get_property = di_window_get_property;
+  object_class->set_property = di_window_set_property;
+
+  properties[PROP_ENGINE] =
+    g_param_spec_object ("engine", NULL, NULL, DI_TYPE_ENGINE,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_CURRENT_ITEM] =
+    g_param_spec_object ("current-item", NULL, NULL, DI_TYPE_ITEM,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_BATCH_RUNNING] =
+    g_param_spec_boolean ("batch-running", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (DI_TYPE_GALLERY);
+  g_type_ensure (DI_TYPE_IMAGE_CANVAS);
+  g_type_ensure (DI_TYPE_SIDE_PANEL);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/deepinsight/DeepInsight/ui/di-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, overlay_button);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, zoom_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, model_banner);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, model_banner_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, model_banner_button);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, message_banner);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, message_box);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, message_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, gallery);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, canvas);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, placeholder);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, caption_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, evidence_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, spinner);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, side_panel);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_bar);
+}
+
+static void
+di_window_init (DiWindow *self)
+{
+  GtkDropTarget *drop;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->items = g_list_store_new (DI_TYPE_ITEM);
+  di_gallery_set_items (self->gallery, G_LIST_MODEL (self->items));
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
+  setup_single_keys (self);
+
+  g_object_bind_property (self->side_panel, "colormap", self->canvas, "colormap", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->side_panel, "overlay-opacity", self->canvas, "overlay-opacity",
+                          G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->side_panel, "overlay-visible", self->canvas, "overlay-visible",
+                          G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->side_panel, "overlay-visible", self->overlay_button, "active",
+                          G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
+  g_object_bind_property_full (self->canvas, "zoom", self->zoom_label, "label", G_BINDING_SYNC_CREATE,
+                               zoom_to_label, NULL, NULL, NULL);
+
+  g_signal_connect_swapped (self->gallery, "notify::selected-item",
+                            G_CALLBACK (gallery_selection_cb), self);
+  g_signal_connect_swapped (self->side_panel, "notify::method",
+                            G_CALLBACK (explain_settings_changed_cb), self);
+  g_signal_connect_swapped (self->side_panel, "notify::stage",
+                            G_CALLBACK (explain_settings_changed_cb), self);
+  g_signal_connect_swapped (self->side_panel, "notify::target",
+                            G_CALLBACK (explain_settings_changed_cb), self);
+  g_signal_connect_swapped (self->canvas, "notify::overlay-visible",
+                            G_CALLBACK (overlay_visible_cb), self);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+}
+
+DiWindow *
+di_window_new (DiApplication *application)
+{
+  return g_object_new (DI_TYPE_WINDOW, "application", application, NULL);
+}
+
+/**
+ * di_window_get_engine:
+ *
+ * Returns: (transfer none): the engine
+ */
+DiEngine *
+di_window_get_engine (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->engine;
+}
+
+/**
+ * di_window_get_current_item:
+ *
+ * Returns: (transfer none) (nullable): the image on screen
+ */
+DiItem *
+di_window_get_current_item (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->current;
+}
+
+/**
+ * di_window_get_items:
+ *
+ * Returns: (transfer none): every opened image, in opening order
+ */
+GListModel *
+di_window_get_items (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return G_LIST_MODEL (self->items);
+}
+
+/**
+ * di_window_get_canvas:
+ *
+ * Returns: (transfer none): the canvas
+ */
+DiImageCanvas *
+di_window_get_canvas (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->canvas;
+}
+
+/**
+ * di_window_get_side_panel:
+ *
+ * Returns: (transfer none): the side panel
+ */
+DiSidePanel *
+di_window_get_side_panel (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->side_panel;
+}
+
+/**
+ * di_window_get_gallery:
+ *
+ * Returns: (transfer none): the gallery
+ */
+DiGallery *
+di_window_get_gallery (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->gallery;
+}
+
+gboolean
+di_window_get_batch_running (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+  return self->batch_cancellable != NULL;
+}
+
+guint
+di_window_get_batch_done (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), 0);
+  return self->batch_done;
+}
+
+/**
+ * di_window_get_analysis_busy:
+ *
+ * Returns: whether the image on screen is still being decoded, classified
+ *   or explained
+ */
+gboolean
+di_window_get_analysis_busy (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+  return self->analysis_pending > 0;
+}
+
+/**
+ * di_window_get_message:
+ *
+ * Returns: (nullable): the banner's message
+ */
+const char *
+di_window_get_message (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return self->message;
+}
+
+/**
+ * di_window_get_caption:
+ *
+ * Returns: (nullable): the overlay caption, when shown
+ */
+const char *
+di_window_get_caption (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->caption_label))
+           ? gtk_label_get_text (self->caption_label) : NULL;
+}
+
+/**
+ * di_window_get_evidence_text:
+ *
+ * Returns: (nullable): the "No positive evidence" notice, when shown
+ */
+const char *
+di_window_get_evidence_text (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->evidence_label))
+           ? gtk_label_get_text (self->evidence_label) : NULL;
+}
+
+gboolean
+di_window_get_model_banner_visible (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+  return gtk_revealer_get_reveal_child (self->model_banner);
+}
+
+/**
+ * di_window_get_progress_text:
+ *
+ * Returns: the batch progress line
+ */
+const char *
+di_window_get_progress_text (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return gtk_label_get_text (self->progress_label);
+}
