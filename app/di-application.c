@@ -98,6 +98,7 @@ load_model_cb (GObject      *object,
   model = di_engine_load_model_finish (DI_ENGINE (object), result, &error);
 
   self->model_loads--;
+  g_debug ("Model loaded: %s", model ? di_model_info_get_name (model) : error->message);
   if (model == NULL)
     {
       /* TRANSLATORS: %s is the engine's (English) reason */
@@ -132,10 +133,12 @@ di_application_load_model (DiApplication *self,
 
   if (path == NULL)
     {
+      g_debug ("No model to load");
       set_model_error (self, NULL);
       return;
     }
 
+  g_debug ("Loading model %s", path);
   if (self->model_loads++ == 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_LOADING]);
   di_engine_load_model_async (self->engine, path, NULL, load_model_cb, g_object_ref (self));

@@ -17,6 +17,10 @@
 
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <glib/gi18n.h>
 #include <dinet/dinet.h>
 
@@ -329,6 +333,37 @@ job_batch_slice (Job *job)
   dinet_image_free (pixels);
 }
 
+/* Worker threads run a little below the UI so that a busy engine never
+ * starves the main loop; threads they start (the engine's pool) inherit
+ * it. Best effort: per-thread nice values are a Linux feature. */
+static void
+lower_thread_priority (void)
+{
+#ifdef SYS_gettid
+  static GPrivate lowered;
+
+  if (g_private_get (&lowered) == NULL)
+    {
+      pid_t tid = (pid_t)syscall (SYS_gettid);
+      int nice_now = getpriority (PRIO_PROCESS, (id_t)tid);
+
+      if (setpriority (PRIO_PROCESS, (id_t)tid, MIN (nice_now + 5, 19)) != 0)
+        g_debug ("Could not lower the worker's priority");
+      g_private_set (&lowered, GINT_TO_POINTER (1));
+    }
+#endif
+}
+
+/* Threads for the network: 0 means every core but one, which stays free
+ * for the user interface. */
+static int
+effective_threads (int threads)
+{
+  if (threads > 0)
+    return threads;
+  return MAX (1, (int)g_get_num_processors () - 1);
+}
+
 static void
 job_thread (GTask        *worker,
             gpointer      source_object,
@@ -337,7 +372,8 @@ job_thread (GTask        *worker,
 {
   Job *job = task_data;
 
-  dinet_set_threads (job->threads);
+  lower_thread_priority ();
+  dinet_set_threads (effective_threads (job->threads));
   if (job->net != NULL)
     dinet_net_set_cancel (job->net, cancel_cb, job->cancellable);
 
@@ -681,7 +717,7 @@ di_engine_get_threads (DiEngine *self)
 
 /**
  * di_engine_set_threads:
- * @threads: threads for the network, 0 for all cores
+ * @threads: threads for the network, 0 for every core but one
  *
  * Takes effect from the next job on.
  */
@@ -760,6 +796,7 @@ load_image_thread (GTask        *task,
   if (g_task_return_error_if_cancelled (task))
     return;
 
+  lower_thread_priority ();
   if (!(pixels = load_pixels (file, &error)))
     g_task_return_error (task, error);
   else

@@ -217,6 +217,9 @@ di_gallery_dispose (GObject *object)
   if (self->items != NULL)
     g_signal_handlers_disconnect_by_func (self->items, items_changed_cb, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_GALLERY);
+  /* The template's unbound top-level box is our child too. */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self)));)
+    gtk_widget_unparent (child);
   g_clear_object (&self->selection);
   g_clear_object (&self->items);
 

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (DiHeatmap, di_heatmap, DI, HEATMAP, GObject)
 
 /* Largest side of the cached coloured raster. */
-#define DI_HEATMAP_MAX_RASTER 2048
+#define DI_HEATMAP_MAX_RASTER 1024
 
 DiHeatmap       *di_heatmap_new            (const float     *values,
                                             int              width,

@@ -158,8 +158,8 @@ update_prediction (DiSidePanel *self)
 
       gtk_label_set_xalign (GTK_LABEL (name), 0);
       gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
-      gtk_label_set_width_chars (GTK_LABEL (name), 14);
-      gtk_label_set_max_width_chars (GTK_LABEL (name), 14);
+      gtk_label_set_width_chars (GTK_LABEL (name), 17);
+      gtk_label_set_max_width_chars (GTK_LABEL (name), 17);
       gtk_widget_set_tooltip_text (name, di_model_info_get_class_name (model, i));
       gtk_widget_set_hexpand (bar, TRUE);
       gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
@@ -406,6 +406,9 @@ di_side_panel_dispose (GObject *object)
   di_side_panel_set_item (self, NULL);
   g_clear_pointer (&self->model, di_model_info_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_SIDE_PANEL);
+  /* The template's unbound top-level box is our child too. */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self)));)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (di_side_panel_parent_class)->dispose (object);
 }

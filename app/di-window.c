@@ -67,6 +67,7 @@ struct _DiWindow
   char *message;
 
   /* Batch progress */
+  gint64 progress_shown;
   guint batch_total;
   guint batch_done;
   gint64 batch_start;
@@ -80,6 +81,7 @@ G_DEFINE_FINAL_TYPE (DiWindow, di_window, GTK_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_ENGINE,
+  PROP_SETTINGS,
   PROP_CURRENT_ITEM,
   PROP_BATCH_RUNNING,
   N_PROPS
@@ -520,9 +522,16 @@ static void
 update_progress (DiWindow *self)
 {
   g_autofree char *text = NULL;
+  gint64 now = g_get_monotonic_time ();
 
   if (self->batch_total == 0)
     return;
+
+  /* At most ten updates a second, but always the first and the last. */
+  if (self->batch_done > 0 && self->batch_done < self->batch_total &&
+      now - self->progress_shown < G_USEC_PER_SEC / 10)
+    return;
+  self->progress_shown = now;
 
   gtk_progress_bar_set_fraction (self->progress_bar, (double)self->batch_done / self->batch_total);
 
@@ -1241,29 +1250,38 @@ zoom_to_label (GBinding     *binding,
 /* ---- GObject ---------------------------------------------------------------- */
 
 static void
+application_changed_cb (DiWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+
+  if (!DI_IS_APPLICATION (app) || g_object_get_data (G_OBJECT (self), "di-app-connected") == app)
+    return;
+
+  g_object_set_data (G_OBJECT (self), "di-app-connected", app);
+  g_signal_connect_object (app, "notify::model-loading", G_CALLBACK (app_notify_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (app, "notify::model-error", G_CALLBACK (app_notify_cb), self,
+                           G_CONNECT_SWAPPED);
+  update_model_banner (self);
+  if (di_application_get_model_error (DI_APPLICATION (app)) != NULL)
+    di_window_show_message (self, TRUE, di_application_get_model_error (DI_APPLICATION (app)));
+}
+
+static void
 di_window_constructed (GObject *object)
 {
   DiWindow *self = (DiWindow *)object;
-  GtkApplication *app;
 
   G_OBJECT_CLASS (di_window_parent_class)->constructed (object);
 
-  app = gtk_window_get_application (GTK_WINDOW (self));
-  if (self->engine == NULL && DI_IS_APPLICATION (app))
-    self->engine = g_object_ref (di_application_get_engine (DI_APPLICATION (app)));
   if (self->engine == NULL)
     self->engine = di_engine_new ();
 
-  if (DI_IS_APPLICATION (app))
+  if (self->settings != NULL)
     {
-      self->settings = g_object_ref (di_application_get_settings (DI_APPLICATION (app)));
       g_settings_bind (self->settings, "colormap", self->side_panel, "colormap", G_SETTINGS_BIND_DEFAULT);
       g_settings_bind (self->settings, "overlay-opacity", self->side_panel, "overlay-opacity",
                        G_SETTINGS_BIND_DEFAULT);
-      g_signal_connect_object (app, "notify::model-loading", G_CALLBACK (app_notify_cb), self,
-                               G_CONNECT_SWAPPED);
-      g_signal_connect_object (app, "notify::model-error", G_CALLBACK (app_notify_cb), self,
-                               G_CONNECT_SWAPPED);
     }
 
   g_signal_connect_object (self->engine, "notify::model-info", G_CALLBACK (model_changed_cb), self,
@@ -1271,8 +1289,9 @@ di_window_constructed (GObject *object)
   di_side_panel_set_model_info (self->side_panel, current_model (self));
   update_model_banner (self);
 
-  if (DI_IS_APPLICATION (app) && di_application_get_model_error (DI_APPLICATION (app)) != NULL)
-    di_window_show_message (self, TRUE, di_application_get_model_error (DI_APPLICATION (app)));
+  /* "application" is not a construct property: it is set after this. */
+  g_signal_connect (self, "notify::application", G_CALLBACK (application_changed_cb), NULL);
+  application_changed_cb (self);
 }
 
 static void
@@ -1322,6 +1341,10 @@ di_window_get_property (GObject    *object,
       g_value_set_object (value, self->engine);
       break;
 
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+
     case PROP_CURRENT_ITEM:
       g_value_set_object (value, self->current);
       break;
@@ -1349,6 +1372,10 @@ di_window_set_property (GObject      *object,
       self->engine = g_value_dup_object (value);
       break;
 
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+
     case PROP_CURRENT_ITEM:
       di_window_set_current_item (self, g_value_get_object (value));
       break;
@@ -1371,6 +1398,9 @@ di_window_class_init (DiWindowClass *klass)
 
   properties[PROP_ENGINE] =
     g_param_spec_object ("engine", NULL, NULL, DI_TYPE_ENGINE,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
   properties[PROP_CURRENT_ITEM] =
     g_param_spec_object ("current-item", NULL, NULL, DI_TYPE_ITEM,
@@ -1449,7 +1479,13 @@ di_window_init (DiWindow *self)
 DiWindow *
 di_window_new (DiApplication *application)
 {
-  return g_object_new (DI_TYPE_WINDOW, "application", application, NULL);
+  g_return_val_if_fail (DI_IS_APPLICATION (application), NULL);
+
+  return g_object_new (DI_TYPE_WINDOW,
+                       "application", application,
+                       "engine", di_application_get_engine (application),
+                       "settings", di_application_get_settings (application),
+                       NULL);
 }
 
 /**

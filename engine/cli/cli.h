@@ -25,9 +25,6 @@ void json_float_array(FILE *f, const float *v, int n);
 int cli_load_input(dinet_net *net, const char *path, float *x, dinet_image **img,
                    dinet_error *err);
 
-/* Colormap and overlay for --png. */
-void cli_overlay(dinet_image *img, const float *map, int mh, int mw, float opacity);
-
 /* Training, evaluation, cross-validation, calibration (cmd_train.c). */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

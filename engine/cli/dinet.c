@@ -1,8 +1,9 @@
 /* dinet.c — the DeepInsight-Net command-line tool.
  *
  *   dinet classify --model M [--json] [--threads N] IMAGE...
- *   dinet explain  --model M --method gradcam|cbam --layer layerN [--class C]
- *                  [--json] [--png OUT] IMAGE
+ *   dinet explain  --model M --method METHOD --layer layerN [--class C]
+ *                  [--smooth] [--faithfulness] [--json] [--png OUT]
+ *                  [--colormap NAME] IMAGE
  *   dinet info     --model M
  *   dinet bench    [--model M | --arch A --classes K] [--batch B] [--size S]
  *                  [--threads N] [--iters I] [--gradcam]
@@ -20,8 +21,13 @@ static void usage(FILE *f) {
         "\n"
         "commands:\n"
         "  classify --model M [--json] [--threads N] IMAGE...\n"
-        "  explain  --model M --method gradcam|cbam --layer layer1..layer4\n"
-        "           [--class NAME|INDEX] [--json] [--png OUT] IMAGE\n"
+        "  explain  --model M --method METHOD --layer layer1..layer4 [--class NAME|INDEX]\n"
+        "           [--smooth] [--faithfulness] [--json] [--png OUT] [--colormap NAME]\n"
+        "           [--opacity F] [--block N|last|mean] [--topk K] [--channels N]\n"
+        "           [--fusion max|mean] [--batch B] IMAGE\n"
+        "           METHOD: gradcam gradcam++ hirescam layercam layercam-fusion scorecam\n"
+        "                   cbam cbam-channel counterfactual\n"
+        "           NAME: jet (default) viridis inferno turbo\n"
         "  info     --model M [--json]\n"
         "  init     --out M --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]\n"
         "  bench    [--model M | --arch cbam_resnet50|resnet50 --classes K]\n"
@@ -147,22 +153,103 @@ static int parse_layer(const char *s, int *stage) {
   return -1;
 }
 
+static void json_bool(FILE *f, int v) { fputs(v ? "true" : "false", f); }
+
+/* --block: an index, "last" (-1) or "mean" (-2). */
+static int parse_block(const char *s, int *block) {
+  if (!strcmp(s, "last")) {
+    *block = -1;
+    return 0;
+  }
+  if (!strcmp(s, "mean")) {
+    *block = -2;
+    return 0;
+  }
+  return cli_parse_int(s, "--block (an index, last or mean)", 0, 5, block);
+}
+
+/* The faithfulness object of --json. */
+static void json_faith(FILE *f, const dinet_faith_result *fr) {
+  fputs("{\"deletion_auc\": ", f);
+  json_number(f, fr->deletion_auc);
+  fputs(", \"insertion_auc\": ", f);
+  json_number(f, fr->insertion_auc);
+  fputs(", \"average_drop\": ", f);
+  json_number(f, fr->average_drop);
+  fputs(", \"increase_in_confidence\": ", f);
+  json_number(f, fr->increase_in_confidence);
+  fputs(", \"p\": ", f);
+  json_number(f, fr->p);
+  fputs(", \"p_masked\": ", f);
+  json_number(f, fr->p_masked);
+  fputs(", \"no_positive_evidence\": ", f);
+  json_bool(f, fr->no_positive_evidence);
+  fprintf(f, ", \"steps\": %d", fr->steps);
+  if (!fr->no_positive_evidence) {
+    fputs(", \"deletion_curve\": ", f);
+    json_float_array(f, fr->deletion, fr->steps + 1);
+    fputs(", \"insertion_curve\": ", f);
+    json_float_array(f, fr->insertion, fr->steps + 1);
+  }
+  fputc('}', f);
+}
+
 static int cmd_explain(int argc, char **argv) {
   const char *model = NULL, *method = "gradcam", *layer = "layer4", *cls = NULL,
-             *png = NULL, *image = NULL, *v;
-  int json = 0, threads = 0, stage = 4;
+             *png = NULL, *image = NULL, *cmap_s = "jet", *v;
+  int json = 0, threads = 0, stage = 4, smooth = 0, faith = 0, block = -1, topk = 10,
+      channels = 64, batch = 16, fusion_mean = 0;
+  float opacity = 0.5f;
   for (int i = 2; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--model", &model) ||
         cli_opt(argc, argv, &i, "--method", &method) ||
         cli_opt(argc, argv, &i, "--layer", &layer) ||
-        cli_opt(argc, argv, &i, "--class", &cls) || cli_opt(argc, argv, &i, "--png", &png))
+        cli_opt(argc, argv, &i, "--class", &cls) || cli_opt(argc, argv, &i, "--png", &png) ||
+        cli_opt(argc, argv, &i, "--colormap", &cmap_s))
       continue;
     if (cli_opt(argc, argv, &i, "--json", NULL)) {
       json = 1;
       continue;
     }
-    if (cli_opt(argc, argv, &i, "--threads", &v)) {
-      if (cli_parse_int(v, "--threads", 1, 256, &threads))
+    if (cli_opt(argc, argv, &i, "--smooth", NULL)) {
+      smooth = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--faithfulness", NULL)) {
+      faith = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--block", &v)) {
+      if (parse_block(v, &block))
+        return 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--fusion", &v)) {
+      if (strcmp(v, "max") && strcmp(v, "mean")) {
+        cli_error("--fusion must be max or mean, not \"%s\"", v);
+        return 1;
+      }
+      fusion_mean = !strcmp(v, "mean");
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--opacity", &v)) {
+      if (cli_parse_float(v, "--opacity", 0, 1, &opacity))
+        return 1;
+      continue;
+    }
+    int *dst = NULL;
+    long hi = 4096;
+    const char *name = argv[i];
+    if (cli_opt(argc, argv, &i, "--threads", &v))
+      dst = &threads, hi = 256;
+    else if (cli_opt(argc, argv, &i, "--topk", &v))
+      dst = &topk;
+    else if (cli_opt(argc, argv, &i, "--channels", &v))
+      dst = &channels;
+    else if (cli_opt(argc, argv, &i, "--batch", &v))
+      dst = &batch, hi = 256;
+    if (dst) {
+      if (cli_parse_int(v, name, 1, hi, dst))
         return 1;
       continue;
     }
@@ -182,13 +269,29 @@ static int cmd_explain(int argc, char **argv) {
   }
   if (parse_layer(layer, &stage))
     return 1;
-  int is_cam = strcmp(method, "gradcam") == 0, is_cbam = strcmp(method, "cbam") == 0;
-  if (!is_cam && !is_cbam) {
-    cli_error("--method must be gradcam or cbam, not \"%s\"", method);
+  dinet_error err = {0};
+  dinet_explain_method m = DINET_EXPLAIN_GRADCAM;
+  const int channel_list = !strcmp(method, "cbam-channel");
+  if (!channel_list && dinet_explain_method_from_name(method, &m, &err)) {
+    cli_error("--method: %s", err.message);
     return 1;
   }
+  if (channel_list && png) {
+    cli_error("cbam-channel gives a list of channels, not a map: --png does not apply");
+    return 1;
+  }
+  if (channel_list && (smooth || faith)) {
+    cli_error("cbam-channel gives a list of channels: --smooth and --faithfulness do not apply");
+    return 1;
+  }
+  dinet_colormap cmap;
+  if (dinet_colormap_from_name(cmap_s, &cmap, &err)) {
+    cli_error("--colormap: %s", err.message);
+    return 1;
+  }
+  const int fused = !channel_list && m == DINET_EXPLAIN_LAYERCAM_FUSION;
+  const char *layer_out = fused ? "layer2+layer3+layer4" : layer;
   dinet_set_threads(threads);
-  dinet_error err = {0};
   dinet_net *net = dinet_net_load(model, &err);
   if (!net) {
     cli_error("%s", err.message);
@@ -202,10 +305,12 @@ static int cmd_explain(int argc, char **argv) {
   }
   const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
   float *x = malloc(sizeof(float) * 3 * S * S), *z = malloc(sizeof(float) * K);
-  float *map = NULL;
-  int mh = 0, mw = 0;
+  dinet_channel_weight *cw = malloc(sizeof(dinet_channel_weight) * (size_t)topk);
+  dinet_explanation ex = {0};
+  dinet_faith_result fr;
+  int nch = 0;
   dinet_image *img = NULL;
-  if (!x || !z) {
+  if (!x || !z || !cw) {
     cli_error("out of memory");
     goto out;
   }
@@ -213,53 +318,118 @@ static int cmd_explain(int argc, char **argv) {
     cli_error("%s", err.message);
     goto out;
   }
-  if (is_cam) {
-    if (dinet_gradcam(net, x, S, S, stage, target, z, &target, &map, &mh, &mw, &err)) {
+  if (channel_list) {
+    if (dinet_explain_cbam_channels(net, x, S, S, stage, block, topk, cw, &nch, z, &err)) {
       cli_error("%s: %s", image, err.message);
       goto out;
     }
-  } else {
-    if (dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, S, S, z, &err) ||
-        dinet_net_cbam_spatial(net, stage, -1, 0, &map, &mh, &mw, &err)) {
-      cli_error("%s: %s", image, err.message);
-      goto out;
-    }
+    const int pred = argmax(z, K);
     if (target < 0)
-      target = argmax(z, K);
+      target = pred;
+    if (json) {
+      fputs("{\"image\": ", stdout);
+      json_string(stdout, image);
+      fputs(", \"method\": \"cbam-channel\", \"layer\": ", stdout);
+      json_string(stdout, layer);
+      printf(", \"block\": %d, \"class\": ", block);
+      json_string(stdout, dinet_net_class_name(net, target));
+      printf(", \"class_index\": %d, \"predicted\": ", target);
+      json_string(stdout, dinet_net_class_name(net, pred));
+      fputs(", \"logits\": ", stdout);
+      json_float_array(stdout, z, K);
+      fputs(", \"channels\": [", stdout);
+      for (int i = 0; i < nch; i++) {
+        printf("%s{\"index\": %d, \"weight\": ", i ? ", " : "", cw[i].index);
+        json_number(stdout, cw[i].weight);
+        fputc('}', stdout);
+      }
+      fputs("]}\n", stdout);
+    } else {
+      char bname[16];
+      snprintf(bname, sizeof bname, "%d", block);
+      printf("%s: CBAM channel attention at %s block %s:", image, layer,
+             block == -1 ? "last" : block == -2 ? "mean" : bname);
+      for (int i = 0; i < nch; i++)
+        printf(" %d (%.4f)", cw[i].index, cw[i].weight);
+      putchar('\n');
+    }
+    rc = 0;
+    goto out;
   }
+  dinet_explain_opts eo;
+  dinet_explain_opts_init(&eo);
+  eo.method = m;
+  eo.stage = stage;
+  eo.target = target;
+  eo.block = block;
+  eo.fusion = fusion_mean ? DINET_FUSION_MEAN : DINET_FUSION_MAX;
+  eo.scorecam_channels = channels;
+  eo.batch = batch;
+  eo.smooth = smooth;
+  if (dinet_explain(net, x, S, S, &eo, &ex, &err)) {
+    cli_error("%s: %s", image, err.message);
+    goto out;
+  }
+  memcpy(z, ex.logits, sizeof(float) * K);
+  target = ex.target;
+  if (faith && dinet_faithfulness(net, x, S, S, ex.map, ex.h, ex.w, target, NULL, &fr, &err)) {
+    cli_error("%s: %s", image, err.message);
+    goto out;
+  }
+  const int mh = ex.h, mw = ex.w;
   if (json) {
     fputs("{\"image\": ", stdout);
     json_string(stdout, image);
     fputs(", \"method\": ", stdout);
     json_string(stdout, method);
     fputs(", \"layer\": ", stdout);
-    json_string(stdout, layer);
+    json_string(stdout, layer_out);
+    if (m == DINET_EXPLAIN_CBAM_SPATIAL)
+      printf(", \"block\": %d", block);
+    if (fused)
+      printf(", \"fusion\": \"%s\"", fusion_mean ? "mean" : "max");
     fputs(", \"class\": ", stdout);
     json_string(stdout, dinet_net_class_name(net, target));
     fputs(", \"class_index\": ", stdout);
     printf("%d", target);
     fputs(", \"predicted\": ", stdout);
-    json_string(stdout, dinet_net_class_name(net, argmax(z, K)));
+    json_string(stdout, dinet_net_class_name(net, ex.predicted));
+    fputs(", \"smoothed\": ", stdout);
+    json_bool(stdout, ex.smoothed);
+    fputs(", \"no_positive_evidence\": ", stdout);
+    json_bool(stdout, ex.no_positive_evidence);
     fputs(", \"logits\": ", stdout);
     json_float_array(stdout, z, K);
     fputs(", \"map\": [", stdout);
     for (int y = 0; y < mh; y++) {
       if (y)
         fputs(", ", stdout);
-      json_float_array(stdout, map + (size_t)y * mw, mw);
+      json_float_array(stdout, ex.map + (size_t)y * mw, mw);
     }
-    fputs("]}\n", stdout);
+    fputc(']', stdout);
+    if (faith) {
+      fputs(", \"faithfulness\": ", stdout);
+      json_faith(stdout, &fr);
+    }
+    fputs("}\n", stdout);
   } else {
     float mx = 0;
     for (int i = 0; i < mh * mw; i++)
-      mx = map[i] > mx ? map[i] : mx;
-    printf("%s: %s of class %s at %s, %dx%d map, max %.4g%s\n", image, method,
-           dinet_net_class_name(net, target), layer, mw, mh, mx,
-           mx > 0 ? "" : " (no positive evidence)");
+      mx = ex.map[i] > mx ? ex.map[i] : mx;
+    printf("%s: %s%s of class %s at %s, %dx%d map, max %.4g%s\n", image, method,
+           ex.smoothed ? " (8-view TTA)" : "", dinet_net_class_name(net, target), layer_out, mw,
+           mh, mx, ex.no_positive_evidence ? " (no positive evidence)" : "");
+    if (faith && fr.no_positive_evidence)
+      printf("faithfulness: not computed (no positive evidence)\n");
+    else if (faith)
+      printf("faithfulness: deletion AUC %.4f, insertion AUC %.4f, average drop %.4f, "
+             "increase in confidence %.0f (p %.4f, masked %.4f)\n",
+             fr.deletion_auc, fr.insertion_auc, fr.average_drop, fr.increase_in_confidence,
+             fr.p, fr.p_masked);
   }
   if (png) {
-    cli_overlay(img, map, mh, mw, 0.5f);
-    if (dinet_image_save_png(img, png, &err)) {
+    if (dinet_render_overlay(img, ex.map, mh, mw, cmap, opacity, NULL, &err) ||
+        dinet_image_save_png(img, png, &err)) {
       cli_error("%s", err.message);
       goto out;
     }
@@ -268,7 +438,8 @@ static int cmd_explain(int argc, char **argv) {
 out:
   free(x);
   free(z);
-  free(map);
+  free(cw);
+  dinet_explanation_free(&ex);
   dinet_image_free(img);
   dinet_net_free(net);
   return rc;

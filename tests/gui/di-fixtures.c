@@ -79,6 +79,18 @@ di_fixture_make_model (const char  *dir,
       else if (g_str_equal (p->name, "fc.bias"))
         for (size_t j = 0; j < p->n; j++)
           p->data[j] = (float)(dinet_rng_normal (&rng) * 0.5);
+      else if (g_str_equal (p->name, "fc.weight"))
+        {
+          /* Abnormal classes get positive weights, so their Grad-CAM has
+           * positive evidence wherever the features respond; the normal
+           * classes keep random signs (and may show none). */
+          int in = p->shape[1];
+
+          for (int k = 0; k < p->shape[0]; k++)
+            if (k == 0 || k == 1 || k == 2 || k == 6)
+              for (int j = 0; j < in; j++)
+                p->data[(size_t)k * in + j] = fabsf (p->data[(size_t)k * in + j]);
+        }
     }
   dinet_net_params_changed (net);
 

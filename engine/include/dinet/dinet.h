@@ -63,5 +63,7 @@ uint32_t dinet_rng_below(dinet_rng *rng, uint32_t n); /* [0, n) */
 #include "dinet/safetensors.h"
 #include "dinet/net.h"
 #include "dinet/metrics.h"
+#include "dinet/render.h"
+#include "dinet/explain.h"
 
 #endif
