@@ -74,6 +74,7 @@ struct _DiWindow
   gboolean batch_classifies;
 
   guint analysis_pending;
+  guint zoom_label_source;
 };
 
 G_DEFINE_FINAL_TYPE (DiWindow, di_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -1237,14 +1238,24 @@ setup_single_keys (DiWindow *self)
   gtk_widget_add_controller (GTK_WIDGET (self), controller);
 }
 
+/* The canvas changes its zoom while it is allocated (best fit); the label
+ * lives in the already-allocated header bar, so it follows on idle. */
 static gboolean
-zoom_to_label (GBinding     *binding,
-               const GValue *from,
-               GValue       *to,
-               gpointer      user_data)
+update_zoom_label_cb (gpointer user_data)
 {
-  g_value_take_string (to, g_strdup_printf ("%.0f%%", 100.0 * g_value_get_double (from)));
-  return TRUE;
+  DiWindow *self = user_data;
+  g_autofree char *text = g_strdup_printf ("%.0f%%", 100.0 * di_image_canvas_get_zoom (self->canvas));
+
+  self->zoom_label_source = 0;
+  gtk_label_set_text (self->zoom_label, text);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+zoom_changed_cb (DiWindow *self)
+{
+  if (self->zoom_label_source == 0)
+    self->zoom_label_source = g_idle_add (update_zoom_label_cb, self);
 }
 
 /* ---- GObject ---------------------------------------------------------------- */
@@ -1309,6 +1320,7 @@ di_window_dispose (GObject *object)
     g_cancellable_cancel (self->open_cancellable);
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+  g_clear_handle_id (&self->zoom_label_source, g_source_remove);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_WINDOW);
 
@@ -1457,8 +1469,7 @@ di_window_init (DiWindow *self)
                           G_BINDING_SYNC_CREATE);
   g_object_bind_property (self->side_panel, "overlay-visible", self->overlay_button, "active",
                           G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
-  g_object_bind_property_full (self->canvas, "zoom", self->zoom_label, "label", G_BINDING_SYNC_CREATE,
-                               zoom_to_label, NULL, NULL, NULL);
+  g_signal_connect_swapped (self->canvas, "notify::zoom", G_CALLBACK (zoom_changed_cb), self);
 
   g_signal_connect_swapped (self->gallery, "notify::selected-item",
                             G_CALLBACK (gallery_selection_cb), self);

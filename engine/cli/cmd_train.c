@@ -1028,6 +1028,35 @@ int cmd_calibrate(int argc, char **argv) {
   snprintf(buf, sizeof buf, "%.6g", t);
   dinet_net_set_meta(net, "temperature", buf, NULL);
   printf("temperature %.4f: NLL %.4f -> %.4f on %d images\n", t, before, after, ds.n);
+  /* a shipped model carries no checkpoint bookkeeping */
+  dinet_net_set_meta(net, "train.rng", NULL, NULL);
+  dinet_net_set_meta(net, "train.step", NULL, NULL);
+  dinet_net_set_meta(net, "train.best", NULL, NULL);
+  dinet_net_set_meta(net, "train.epoch", NULL, NULL);
+  /* the calibration set's figures travel with the model (shown in reports) */
+  float *probs = malloc(sizeof(float) * K * ds.n);
+  int *ab = model_abnormal(net);
+  dinet_metrics *m = probs ? (dinet_softmax(logits, ds.n, K, t, probs),
+                              dinet_metrics_compute(probs, labels, ds.n, K, ab)) : NULL;
+  if (m) {
+    const struct { const char *key; double v; } figs[] = {
+        {"metrics.val_accuracy", m->accuracy}, {"metrics.val_balanced_accuracy", m->balanced_accuracy},
+        {"metrics.val_macro_f1", m->macro_f1}, {"metrics.val_ece", m->ece},
+        {"metrics.val_abnormal_sensitivity", m->sensitivity}, {"metrics.val_specificity", m->specificity},
+        {"metrics.val_binary_accuracy", m->binary_accuracy}};
+    for (size_t i = 0; i < sizeof figs / sizeof *figs; i++) {
+      if (figs[i].v < 0)
+        continue;
+      snprintf(buf, sizeof buf, "%.4f", figs[i].v);
+      dinet_net_set_meta(net, figs[i].key, buf, NULL);
+    }
+    snprintf(buf, sizeof buf, "%d", ds.n);
+    dinet_net_set_meta(net, "metrics.val_images", buf, NULL);
+    print_metrics_text(stdout, m, classes);
+    dinet_metrics_free(m);
+  }
+  free(probs);
+  free(ab);
   const char *dst = out ? out : model;
   if (dinet_net_save(net, dst, !strcmp(dtype, "f16") ? DINET_DTYPE_F16 : DINET_DTYPE_F32, &err)) {
     cli_error("%s", err.message);

@@ -194,14 +194,18 @@ static void bn_fwd_chans(void *p, int b, int e) {
   const int M = a->M;
   for (int c = b; c < e; c++) {
     const float *xc = a->x + (size_t)c * M;                 /* [M] */
-    double s = 0, ss = 0;
-    for (int i = 0; i < M; i++)
-      s += xc[i];
-    double mu = s / M;
+    /* one pass: sums in double, shifted by the first value for accuracy */
+    const double k0 = xc[0];
+    double s = 0, sq = 0;
     for (int i = 0; i < M; i++) {
-      double d = xc[i] - mu;
-      ss += d * d;
+      double d = xc[i] - k0;
+      s += d;
+      sq += d * d;
     }
+    double mu = k0 + s / M;
+    double ss = sq - s * s / M;                 /* sum of squared deviations */
+    if (ss < 0)
+      ss = 0;
     double var = ss / M;
     float is = (float)(1.0 / sqrt(var + a->eps));
     a->mean[c] = (float)mu;
@@ -621,37 +625,38 @@ typedef struct sp_ctx {
   int C, NHW;
 } sp_ctx;
 
-static void chanpool_cols(void *pp, int b, int e) {
-  const sp_ctx *a = pp;
-  const size_t stride = (size_t)a->NHW;
-  for (int i = b; i < e; i++) {
-    float m = a->x[i];
-    int32_t mi = 0;
-    double s = 0;
-    for (int c = 0; c < a->C; c++) {
-      float v = a->x[c * stride + i];
-      s += v;
-      if (v > m) {
-        m = v;
-        mi = c;
-      }
-    }
-    a->p[i] = m;                                          /* p[0] = max */
-    a->p[stride + i] = (float)(s / a->C);                 /* p[1] = mean */
-    a->amax[i] = mi;
-  }
-}
-
-/* Column blocks keep the channel loop cache-friendly. */
+/* Column blocks keep the channel loop cache-friendly: channels outer,
+ * a block of COLBLK columns inner, with the running max/sum in registers. */
 #define COLBLK 256
 
 static void chanpool_blocks(void *pp, int b, int e) {
   const sp_ctx *a = pp;
+  const size_t stride = (size_t)a->NHW;
   for (int blk = b; blk < e; blk++) {
-    int i0 = blk * COLBLK, i1 = i0 + COLBLK;
-    if (i1 > a->NHW)
-      i1 = a->NHW;
-    chanpool_cols(pp, i0, i1);
+    const int i0 = blk * COLBLK, i1 = i0 + COLBLK < a->NHW ? i0 + COLBLK : a->NHW;
+    const int w = i1 - i0;
+    float mx[COLBLK], sum[COLBLK];
+    int32_t am[COLBLK];
+    memcpy(mx, a->x + i0, sizeof(float) * w);                   /* channel 0 */
+    memcpy(sum, a->x + i0, sizeof(float) * w);
+    for (int i = 0; i < w; i++)
+      am[i] = 0;
+    for (int c = 1; c < a->C; c++) {
+      const float *xc = a->x + c * stride + i0;                 /* [w] */
+      for (int i = 0; i < w; i++) {
+        float v = xc[i];
+        sum[i] += v;
+        if (v > mx[i]) {
+          mx[i] = v;
+          am[i] = c;
+        }
+      }
+    }
+    for (int i = 0; i < w; i++) {
+      a->p[i0 + i] = mx[i];                                     /* p[0] = max */
+      a->p[stride + i0 + i] = sum[i] / a->C;                    /* p[1] = mean */
+      a->amax[i0 + i] = am[i];
+    }
   }
 }
 

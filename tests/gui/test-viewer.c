@@ -783,14 +783,43 @@ test_errors_in_window (void)
 }
 
 static void
+test_drop_files (void)
+{
+  GListModel *controllers = gtk_widget_observe_controllers (GTK_WIDGET (fx.window));
+  GtkDropTarget *drop = NULL;
+  g_autoptr(GFile) folder = g_file_new_for_path (fx.cells);
+  GdkFileList *list = gdk_file_list_new_from_array (&folder, 1);
+  GValue value = G_VALUE_INIT;
+  gboolean accepted = FALSE;
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && drop == NULL; i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DROP_TARGET (controller))
+        drop = GTK_DROP_TARGET (controller);
+    }
+  g_object_unref (controllers);
+  g_assert_nonnull (drop);
+
+  /* Dropping a folder opens it, as the file chooser does. */
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_take_boxed (&value, list);
+  g_signal_emit_by_name (drop, "drop", &value, 10.0, 10.0, &accepted);
+  g_value_unset (&value);
+  g_assert_true (accepted);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (N_CELLS), 20000));
+  wait_idle ();
+  g_assert_cmpstr (di_item_get_display_name (di_window_get_current_item (fx.window)), ==, "cell-000.png");
+}
+
+static void
 test_switch_model_hides_cbam (void)
 {
   GSettings *settings = di_application_get_settings (fx.app);
   DiSidePanel *panel = di_window_get_side_panel (fx.window);
 
-  open_path (fx.cells);
-  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (N_CELLS), 20000));
-  wait_idle ();
+  g_assert_cmpuint (g_list_model_get_n_items (di_window_get_items (fx.window)), ==, N_CELLS);
   di_side_panel_set_method (panel, DI_EXPLAIN_CBAM);
 
   /* Choosing a model in Preferences switches at run time. */
@@ -1030,6 +1059,7 @@ main (int   argc,
   g_test_add_func ("/viewer/zoom", test_zoom);
   g_test_add_func ("/viewer/big-image-is-fluid", test_big_image_is_fluid);
   g_test_add_func ("/viewer/errors-in-window", test_errors_in_window);
+  g_test_add_func ("/viewer/drop-files", test_drop_files);
   g_test_add_func ("/viewer/switch-model-hides-cbam", test_switch_model_hides_cbam);
   g_test_add_func ("/viewer/preferences-bound", test_preferences_bound);
   g_test_add_func ("/viewer/shortcuts-window", test_shortcuts_window);

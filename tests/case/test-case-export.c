@@ -1,0 +1,620 @@
+/* test-case-export.c — the headless batch mode, the PDF report, the CSV
+ * and GeoJSON exports and the retraining pack.
+ *
+ * The batch runs both in-process (di_batch_run()) and as a separate
+ * process without a display: this program runs di_batch_run() itself when
+ * its first argument is --no-window, or $DEEPINSIGHT (the real
+ * executable) is used when set. The report is checked with poppler's
+ * pdftotext, pdfinfo, pdfimages and pdffonts; the CSV and GeoJSON are
+ * parsed by Python's csv and json modules; the pack is trained on by
+ * `$DINET train` for one step. Missing tools skip their checks.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "case-testutil.h"
+#include "di-batch.h"
+#include "di-case.h"
+#include "di-export.h"
+#include "di-report.h"
+
+static char *self_exe;
+
+static const char * const classes[] = { "a", "b", "c" };
+
+static gint64
+raw_int (const char *db_path,
+         const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 v = -1;
+
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    v = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return v;
+}
+
+/* Runs the batch mode as its own process without a display. */
+static int
+run_batch (const char * const *args,
+           char              **out,
+           char              **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  const char *exe = g_getenv ("DEEPINSIGHT");
+  int status = 0;
+
+  g_ptr_array_add (argv, (gpointer)(exe && *exe ? exe : self_exe));
+  g_ptr_array_add (argv, (gpointer)"--no-window");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer)args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  envp = g_environ_unsetenv (envp, "DISPLAY");
+  envp = g_environ_unsetenv (envp, "WAYLAND_DISPLAY");
+  envp = g_environ_setenv (envp, "GSETTINGS_BACKEND", "memory", TRUE);
+
+  if (!g_spawn_sync (NULL, (char **)argv->pdata, envp, 0, NULL, NULL, out, err, &status, &error))
+    {
+      fprintf (stderr, "cannot run the batch mode: %s\n", error->message);
+      return -1;
+    }
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static gboolean
+have_program (const char *name)
+{
+  g_autofree char *path = g_find_program_in_path (name);
+
+  return path != NULL;
+}
+
+static gboolean
+contains_word (const char *text,
+               const char *word)
+{
+  g_autofree char *escaped = g_regex_escape_string (word, -1);
+  g_autofree char *pattern = g_strdup_printf ("(^|\\W)%s(\\W|$)", escaped);
+
+  return g_regex_match_simple (pattern, text, G_REGEX_MULTILINE, 0);
+}
+
+/* Python's csv module reads the file; fields come back separated by US
+ * (0x1f), records by RS (0x1e). */
+static char *
+python_csv (const char *path)
+{
+  const char *argv[] = {
+    "python3", "-c",
+    "import csv,sys\n"
+    "with open(sys.argv[1], newline='', encoding='utf-8') as f:\n"
+    "    rows = list(csv.reader(f, strict=True))\n"
+    "sys.stdout.write('\\x1e'.join('\\x1f'.join(r) for r in rows))\n",
+    path, NULL
+  };
+  char *out = NULL;
+
+  if (ct_run (argv, &out) != 0)
+    g_clear_pointer (&out, g_free);
+  return out;
+}
+
+static void
+check_csv (DiCase     *kase,
+           const char *path)
+{
+  g_autofree char *out = python_csv (path);
+  g_auto(GStrv) records = NULL;
+  g_auto(GStrv) header = NULL;
+  g_autoptr(GPtrArray) images = di_case_dup_images (kase);
+  g_autofree char *text = NULL;
+  g_autoptr(GPtrArray) ours = NULL;
+  int col_file = -1, col_label = -1, col_note = -1, col_pred = -1, col_reviewer = -1, col_p[3] = { -1, -1, -1 };
+
+  CHECK (out != NULL, "python's csv module reads the CSV");
+  if (out == NULL)
+    return;
+
+  records = g_strsplit (out, "\x1e", -1);
+  CHECK (g_strv_length (records) == images->len + 1, "%u records for %u images",
+         g_strv_length (records), images->len);
+  header = g_strsplit (records[0], "\x1f", -1);
+  for (int i = 0; header[i]; i++)
+    {
+      if (g_str_equal (header[i], "file")) col_file = i;
+      if (g_str_equal (header[i], "reviewer_label")) col_label = i;
+      if (g_str_equal (header[i], "note")) col_note = i;
+      if (g_str_equal (header[i], "predicted")) col_pred = i;
+      if (g_str_equal (header[i], "reviewer")) col_reviewer = i;
+      for (int k = 0; k < 3; k++)
+        {
+          g_autofree char *name = g_strconcat ("p_", classes[k], NULL);
+          if (g_str_equal (header[i], name))
+            col_p[k] = i;
+        }
+    }
+  CHECK (col_file == 0 && col_label > 0 && col_note > 0 && col_pred > 0 && col_reviewer > 0 &&
+         col_p[0] > 0 && col_p[1] > 0 && col_p[2] > 0, "header has every column");
+  if (col_file != 0 || col_label < 0 || col_note < 0 || col_pred < 0 || col_p[2] < 0 || col_reviewer < 0)
+    return;
+
+  for (guint i = 0; i < images->len && records[i + 1] != NULL; i++)
+    {
+      DiCaseImage *image = g_ptr_array_index (images, i);
+      g_auto(GStrv) f = g_strsplit (records[i + 1], "\x1f", -1);
+      double sum = 0;
+
+      CHECK (g_strv_length (f) == g_strv_length (header), "row %u has %u fields", i, g_strv_length (f));
+      if (g_strv_length (f) != g_strv_length (header))
+        continue;
+      CHECK (g_strcmp0 (f[col_file], image->path) == 0, "file %s round-trips as %s", image->path, f[col_file]);
+      CHECK (g_strcmp0 (f[col_label], image->label ? image->label : "") == 0, "label round-trips");
+      CHECK (g_strcmp0 (f[col_note], image->note ? image->note : "") == 0, "note %s round-trips as %s",
+             image->note, f[col_note]);
+      CHECK (g_strcmp0 (f[col_reviewer], image->reviewer ? image->reviewer : "") == 0, "reviewer round-trips");
+      CHECK (g_strcmp0 (f[col_pred], image->predicted ? image->predicted : "") == 0, "predicted");
+      for (int k = 0; k < 3; k++)
+        sum += g_ascii_strtod (f[col_p[k]], NULL);
+      CHECK (fabs (sum - 1.0) < 1e-4, "probabilities sum to %f", sum);
+    }
+
+  /* Our own parser agrees with Python's. */
+  g_file_get_contents (path, &text, NULL, NULL);
+  ours = di_export_parse_csv (text);
+  CHECK (ours->len == g_strv_length (records), "own parser: %u records", ours->len);
+  for (guint i = 0; i < ours->len && records[i] != NULL; i++)
+    {
+      g_autofree char *joined = g_strjoinv ("\x1f", g_ptr_array_index (ours, i));
+      CHECK (g_strcmp0 (joined, records[i]) == 0, "record %u the same", i);
+    }
+}
+
+static void
+check_geojson (DiCase     *kase,
+               const char *path)
+{
+  const char *argv[] = {
+    "python3", "-c",
+    "import json,sys\n"
+    "d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+    "assert d['type'] == 'FeatureCollection'\n"
+    "out = []\n"
+    "for f in d['features']:\n"
+    "    assert f['type'] == 'Feature'\n"
+    "    g = f['geometry']\n"
+    "    assert g['type'] == 'Polygon'\n"
+    "    ring = g['coordinates'][0]\n"
+    "    assert ring[0] == ring[-1] and len(ring) == 5\n"
+    "    p = f['properties']\n"
+    "    assert p['objectType'] == 'annotation'\n"
+    "    c = p.get('classification')\n"
+    "    if c is not None:\n"
+    "        assert len(c['color']) == 3 and all(0 <= v <= 255 for v in c['color'])\n"
+    "    xs = [q[0] for q in ring]; ys = [q[1] for q in ring]\n"
+    "    out.append('%s|%s|%g|%g|%g|%g' % (p['metadata']['image'], c['name'] if c else '',\n"
+    "               min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))\n"
+    "print('\\n'.join(out))\n",
+    path, NULL
+  };
+  g_autofree char *out = NULL;
+  g_autoptr(GPtrArray) regions = di_case_dup_regions (kase, 0);
+  g_auto(GStrv) lines = NULL;
+
+  CHECK (ct_run (argv, &out) == 0, "python's json module reads the GeoJSON");
+  if (out == NULL)
+    return;
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  CHECK (g_strv_length (lines) == regions->len, "%u features for %u regions", g_strv_length (lines), regions->len);
+  for (guint i = 0; i < regions->len && lines[i] != NULL; i++)
+    {
+      DiCaseRegion *r = g_ptr_array_index (regions, i);
+      g_autoptr(DiCaseImage) image = di_case_dup_image (kase, r->image_id);
+      g_autofree char *expected = g_strdup_printf ("%s|%s|%g|%g|%g|%g", image->path, r->label ? r->label : "",
+                                                   r->x, r->y, r->width, r->height);
+      CHECK (g_strcmp0 (lines[i], expected) == 0, "feature %s, expected %s", lines[i], expected);
+    }
+}
+
+static void
+check_report (DiCase     *kase,
+              const char *pdf,
+              int         expected_pages)
+{
+  g_autoptr(GPtrArray) images = di_case_dup_images (kase);
+  g_autofree char *text = NULL;
+  g_autofree char *info = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *fonts = NULL;
+
+  CHECK (g_file_test (pdf, G_FILE_TEST_IS_REGULAR), "report written");
+  if (!have_program ("pdftotext"))
+    {
+      printf ("poppler-utils not found: report checks skipped\n");
+      return;
+    }
+
+  {
+    const char *argv[] = { "pdftotext", "-layout", pdf, "-", NULL };
+    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
+  }
+  if (text != NULL)
+    {
+      g_autofree char *lower = g_utf8_strdown (text, -1);
+
+      for (guint i = 0; i < images->len; i++)
+        {
+          DiCaseImage *image = g_ptr_array_index (images, i);
+          g_autofree char *base = g_path_get_basename (image->path);
+          CHECK (strstr (text, base) != NULL, "report names %s", base);
+        }
+      for (int k = 0; k < 3; k++)
+        CHECK (contains_word (text, classes[k]), "report names class %s", classes[k]);
+      CHECK (strstr (text, "model.safetensors") != NULL, "report names the model");
+      CHECK (strstr (text, "Grad-CAM") != NULL, "report says Grad-CAM");
+      CHECK (strstr (lower, "decision support, not a diagnosis") != NULL, "intended use");
+      CHECK (strstr (text, "Dr Test") != NULL, "reviewer on the title page");
+      CHECK (strstr (text, "accuracy") != NULL && strstr (text, "0.912") != NULL, "validation figures");
+      CHECK (strstr (text, "Disagreement") != NULL && strstr (text, "Agreement") != NULL, "cell tags");
+      CHECK (strstr (text, "Case category") != NULL, "case category");
+      {
+        g_autofree char *last = g_strdup_printf ("Page %d of %d", expected_pages, expected_pages);
+        CHECK (strstr (text, last) != NULL, "page numbers");
+      }
+      /* Disagreements first. */
+      {
+        const char *dis = strstr (text, "Disagreement");
+        const char *agr = strstr (text, "Agreement\n") ? strstr (text, "Agreement\n") : strstr (text, "Agreement ");
+        CHECK (dis != NULL && agr != NULL && dis < agr, "disagreements before agreements");
+      }
+    }
+
+  {
+    const char *argv[] = { "pdfinfo", pdf, NULL };
+    CHECK (ct_run (argv, &info) == 0 && info != NULL, "pdfinfo");
+    if (info != NULL)
+      {
+        g_autoptr(GRegex) re = g_regex_new ("^Pages:\\s+(\\d+)$", G_REGEX_MULTILINE, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        int pages = -1;
+
+        if (g_regex_match (re, info, 0, &m))
+          {
+            g_autofree char *n = g_match_info_fetch (m, 1);
+            pages = atoi (n);
+          }
+        CHECK (pages == expected_pages, "%d pages, expected %d", pages, expected_pages);
+        CHECK (strstr (info, "A4") != NULL || strstr (info, "595.276 x 841.89") != NULL, "A4");
+      }
+  }
+
+  {
+    const char *argv[] = { "pdfimages", "-list", pdf, NULL };
+    CHECK (ct_run (argv, &list) == 0 && list != NULL, "pdfimages");
+    if (list != NULL)
+      {
+        g_auto(GStrv) lines = g_strsplit (list, "\n", -1);
+        guint n_images = 0, n_rgb = 0, on_cell_pages = 0;
+
+        for (guint i = 2; lines[i] != NULL; i++)
+          {
+            int page = 0;
+            char type[16] = "";
+
+            if (sscanf (lines[i], "%d %*d %15s", &page, type) != 2)
+              continue;
+            n_images++;
+            if (strstr (lines[i], " rgb ") != NULL)
+              n_rgb++;
+            if (page >= 3)
+              on_cell_pages++;
+          }
+        /* Per cell at least the thumbnail and the coloured map. */
+        CHECK (on_cell_pages >= 2 * images->len, "%u images on the cell pages for %u cells",
+               on_cell_pages, images->len);
+        CHECK (n_rgb >= 2 * images->len, "%u RGB images", n_rgb);
+      }
+  }
+
+  if (have_program ("pdffonts"))
+    {
+      const char *argv[] = { "pdffonts", pdf, NULL };
+      CHECK (ct_run (argv, &fonts) == 0 && fonts != NULL, "pdffonts");
+      if (fonts != NULL)
+        {
+          g_auto(GStrv) lines = g_strsplit (fonts, "\n", -1);
+          guint n = 0, embedded = 0;
+
+          for (guint i = 2; lines[i] != NULL; i++)
+            {
+              g_auto(GStrv) f = NULL;
+              if (*lines[i] == '\0')
+                continue;
+              n++;
+              /* name type encoding emb sub uni object ID */
+              f = g_regex_split_simple ("\\s+", g_strstrip (lines[i]), 0, 0);
+              if (g_strv_length (f) >= 7 && g_str_equal (f[g_strv_length (f) - 5], "yes"))
+                embedded++;
+            }
+          CHECK (n > 0 && embedded == n, "%u of %u fonts embedded", embedded, n);
+        }
+    }
+}
+
+static void
+check_pack (DiCase     *kase,
+            const char *pack,
+            const char *dir)
+{
+  g_autoptr(GPtrArray) images = di_case_dup_images (kase);
+  g_autofree char *labels = g_build_filename (pack, "labels.csv", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  const char *dinet = g_getenv ("DINET");
+  guint reviewed = 0;
+
+  CHECK (g_file_get_contents (labels, &text, NULL, NULL), "labels.csv written");
+  if (text == NULL)
+    return;
+  rows = di_export_parse_csv (text);
+  CHECK (rows->len > 0 && g_strv_length (g_ptr_array_index (rows, 0)) >= 4 &&
+         g_str_equal (((char **)g_ptr_array_index (rows, 0))[0], "file") &&
+         g_str_equal (((char **)g_ptr_array_index (rows, 0))[1], "class") &&
+         g_str_equal (((char **)g_ptr_array_index (rows, 0))[2], "source_case") &&
+         g_str_equal (((char **)g_ptr_array_index (rows, 0))[3], "reviewer"), "labels.csv header");
+
+  for (guint i = 0; i < images->len; i++)
+    {
+      DiCaseImage *image = g_ptr_array_index (images, i);
+      gboolean found = FALSE;
+
+      if (image->label == NULL)
+        continue;
+      reviewed++;
+      for (guint r = 1; r < rows->len && !found; r++)
+        {
+          char **row = g_ptr_array_index (rows, r);
+          g_autofree char *copy = g_build_filename (pack, row[0], NULL);
+          g_autofree char *sha = di_case_compute_sha256 (copy, NULL, NULL);
+
+          if (g_strcmp0 (sha, image->sha256) == 0)
+            {
+              found = TRUE;
+              CHECK (g_strcmp0 (row[1], image->label) == 0, "class column");
+              CHECK (g_str_has_prefix (row[0], image->label), "CLASS/file layout: %s", row[0]);
+              CHECK (g_strcmp0 (row[2], "export.dicase") == 0, "source case %s", row[2]);
+              CHECK (g_strcmp0 (row[3], image->reviewer) == 0, "reviewer column");
+            }
+        }
+      CHECK (found, "%s copied into the pack", image->path);
+    }
+  CHECK (rows->len == reviewed + 1, "%u rows for %u reviewed images", rows->len - 1, reviewed);
+
+  if (dinet == NULL || !g_file_test (dinet, G_FILE_TEST_IS_EXECUTABLE))
+    printf ("DINET not set: training on the pack skipped\n");
+  else
+    {
+      g_autofree char *out_model = g_build_filename (dir, "retrained.safetensors", NULL);
+      const char *argv[] = { dinet, "train", "--data", pack, "--out", out_model, "--epochs", "1",
+                             "--max-steps", "1", "--size", "32", "--batch", "2", "--quiet",
+                             "--threads", "2", NULL };
+      int rc = ct_run (argv, NULL);
+
+      CHECK (rc == 0, "dinet train reads the pack (exit %d)", rc);
+      CHECK (g_file_test (out_model, G_FILE_TEST_EXISTS), "and writes a model");
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *imgdir = NULL;
+  g_autofree char *model = NULL;
+  g_autofree char *case_path = NULL;
+  g_autofree char *pdf = NULL;
+  g_autofree char *csv = NULL;
+  g_autofree char *geojson = NULL;
+  g_autofree char *pack = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiCase) kase = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *names[] = { "cell-00.png", "cell-01.png", "cell-02.png", "cell-03.png", "odd, \"name\".png", "cell-05.png" };
+  gint64 n_pred;
+  int rc;
+
+  setlocale (LC_ALL, "");
+  if (argc > 1 && g_str_equal (argv[1], "--no-window"))
+    return di_batch_run (argc, argv);
+  self_exe = g_canonicalize_filename (argv[0], NULL);
+
+  dir = ct_make_tmpdir ("case-export");
+  imgdir = g_build_filename (dir, "images", NULL);
+  case_path = g_build_filename (dir, "export.dicase", NULL);
+  pdf = g_build_filename (dir, "report.pdf", NULL);
+  csv = g_build_filename (dir, "cells.csv", NULL);
+  geojson = g_build_filename (dir, "regions.geojson", NULL);
+  pack = g_build_filename (dir, "pack", NULL);
+  g_mkdir_with_parents (imgdir, 0755);
+
+  model = ct_make_model (dir, "model.safetensors", classes, 3, "[\"b\",\"c\"]", 7);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (imgdir, names[i], NULL);
+      ct_make_cell (path, 96 + 8 * (int)i, 80, 40 + i);
+    }
+
+  /* 1. Classify in-process. */
+  {
+    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
+                           "--threads", "2", "--quiet", imgdir, NULL };
+    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
+    CHECK (rc == 0, "batch run exit %d", rc);
+  }
+  n_pred = raw_int (case_path, "SELECT count(*) FROM predictions");
+  CHECK (n_pred == G_N_ELEMENTS (names), "%" G_GINT64_FORMAT " predictions", n_pred);
+  CHECK (raw_int (case_path, "SELECT count(DISTINCT model_sha256) FROM predictions") == 1, "one model");
+  CHECK (raw_int (case_path, "SELECT count(*) FROM explanations") == 0, "no maps without a report");
+
+  /* 2. Again, as a separate process without a display: nothing to do. */
+  {
+    const char *args[] = { "--case", case_path, "--model", model, "--threads", "2", imgdir, NULL };
+    rc = run_batch (args, &out, &err);
+    CHECK (rc == 0, "second run exit %d: %s", rc, err);
+    CHECK (out != NULL && strstr (out, "0 image(s) added, 0 classified, 6 already classified, 0 failed") != NULL,
+           "already classified images skipped: %s", out);
+    CHECK (raw_int (case_path, "SELECT count(*) FROM predictions") == n_pred, "no new predictions");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* 3. Review: one agreement, one disagreement, notes that need quoting. */
+  kase = di_case_open (case_path, &error);
+  CHECK_NO_ERROR (error);
+  if (kase == NULL)
+    return ct_finish ();
+  images = di_case_dup_images (kase);
+  CHECK (images->len == G_N_ELEMENTS (names), "%u images in the case", images->len);
+  if (images->len == G_N_ELEMENTS (names))
+    {
+      DiCaseImage *i0 = g_ptr_array_index (images, 0);
+      DiCaseImage *i1 = g_ptr_array_index (images, 1);
+      DiCaseImage *i4 = g_ptr_array_index (images, 4);
+      const char *other = g_strcmp0 (i1->predicted, "a") == 0 ? "c" : "a";
+
+      CHECK (di_case_relabel (kase, i0->id, i0->predicted, "agree", "Dr Test", NULL), "agree");
+      CHECK (di_case_relabel (kase, i1->id, other, "nucleus \"large\", irregular\nsecond line", "Dr Test", NULL),
+             "disagree");
+      CHECK (di_case_relabel (kase, i4->id, "b", " leading space, trailing ", "Dr Other", NULL), "odd name");
+      CHECK (di_case_add_region (kase, i0->id, 10, 12, 30, 20.5, "b", NULL) > 0, "region");
+      CHECK (di_case_add_region (kase, i1->id, 1, 2, 3, 4, "c", NULL) > 0, "region");
+      CHECK (di_case_add_region (kase, i4->id, 5, 5, 40, 40, NULL, NULL) > 0, "region without class");
+    }
+  g_clear_object (&kase);
+
+  /* 4. Every export at once, in a separate process. */
+  {
+    const char *args[] = { "--case", case_path, "--model", model, "--threads", "2", "--reviewer", "Dr Test",
+                           "--export-report", pdf, "--export-csv", csv, "--export-geojson", geojson,
+                           "--export-pack", pack, NULL };
+    rc = run_batch (args, &out, &err);
+    CHECK (rc == 0, "export run exit %d: %s", rc, err);
+    CHECK (out != NULL && strstr (out, "Report:") != NULL, "report announced: %s", out);
+    CHECK (raw_int (case_path, "SELECT count(*) FROM explanations WHERE method = 'gradcam'") == n_pred,
+           "Grad-CAM stored for every image");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  kase = di_case_open (case_path, &error);
+  CHECK_NO_ERROR (error);
+  if (kase == NULL)
+    return ct_finish ();
+  check_report (kase, pdf, 2 + (G_N_ELEMENTS (names) + 2) / 3);
+  if (have_program ("python3"))
+    {
+      check_csv (kase, csv);
+      check_geojson (kase, geojson);
+    }
+  else
+    printf ("python3 not found: CSV and GeoJSON checks skipped\n");
+  check_pack (kase, pack, dir);
+
+  /* Exporting the same case into the pack again adds nothing twice. */
+  {
+    guint copied = 0, skipped = 0;
+    g_autofree char *labels = g_build_filename (pack, "labels.csv", NULL);
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+
+    g_file_get_contents (labels, &before, NULL, NULL);
+    CHECK (di_export_pack (kase, pack, &copied, &skipped, &error), "pack again");
+    g_file_get_contents (labels, &after, NULL, NULL);
+    CHECK (g_strcmp0 (before, after) == 0, "labels.csv unchanged");
+    CHECK (copied == 3 && skipped == 0, "copied %u skipped %u", copied, skipped);
+  }
+
+  /* Letter paper, in-process, through the API. */
+  {
+    g_autoptr(DiReport) report = di_report_new (kase);
+    g_autofree char *letter = g_build_filename (dir, "letter.pdf", NULL);
+    g_autofree char *info = NULL;
+    const char *argv_info[] = { "pdfinfo", letter, NULL };
+
+    di_report_set_paper (report, DI_REPORT_PAPER_LETTER);
+    di_report_set_colormap (report, DI_COLORMAP_VIRIDIS);
+    CHECK (di_report_write (report, letter, NULL, &error), "letter report");
+    CHECK_NO_ERROR (error);
+    if (have_program ("pdfinfo") && ct_run (argv_info, &info) == 0)
+      CHECK (strstr (info, "612 x 792") != NULL, "letter size");
+  }
+
+  /* 5. Errors: one line on stderr, non-zero status. */
+  {
+    const char *no_case[] = { "--model", model, NULL };
+    const char *bad_model[] = { "--case", case_path, "--model", "/nonexistent/model.safetensors", NULL };
+    const char *bad_option[] = { "--case", case_path, "--frobnicate", NULL };
+    g_autofree char *bad_img = g_build_filename (dir, "bad", NULL);
+    g_autofree char *bad_png = g_build_filename (bad_img, "broken.png", NULL);
+    g_autofree char *good_png = g_build_filename (bad_img, "fine.png", NULL);
+    const char *bad_images[] = { "--case", case_path, "--model", model, "--threads", "2", "--quiet", bad_img, NULL };
+    g_autofree char *not_a_case = g_build_filename (dir, "garbage.dicase", NULL);
+    const char *bad_case[] = { "--case", not_a_case, NULL };
+
+    rc = run_batch (no_case, &out, &err);
+    CHECK (rc != 0 && err != NULL && g_str_has_prefix (err, "deepinsight: ") &&
+           strchr (err, '\n') == err + strlen (err) - 1, "no --case: exit %d, %s", rc, err);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    rc = run_batch (bad_model, &out, &err);
+    CHECK (rc != 0 && err != NULL && strstr (err, "no such model") != NULL &&
+           strchr (err, '\n') == err + strlen (err) - 1, "missing model: %s", err);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    rc = run_batch (bad_option, &out, &err);
+    CHECK (rc != 0 && err != NULL && strchr (err, '\n') == err + strlen (err) - 1, "bad option: %s", err);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    g_file_set_contents (not_a_case, "this is not a database, just some text that is long enough", -1, NULL);
+    rc = run_batch (bad_case, &out, &err);
+    CHECK (rc != 0 && err != NULL && strstr (err, "not a case") != NULL, "garbage case: %s", err);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    g_mkdir_with_parents (bad_img, 0755);
+    g_file_set_contents (bad_png, "\x89PNG\r\n\x1a\n garbage", -1, NULL);
+    ct_make_cell (good_png, 64, 64, 77);
+    rc = run_batch (bad_images, &out, &err);
+    CHECK (rc == 1, "one bad image: exit %d", rc);
+    CHECK (err != NULL && strstr (err, "broken.png") != NULL, "the bad image is named: %s", err);
+    CHECK (raw_int (case_path, "SELECT count(*) FROM predictions") == n_pred + 1, "the good one is classified");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  g_free (self_exe);
+  return ct_finish ();
+}
