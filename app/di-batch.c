@@ -554,13 +554,7 @@ di_batch_run (int    argc,
     }
   dinet_set_threads (b.threads);
 
-  b.kase = di_case_open (b.case_path, &error);
-  if (b.kase == NULL)
-    {
-      status = fail ("%s", error->message);
-      goto out;
-    }
-
+  /* Check the model before the case is created: a typo makes no case. */
   if (b.model_path == NULL)
     b.model_path = default_model ();
   else if (!g_file_test (b.model_path, G_FILE_TEST_IS_REGULAR))
@@ -568,6 +562,14 @@ di_batch_run (int    argc,
       status = fail (_("%s: no such model file"), b.model_path);
       goto out;
     }
+
+  b.kase = di_case_open (b.case_path, &error);
+  if (b.kase == NULL)
+    {
+      status = fail ("%s", error->message);
+      goto out;
+    }
+
   if (b.model_path != NULL && !prepare_model (&b, &error))
     {
       status = fail ("%s", error->message);
@@ -584,7 +586,8 @@ di_batch_run (int    argc,
     g_print (_("%u image(s) added, %u classified, %u already classified, %u failed\n"),
              b.n_added, b.n_classified, b.n_skipped, b.n_failed);
   if (b.n_failed > 0)
-    status = fail (_("%u image(s) failed"), b.n_failed);
+    status = fail (g_dngettext (GETTEXT_PACKAGE, "%u image failed", "%u images failed", b.n_failed),
+                   b.n_failed);
 
 out:
   batch_clear (&b);

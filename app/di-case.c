@@ -792,17 +792,24 @@ migrate (DiCase  *self,
   if (from > 0)
     {
       g_autofree char *backup = g_strdup_printf ("%s.v%d.bak", self->filename, from);
+      g_autofree char *partial = g_strconcat (backup, ".partial", NULL);
 
+      /* Written under another name and renamed: a crash never leaves a
+       * half-written backup under the real name. */
       if (!g_file_test (backup, G_FILE_TEST_EXISTS))
         {
           g_autoptr(sqlite3_stmt) vacuum = prepare (self, "VACUUM INTO ?", error);
 
           if (vacuum == NULL)
             return FALSE;
-          sqlite3_bind_text (vacuum, 1, backup, -1, SQLITE_STATIC);
-          if (sqlite3_step (vacuum) != SQLITE_DONE)
-            g_warning ("Could not back up %s before upgrading it: %s",
-                       self->filename, sqlite3_errmsg (self->db));
+          g_unlink (partial);
+          sqlite3_bind_text (vacuum, 1, partial, -1, SQLITE_STATIC);
+          if (sqlite3_step (vacuum) != SQLITE_DONE || g_rename (partial, backup) != 0)
+            {
+              g_warning ("Could not back up %s before upgrading it: %s",
+                         self->filename, sqlite3_errmsg (self->db));
+              g_unlink (partial);
+            }
         }
     }
 
@@ -1347,8 +1354,10 @@ image_exists (DiCase  *self,
   sqlite3_bind_int64 (stmt, 1, image_id);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
+      g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, image_id);
+
       g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_FOUND,
-                   _("%s: no image %" G_GINT64_FORMAT " in the case"), self->filename, image_id);
+                   _("%s: no image %s in the case"), self->filename, id);
       return FALSE;
     }
   return TRUE;
@@ -1438,6 +1447,73 @@ di_case_add_image (DiCase      *self,
   g_signal_emit (self, signals[IMAGE_ADDED], 0, id);
 
   return id;
+}
+
+/**
+ * di_case_relocate_image:
+ * @filename: where the image is now
+ *
+ * Points a missing (or moved) image at its new place. The file must have
+ * the SHA-256 recorded when the image was added: a different file is
+ * refused with %DI_CASE_ERROR_INVALID.
+ */
+gboolean
+di_case_relocate_image (DiCase      *self,
+                        gint64       image_id,
+                        const char  *filename,
+                        GError     **error)
+{
+  g_autoptr(DiCaseImage) image = NULL;
+  g_autofree char *absolute = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *digest = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 size = 0, mtime = 0, other;
+
+  g_return_val_if_fail (DI_IS_CASE (self), FALSE);
+  g_return_val_if_fail (filename != NULL, FALSE);
+
+  image = di_case_dup_image (self, image_id);
+  if (image == NULL)
+    return image_exists (self, image_id, error);
+
+  absolute = g_canonicalize_filename (filename, NULL);
+  path = make_relative (self->folder, absolute);
+  if (!stat_file (absolute, NULL, &mtime))
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_IO, _("%s: not a readable file"), absolute);
+      return FALSE;
+    }
+  digest = di_case_compute_sha256 (absolute, &size, error);
+  if (digest == NULL)
+    return FALSE;
+  if (g_strcmp0 (digest, image->sha256) != 0)
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID,
+                   _("%s is not the image %s of the case (its SHA-256 differs)"), absolute, image->path);
+      return FALSE;
+    }
+  other = find_image_by_path (self, path);
+  if (other != 0 && other != image_id)
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID,
+                   _("%s is already another image of the case"), absolute);
+      return FALSE;
+    }
+
+  stmt = prepare (self, "UPDATE images SET path = ?, original_path = ?, size = ?, mtime = ? WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, absolute, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, size);
+  sqlite3_bind_int64 (stmt, 4, mtime);
+  sqlite3_bind_int64 (stmt, 5, image_id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot update the image"));
+
+  set_state (self, image_id, DI_CASE_IMAGE_OK, absolute);
+  return TRUE;
 }
 
 static const char image_select[] =
@@ -2455,8 +2531,10 @@ di_case_remove_region (DiCase      *self,
     return set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot remove the region"));
   if (sqlite3_changes (self->db) == 0)
     {
+      g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, region_id);
+
       g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_FOUND,
-                   _("%s: no region %" G_GINT64_FORMAT), self->filename, region_id);
+                   _("%s: no region %s in the case"), self->filename, id);
       return FALSE;
     }
   return TRUE;

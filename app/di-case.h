@@ -218,6 +218,10 @@ gint64             di_case_add_image            (DiCase                  *self,
                                                  GError                 **error);
 gint64             di_case_find_image           (DiCase                  *self,
                                                  const char              *filename);
+gboolean           di_case_relocate_image       (DiCase                  *self,
+                                                 gint64                   image_id,
+                                                 const char              *filename,
+                                                 GError                 **error);
 GPtrArray         *di_case_dup_images           (DiCase                  *self);
 DiCaseImage       *di_case_dup_image            (DiCase                  *self,
                                                  gint64                   image_id);

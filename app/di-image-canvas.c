@@ -400,7 +400,8 @@ zoom_begin_cb (GtkGesture       *gesture,
                DiImageCanvas    *self)
 {
   self->gesture_zoom = self->zoom;
-  if (!gtk_gesture_get_bounding_box_center (gesture, &self->gesture_cx, &self->gesture_cy))
+  if (!gtk_gesture_is_active (gesture) ||
+      !gtk_gesture_get_bounding_box_center (gesture, &self->gesture_cx, &self->gesture_cy))
     anchor (self, &self->gesture_cx, &self->gesture_cy);
 }
 

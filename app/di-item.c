@@ -26,6 +26,7 @@ struct _DiItem
   char *note;
   char *error;
   char *reviewer_label;
+  char *reviewer_name;
   char **badge_classes;
 
   int reviewer_class;
@@ -45,6 +46,7 @@ enum {
   PROP_MARGIN,
   PROP_REVIEWER_CLASS,
   PROP_REVIEWER_LABEL,
+  PROP_REVIEWER_NAME,
   PROP_REVIEWED,
   PROP_NOTE,
   PROP_ERROR,
@@ -105,6 +107,7 @@ di_item_finalize (GObject *object)
   g_clear_pointer (&self->note, g_free);
   g_clear_pointer (&self->error, g_free);
   g_clear_pointer (&self->reviewer_label, g_free);
+  g_clear_pointer (&self->reviewer_name, g_free);
   g_clear_pointer (&self->badge_classes, g_strfreev);
 
   G_OBJECT_CLASS (di_item_parent_class)->finalize (object);
@@ -129,7 +132,11 @@ dup_tooltip (DiItem *self)
   if (self->reviewer_label != NULL)
     {
       g_string_append_c (s, '\n');
-      g_string_append_printf (s, _("Reviewer: %s"), self->reviewer_label);
+      if (self->reviewer_name != NULL)
+        /* TRANSLATORS: "Reviewer (initials): class" */
+        g_string_append_printf (s, _("Reviewer (%s): %s"), self->reviewer_name, self->reviewer_label);
+      else
+        g_string_append_printf (s, _("Reviewer: %s"), self->reviewer_label);
     }
   if (self->note != NULL && *self->note)
     g_string_append_printf (s, "\n%s", self->note);
@@ -187,6 +194,10 @@ di_item_get_property (GObject    *object,
       g_value_set_string (value, self->reviewer_label);
       break;
 
+    case PROP_REVIEWER_NAME:
+      g_value_set_string (value, self->reviewer_name);
+      break;
+
     case PROP_REVIEWED:
       g_value_set_boolean (value, di_item_get_reviewed (self));
       break;
@@ -236,6 +247,10 @@ di_item_set_property (GObject      *object,
 
     case PROP_NOTE:
       di_item_set_note (self, g_value_get_string (value));
+      break;
+
+    case PROP_REVIEWER_NAME:
+      di_item_set_reviewer_name (self, g_value_get_string (value));
       break;
 
     case PROP_ERROR:
@@ -299,6 +314,9 @@ di_item_class_init (DiItemClass *klass)
   properties[PROP_REVIEWER_LABEL] =
     g_param_spec_string ("reviewer-label", NULL, NULL, NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REVIEWER_NAME] =
+    g_param_spec_string ("reviewer-name", NULL, NULL, NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
   properties[PROP_REVIEWED] =
     g_param_spec_boolean ("reviewed", NULL, NULL, FALSE,
                           (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -500,6 +518,33 @@ di_item_get_reviewer_label (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), NULL);
   return self->reviewer_label;
+}
+
+/**
+ * di_item_get_reviewer_name:
+ *
+ * Returns: (nullable): who set the reviewer's class
+ */
+const char *
+di_item_get_reviewer_name (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  return self->reviewer_name;
+}
+
+void
+di_item_set_reviewer_name (DiItem     *self,
+                           const char *name)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (name != NULL && *name == 0)
+    name = NULL;
+  if (set_str (&self->reviewer_name, name))
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_NAME]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+    }
 }
 
 gboolean

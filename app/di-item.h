@@ -31,6 +31,9 @@ int           di_item_get_reviewer_class  (DiItem       *self);
 void          di_item_set_reviewer_class  (DiItem       *self,
                                            int           reviewer_class);
 const char   *di_item_get_reviewer_label  (DiItem       *self);
+const char   *di_item_get_reviewer_name   (DiItem       *self);
+void          di_item_set_reviewer_name   (DiItem       *self,
+                                           const char   *name);
 gboolean      di_item_get_reviewed        (DiItem       *self);
 const char   *di_item_get_note            (DiItem       *self);
 void          di_item_set_note            (DiItem       *self,

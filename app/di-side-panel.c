@@ -189,7 +189,10 @@ update_review (DiSidePanel *self)
     gtk_label_set_text (self->review_label, "");
   else if (label != NULL)
     {
-      g_autofree char *s = g_strdup_printf (_("Reviewer: %s"), label);
+      const char *name = di_item_get_reviewer_name (self->item);
+      g_autofree char *s = name != NULL
+                             ? g_strdup_printf (_("Reviewer (%s): %s"), name, label)
+                             : g_strdup_printf (_("Reviewer: %s"), label);
 
       gtk_label_set_text (self->review_label, s);
     }
@@ -223,7 +226,8 @@ item_notify_cb (DiSidePanel *self,
 
   if (g_str_equal (name, "prediction") || g_str_equal (name, "error"))
     update_prediction (self);
-  else if (g_str_equal (name, "reviewer-label") || g_str_equal (name, "note"))
+  else if (g_str_equal (name, "reviewer-label") || g_str_equal (name, "reviewer-name") ||
+           g_str_equal (name, "note"))
     update_review (self);
 }
 

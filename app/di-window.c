@@ -803,7 +803,16 @@ collect_cb (GObject      *object,
       return;
     }
 
-  di_window_show_message (self, FALSE, NULL);
+  /* Earlier notices are about what was open before; a model that failed
+   * to load still has not loaded. */
+  {
+    GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+    const char *model_error = DI_IS_APPLICATION (app)
+                                ? di_application_get_model_error (DI_APPLICATION (app)) : NULL;
+
+    if (model_error == NULL || g_strcmp0 (model_error, self->message) != 0)
+      di_window_show_message (self, FALSE, NULL);
+  }
   cancel_batch (self);
   di_window_set_current_item (self, NULL);
 
@@ -837,6 +846,7 @@ di_window_open (DiWindow  *self,
   if (n_files == 0)
     return;
 
+  g_debug ("Opening %u path(s), the first %s", n_files, g_file_peek_path (files[0]));
   if (self->open_cancellable != NULL)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
@@ -1147,6 +1157,14 @@ relabel_action (GSimpleAction *action,
       return;
     }
 
+  if (self->settings != NULL && index >= 0)
+    {
+      g_autofree char *name = g_settings_get_string (self->settings, "reviewer-name");
+
+      di_item_set_reviewer_name (self->current, g_strstrip (name));
+    }
+  else
+    di_item_set_reviewer_name (self->current, NULL);
   di_item_set_reviewer_class (self->current, index);
   di_gallery_invalidate (self->gallery);
 }

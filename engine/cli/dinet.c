@@ -153,6 +153,7 @@ static int parse_layer(const char *s, int *stage) {
   return -1;
 }
 
+/* A JSON boolean. */
 static void json_bool(FILE *f, int v) { fputs(v ? "true" : "false", f); }
 
 /* --block: an index, "last" (-1) or "mean" (-2). */

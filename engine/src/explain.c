@@ -51,6 +51,7 @@ void dinet_explanation_free(dinet_explanation *e) {
   e->logits = NULL;
 }
 
+/* Index of the largest of n values (the first on ties). */
 static int argmax_f(const float *v, int n) {
   int b = 0;
   for (int i = 1; i < n; i++)
@@ -59,6 +60,7 @@ static int argmax_f(const float *v, int n) {
   return b;
 }
 
+/* Sets and returns DINET_ERR_NOMEM. */
 static int nomem(dinet_error *err) {
   return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
 }
@@ -297,7 +299,12 @@ static int one_map(dinet_net *net, const float *x, int h, int w, const dinet_exp
   if (!z)
     return nomem(err);
   float *dz = z + K;
-  int rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
+  int rc;
+  if (o->method == DINET_EXPLAIN_GRADCAM) { /* the engine's own Grad-CAM, as the viewer's */
+    rc = dinet_gradcam(net, x, h, w, o->stage, target, z, &target, map, mh, mw, err);
+    goto done;
+  }
+  rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
   if (rc)
     goto out;
   if (target < 0)
@@ -320,6 +327,7 @@ static int one_map(dinet_net *net, const float *x, int h, int w, const dinet_exp
                 : grad_map(net, o->method, o->stage, map, mh, mw, err);
   }
   }
+done:
   if (!rc) {
     if (logits)
       memcpy(logits, z, sizeof(float) * K);

@@ -5,7 +5,8 @@
  * writes "ACK ..." to a pipe after each call returns, i.e. after each row
  * is durable. The parent SIGKILLs it at random moments (seeded), reopens
  * the case, checks PRAGMA integrity_check and that every acknowledged row
- * is there, and starts the next child. CASE_CRASH_KILLS (default 30) and
+ * is there, and starts the next child. Then it kills children in the
+ * middle of upgrading a version-1 case. CASE_CRASH_KILLS (default 30) and
  * CASE_CRASH_SEED (default 20250101) change the run.
  *
  * Copyright 2025 The DeepInsight authors
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "case-testutil.h"
@@ -89,6 +91,119 @@ child_main (const char *path,
     }
 }
 
+/* The first schema, as in test-case-db.c, with a few rows. */
+static const char v1_case[] =
+  "CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,"
+  "  sha256 TEXT NOT NULL, added TEXT NOT NULL);"
+  "CREATE TABLE predictions (id INTEGER PRIMARY KEY,"
+  "  image_id INTEGER NOT NULL REFERENCES images(id), model TEXT NOT NULL,"
+  "  model_sha256 TEXT NOT NULL, classes TEXT NOT NULL, probabilities TEXT NOT NULL,"
+  "  time TEXT NOT NULL);"
+  "CREATE TABLE reviews (id INTEGER PRIMARY KEY,"
+  "  image_id INTEGER NOT NULL REFERENCES images(id), label TEXT, note TEXT,"
+  "  reviewer TEXT, time TEXT NOT NULL);"
+  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)"
+  "  INSERT INTO images SELECT i, 'img-' || i || '.png', 'ab', '2024-01-01T00:00:00.000000Z' FROM n;"
+  "INSERT INTO predictions SELECT id, id, 'm', 'mm', '[\"a\",\"b\"]', '[0.3,0.7]',"
+  "  '2024-01-01T00:00:01.000000Z' FROM images;"
+  "INSERT INTO reviews SELECT NULL, id, 'a', 'first', 'R', '2024-01-01T00:00:02.000000Z' FROM images;"
+  "INSERT INTO reviews SELECT NULL, id, 'b', 'second', 'R', '2024-01-01T00:00:03.000000Z' FROM images;"
+  "PRAGMA user_version = 1;";
+
+static void
+remove_case_files (const char *path)
+{
+  const char * const suffixes[] = { "", "-wal", "-shm", "-journal", ".v1.bak", ".v1.bak.partial" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *f = g_strconcat (path, suffixes[i], NULL);
+      g_unlink (f);
+    }
+}
+
+static gint64
+raw_int (const char *path,
+         const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 v = -1;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    v = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return v;
+}
+
+static char *integrity (const char *path);
+
+/* Kills a child in the middle of upgrading a version-1 case; the next
+ * open must finish the upgrade with every row, and any backup left must
+ * be a complete version-1 database. */
+static void
+test_migration_kills (const char *dir,
+                      GRand      *rand,
+                      int         rounds)
+{
+  g_autofree char *path = g_build_filename (dir, "old.dicase", NULL);
+  g_autofree char *backup = g_strconcat (path, ".v1.bak", NULL);
+  guint killed_early = 0;
+
+  for (int round = 0; round < rounds; round++)
+    {
+      sqlite3 *db = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DiCase) kase = NULL;
+      g_autofree char *check = NULL;
+      pid_t pid;
+      int status = 0;
+
+      remove_case_files (path);
+      sqlite3_open (path, &db);
+      sqlite3_exec (db, v1_case, NULL, NULL, NULL);
+      sqlite3_close (db);
+
+      fflush (stdout);
+      fflush (stderr);
+      pid = fork ();
+      if (pid == 0)
+        {
+          DiCase *child = di_case_open (path, NULL);
+          _exit (child != NULL ? 0 : 3);
+        }
+      g_usleep (g_rand_int_range (rand, 0, 40000));
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      if (WIFSIGNALED (status))
+        killed_early++;
+      else
+        CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0, "migration round %d: child status %d", round, status);
+
+      check = integrity (path);
+      CHECK (g_strcmp0 (check, "ok") == 0, "migration round %d: integrity %s", round, check);
+      kase = di_case_open (path, &error);
+      CHECK (kase != NULL, "migration round %d: reopen: %s", round, error ? error->message : "");
+      g_clear_object (&kase);
+      CHECK (raw_int (path, "PRAGMA user_version") == DI_CASE_SCHEMA_VERSION, "migration round %d: upgraded", round);
+      CHECK (raw_int (path, "SELECT count(*) FROM reviews WHERE previous_label = 'a' AND label = 'b'") == 200,
+             "migration round %d: every review row kept and completed", round);
+      CHECK (raw_int (path, "SELECT count(*) FROM predictions WHERE predicted = 'b'") == 200,
+             "migration round %d: predictions kept", round);
+      if (g_file_test (backup, G_FILE_TEST_EXISTS))
+        {
+          g_autofree char *bcheck = integrity (backup);
+          CHECK (g_strcmp0 (bcheck, "ok") == 0 && raw_int (backup, "PRAGMA user_version") == 1 &&
+                 raw_int (backup, "SELECT count(*) FROM reviews") == 400,
+                 "migration round %d: the backup is a complete version-1 case", round);
+        }
+    }
+  printf ("%u of %d upgrades killed before they finished\n", killed_early, rounds);
+}
+
 static char *
 read_all (int fd)
 {
@@ -138,10 +253,14 @@ integrity (const char *path)
   sqlite3_stmt *stmt = NULL;
   char *result = NULL;
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+  /* Read-write: after a crash the first connection may have to recover
+   * the WAL, which a read-only one cannot. */
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
       sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &stmt, NULL) == SQLITE_OK &&
       sqlite3_step (stmt) == SQLITE_ROW)
     result = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+  else
+    result = g_strdup_printf ("error: %s", sqlite3_errmsg (db));
   sqlite3_finalize (stmt);
   sqlite3_close (db);
   return result;
@@ -254,6 +373,8 @@ main (int   argc,
              total_rows_before, acks);
       total_rows_before = rows;
     }
+
+  test_migration_kills (dir, rand, MAX (4, kills / 3));
 
   /* Every acknowledged row of every round is still there at the end. */
   {

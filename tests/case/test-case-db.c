@@ -603,6 +603,25 @@ test_moved_and_changed (const char *dir)
   CHECK (di_case_relabel (kase, ids[2], "c", "file gone", "R", &error), "a missing image can still be relabelled");
   CHECK_NO_ERROR (error);
 
+  /* Relocating: the missing image found elsewhere; a different file refused. */
+  {
+    g_autofree char *elsewhere = g_build_filename (dir, "found-again.png", NULL);
+    g_autofree char *wrong = g_build_filename (dir, "not-it.png", NULL);
+
+    ct_make_cell (elsewhere, 36, 36, 32);   /* the same pixels as m2.png */
+    ct_make_cell (wrong, 36, 36, 33);
+    CHECK (!di_case_relocate_image (kase, ids[2], wrong, &error) &&
+           g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID), "a different file refused");
+    g_clear_error (&error);
+    CHECK (di_case_relocate_image (kase, ids[2], elsewhere, &error), "relocated");
+    CHECK_NO_ERROR (error);
+    CHECK (di_case_get_image_status (kase, ids[2]) == DI_CASE_IMAGE_OK, "relocated image ok");
+    g_clear_object (&kase);
+    kase = di_case_open (path_b, &error);
+    CHECK (kase != NULL && di_case_get_image_status (kase, ids[2]) == DI_CASE_IMAGE_OK, "ok after reopening");
+    CHECK_LABEL (kase, ids[2], "c");
+  }
+
   /* Touching a file without changing it is not a change (and is remembered). */
   {
     g_autofree char *ok_b = g_build_filename (case_b, "slides", "s1", "m0.png", NULL);
@@ -611,9 +630,9 @@ test_moved_and_changed (const char *dir)
 
     g_file_get_contents (ok_b, &data, &len, NULL);
     g_file_set_contents (ok_b, data, len, NULL);
-    CHECK (di_case_verify_images (kase, FALSE, NULL) == 2, "two bad images");
+    CHECK (di_case_verify_images (kase, FALSE, NULL) == 1, "one bad image left");
     CHECK (di_case_get_image_status (kase, ids[0]) == DI_CASE_IMAGE_OK, "rewritten same bytes: ok");
-    CHECK (di_case_verify_images (kase, TRUE, NULL) == 2, "full verification agrees");
+    CHECK (di_case_verify_images (kase, TRUE, NULL) == 1, "full verification agrees");
   }
 }
 

@@ -572,7 +572,8 @@ main (int   argc,
   /* 5. Errors: one line on stderr, non-zero status. */
   {
     const char *no_case[] = { "--model", model, NULL };
-    const char *bad_model[] = { "--case", case_path, "--model", "/nonexistent/model.safetensors", NULL };
+    g_autofree char *new_case = g_build_filename (dir, "never-created.dicase", NULL);
+    const char *bad_model[] = { "--case", new_case, "--model", "/nonexistent/model.safetensors", NULL };
     const char *bad_option[] = { "--case", case_path, "--frobnicate", NULL };
     g_autofree char *bad_img = g_build_filename (dir, "bad", NULL);
     g_autofree char *bad_png = g_build_filename (bad_img, "broken.png", NULL);
@@ -590,6 +591,7 @@ main (int   argc,
     rc = run_batch (bad_model, &out, &err);
     CHECK (rc != 0 && err != NULL && strstr (err, "no such model") != NULL &&
            strchr (err, '\n') == err + strlen (err) - 1, "missing model: %s", err);
+    CHECK (!g_file_test (new_case, G_FILE_TEST_EXISTS), "a bad --model creates no case");
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
 

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "di-fixtures.h"
 
 const char * const di_fixture_classes[7] = {
@@ -216,4 +218,31 @@ di_fixture_make_images (const char  *dir,
     }
 
   return g_steal_pointer (&paths);
+}
+
+/**
+ * di_fixture_remove_tree:
+ *
+ * Deletes a folder the fixtures made, with everything in it.
+ */
+void
+di_fixture_remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    {
+      while ((name = g_dir_read_name (dir)))
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+            di_fixture_remove_tree (child);
+          else
+            g_unlink (child);
+        }
+      g_dir_close (dir);
+    }
+  g_rmdir (path);
 }

@@ -30,4 +30,6 @@ GPtrArray *di_fixture_make_images (const char  *dir,
                                    guint64      seed,
                                    GError     **error);
 
+void       di_fixture_remove_tree (const char  *path);
+
 G_END_DECLS

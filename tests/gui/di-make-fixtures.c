@@ -1,5 +1,5 @@
 /* di-make-fixtures.c — writes demo data for screenshots and manual tests:
- *   di-make-fixtures DIR [N [WIDTH HEIGHT]]
+ *   di-make-fixtures DIR [N [WIDTH HEIGHT [INPUT_SIZE]]]
  * makes DIR/cbam-random.safetensors, DIR/resnet50-random.safetensors and
  * DIR/cells/cell-000.png ... (synthetic cells; no real patient data).
  *
@@ -24,18 +24,19 @@ main (int   argc,
   guint n = argc > 2 ? (guint)atoi (argv[2]) : 24;
   int w = argc > 4 ? atoi (argv[3]) : 224;
   int h = argc > 4 ? atoi (argv[4]) : 224;
+  int input_size = argc > 5 ? atoi (argv[5]) : 224;
 
   if (argc < 2)
     {
-      g_printerr ("usage: %s DIR [N [WIDTH HEIGHT]]\n", argv[0]);
+      g_printerr ("usage: %s DIR [N [WIDTH HEIGHT [INPUT_SIZE]]]\n", argv[0]);
       return 2;
     }
 
   cells = g_build_filename (argv[1], "cells", NULL);
   g_mkdir_with_parents (cells, 0755);
 
-  if (!(model = di_fixture_make_model (argv[1], DINET_ARCH_CBAM_RESNET50, 224, 7, &error)) ||
-      !(plain = di_fixture_make_model (argv[1], DINET_ARCH_RESNET50, 224, 8, &error)) ||
+  if (!(model = di_fixture_make_model (argv[1], DINET_ARCH_CBAM_RESNET50, input_size, 7, &error)) ||
+      !(plain = di_fixture_make_model (argv[1], DINET_ARCH_RESNET50, input_size, 8, &error)) ||
       !(images = di_fixture_make_images (cells, n, w, h, 1000, &error)))
     {
       g_printerr ("%s\n", error->message);

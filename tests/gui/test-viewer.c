@@ -698,6 +698,56 @@ test_zoom (void)
 
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.zoom-best-fit", NULL);
   g_assert_true (di_image_canvas_get_best_fit (canvas));
+
+  /* The input controllers, driven through their signals. */
+  {
+    GListModel *controllers = gtk_widget_observe_controllers (GTK_WIDGET (canvas));
+    GtkEventController *scroll = NULL, *drag = NULL, *pinch = NULL;
+    double fit = di_image_canvas_get_zoom (canvas), zoom;
+    gboolean handled = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+      {
+        g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+
+        if (GTK_IS_EVENT_CONTROLLER_SCROLL (c))
+          scroll = c;
+        else if (GTK_IS_GESTURE_DRAG (c))
+          drag = c;
+        else if (GTK_IS_GESTURE_ZOOM (c))
+          pinch = c;
+      }
+    g_object_unref (controllers);
+    g_assert_nonnull (scroll);
+    g_assert_nonnull (drag);
+    g_assert_nonnull (pinch);
+
+    /* One wheel step up zooms in by 10%, one down back out. */
+    g_signal_emit_by_name (scroll, "scroll", 0.0, -1.0, &handled);
+    g_assert_true (handled);
+    g_assert_cmpfloat_with_epsilon (di_image_canvas_get_zoom (canvas), fit * 1.1, 1e-9);
+    g_assert_false (di_image_canvas_get_best_fit (canvas));
+    g_signal_emit_by_name (scroll, "scroll", 0.0, 1.0, &handled);
+    g_assert_cmpfloat_with_epsilon (di_image_canvas_get_zoom (canvas), fit, 1e-9);
+
+    /* Pinching to twice the distance doubles the zoom. */
+    g_signal_emit_by_name (pinch, "begin", NULL);
+    g_signal_emit_by_name (pinch, "scale-changed", 2.0);
+    g_assert_cmpfloat_with_epsilon (di_image_canvas_get_zoom (canvas), fit * 2, 1e-9);
+    zoom = di_image_canvas_get_zoom (canvas);
+
+    /* Dragging pans by the pointer's offset. */
+    di_image_canvas_get_offset (canvas, &tx, &ty);
+    g_signal_emit_by_name (drag, "drag-begin", 50.0, 50.0);
+    g_signal_emit_by_name (drag, "drag-update", -20.0, -10.0);
+    g_signal_emit_by_name (drag, "drag-end", -20.0, -10.0);
+    di_image_canvas_get_offset (canvas, &tx2, &ty2);
+    g_assert_cmpfloat_with_epsilon (tx2, tx - 20, 1e-9);
+    g_assert_cmpfloat_with_epsilon (ty2, ty - 10, 1e-9);
+    g_assert_cmpfloat (di_image_canvas_get_zoom (canvas), ==, zoom);
+  }
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.zoom-best-fit", NULL);
 }
 
 static gboolean
@@ -998,28 +1048,6 @@ make_fixtures (void)
   g_assert_no_error (error);
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -1070,7 +1098,7 @@ main (int   argc,
   gtk_window_destroy (GTK_WINDOW (fx.window));
   spin (50);
   g_clear_object (&fx.app);
-  remove_tree (fx.dir);
+  di_fixture_remove_tree (fx.dir);
 
   return ret;
 }

@@ -1,0 +1,332 @@
+/* test-engine.c — the engine bridge without a display: one job at a time,
+ * interactive jobs ahead of batch slices, cancellation between layers,
+ * errors as GErrors.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "di-engine.h"
+#include "di-fixtures.h"
+#include "di-heatmap.h"
+#include "di-image.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+
+static struct
+{
+  char *dir;
+  char *small_model;   /* CBAM, 64 px */
+  char *plain_model;   /* ResNet-50, 64 px */
+  char *big_model;     /* CBAM, 224 px: slow enough to cancel */
+  char *images[3];
+} fx;
+
+typedef struct
+{
+  GAsyncResult *result;
+} Wait;
+
+static void
+store_result_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Wait *w = user_data;
+
+  w->result = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (Wait *w)
+{
+  while (w->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return w->result;
+}
+
+static DiEngine *
+engine_with_model (const char *path)
+{
+  DiEngine *engine = di_engine_new ();
+  Wait w = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiModelInfo) model = NULL;
+
+  di_engine_set_threads (engine, 1);
+  if (path != NULL)
+    {
+      di_engine_load_model_async (engine, path, NULL, store_result_cb, &w);
+      model = di_engine_load_model_finish (engine, wait_result (&w), &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (model);
+      g_assert_true (di_engine_get_model_info (engine) == model);
+      g_clear_object (&w.result);
+    }
+  return engine;
+}
+
+static DiImage *
+load_image (DiEngine   *engine,
+            const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+  Wait w = { 0 };
+  DiImage *image;
+
+  di_engine_load_image_async (engine, file, NULL, store_result_cb, &w);
+  image = di_engine_load_image_finish (engine, wait_result (&w), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (di_image_get_surface (image));
+  g_clear_object (&w.result);
+  return image;
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr(DiEngine) engine = engine_with_model (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiImage) image = load_image (engine, fx.images[0]);
+  g_autofree char *bad = g_build_filename (fx.dir, "missing.safetensors", NULL);
+  Wait w = { 0 };
+
+  /* No model yet. */
+  di_engine_classify_async (engine, image, NULL, store_result_cb, &w);
+  g_assert_null (di_engine_classify_finish (engine, wait_result (&w), &error));
+  g_assert_error (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL);
+  g_clear_error (&error);
+  g_clear_object (&w.result);
+
+  /* A model that is not there. */
+  di_engine_load_model_async (engine, bad, NULL, store_result_cb, &w);
+  g_assert_null (di_engine_load_model_finish (engine, wait_result (&w), &error));
+  g_assert_error (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_IO);
+  g_assert_null (di_engine_get_model_info (engine));
+  g_clear_error (&error);
+  g_clear_object (&w.result);
+
+  /* An image that is not there. */
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (bad);
+
+    di_engine_load_image_async (engine, file, NULL, store_result_cb, &w);
+    g_assert_null (di_engine_load_image_finish (engine, wait_result (&w), &error));
+    g_assert_error (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_IO);
+    g_clear_error (&error);
+    g_clear_object (&w.result);
+  }
+
+  /* CBAM attention of a model without CBAM. */
+  {
+    g_autoptr(DiEngine) plain = engine_with_model (fx.plain_model);
+
+    g_assert_false (di_model_info_has_cbam (di_engine_get_model_info (plain)));
+    di_engine_explain_async (plain, image, DI_EXPLAIN_CBAM, 4, -1, NULL, store_result_cb, &w);
+    g_assert_null (di_engine_explain_finish (plain, wait_result (&w), NULL, &error));
+    g_assert_error (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_INVALID);
+    g_clear_object (&w.result);
+  }
+}
+
+static void
+test_explain (void)
+{
+  g_autoptr(DiEngine) engine = engine_with_model (fx.small_model);
+  g_autoptr(DiImage) image = load_image (engine, fx.images[0]);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiHeatmap) heatmap = NULL;
+  g_autoptr(DiPrediction) prediction = NULL;
+  Wait w = { 0 };
+
+  di_engine_explain_async (engine, image, DI_EXPLAIN_GRADCAM, 3, 2, NULL, store_result_cb, &w);
+  heatmap = di_engine_explain_finish (engine, wait_result (&w), &prediction, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (prediction);
+  g_assert_cmpint (di_heatmap_get_target (heatmap), ==, 2);
+  g_assert_cmpint (di_heatmap_get_stage (heatmap), ==, 3);
+  /* layer3 of a 64 px input is 4 x 4. */
+  g_assert_cmpint (di_heatmap_get_width (heatmap), ==, 4);
+  g_assert_cmpint (di_heatmap_get_height (heatmap), ==, 4);
+  g_clear_object (&w.result);
+  g_clear_object (&heatmap);
+
+  di_engine_explain_async (engine, image, DI_EXPLAIN_CBAM, 2, -1, NULL, store_result_cb, &w);
+  heatmap = di_engine_explain_finish (engine, wait_result (&w), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (di_heatmap_get_method (heatmap), ==, DI_EXPLAIN_CBAM);
+  g_assert_cmpint (di_heatmap_get_target (heatmap), ==, di_prediction_get_top (prediction));
+  g_assert_cmpint (di_heatmap_get_width (heatmap), ==, 8);
+  g_clear_object (&w.result);
+}
+
+typedef struct
+{
+  GString *order;
+  gboolean done;
+} Order;
+
+static void
+batch_item_cb (DiEngine     *engine,
+               guint         index,
+               GFile        *file,
+               GBytes       *thumbnail,
+               int           thumb_width,
+               int           thumb_height,
+               DiPrediction *prediction,
+               const GError *error,
+               gpointer      user_data)
+{
+  Order *o = user_data;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (thumbnail);
+  g_assert_cmpint (MAX (thumb_width, thumb_height), ==, 32);
+  g_assert_nonnull (prediction);
+  g_string_append_printf (o->order, "b%u ", index);
+}
+
+static void
+batch_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Order *o = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (di_engine_classify_files_finish (DI_ENGINE (object), result, &error));
+  g_assert_no_error (error);
+  g_string_append (o->order, "B ");
+  o->done = TRUE;
+}
+
+static void
+classify_done_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Order *o = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiPrediction) prediction = di_engine_classify_finish (DI_ENGINE (object), result, &error);
+
+  g_assert_no_error (error);
+  g_string_append (o->order, "c ");
+}
+
+static void
+test_interactive_first (void)
+{
+  g_autoptr(DiEngine) engine = engine_with_model (fx.small_model);
+  g_autoptr(DiImage) image = load_image (engine, fx.images[1]);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  Order o = { g_string_new (NULL), FALSE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fx.images); i++)
+    g_ptr_array_add (files, g_file_new_for_path (fx.images[i]));
+
+  /* The batch starts first; the click on an image comes just after. */
+  di_engine_classify_files_async (engine, (GFile **)files->pdata, files->len, 32, TRUE,
+                                  batch_item_cb, &o, NULL, NULL, batch_done_cb, &o);
+  g_assert_true (di_engine_get_busy (engine));
+  di_engine_classify_async (engine, image, NULL, classify_done_cb, &o);
+
+  while (!o.done)
+    g_main_context_iteration (NULL, TRUE);
+  while (di_engine_get_busy (engine))
+    g_main_context_iteration (NULL, TRUE);
+
+  /* The single image waited for one slice at most. */
+  g_assert_cmpstr (o.order->str, ==, "b0 c b1 b2 B ");
+  g_string_free (o.order, TRUE);
+}
+
+static void
+test_cancel_between_layers (void)
+{
+  g_autoptr(DiEngine) engine = engine_with_model (fx.big_model);
+  g_autoptr(DiImage) image = load_image (engine, fx.images[0]);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiHeatmap) heatmap = NULL;
+  Wait w = { 0 };
+  gint64 start, full, cancelled;
+
+  /* A whole Grad-CAM at 224 px... */
+  start = g_get_monotonic_time ();
+  di_engine_explain_async (engine, image, DI_EXPLAIN_GRADCAM, 4, -1, NULL, store_result_cb, &w);
+  heatmap = di_engine_explain_finish (engine, wait_result (&w), NULL, &error);
+  full = g_get_monotonic_time () - start;
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+
+  /* ...and one cancelled shortly after it started. */
+  start = g_get_monotonic_time ();
+  di_engine_explain_async (engine, image, DI_EXPLAIN_GRADCAM, 4, -1, cancellable, store_result_cb, &w);
+  g_usleep (MIN (full / 10, 50000));
+  g_cancellable_cancel (cancellable);
+  g_assert_null (di_engine_explain_finish (engine, wait_result (&w), NULL, &error));
+  cancelled = g_get_monotonic_time () - start;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_object (&w.result);
+
+  g_test_message ("Grad-CAM at 224 px: %.0f ms; cancelled: %.0f ms", full / 1000.0, cancelled / 1000.0);
+  g_assert_cmpint (cancelled, <, full / 2 + 20000);
+
+  /* The engine is fine afterwards. */
+  g_clear_error (&error);
+  di_engine_classify_async (engine, image, NULL, store_result_cb, &w);
+  {
+    g_autoptr(DiPrediction) prediction = di_engine_classify_finish (engine, wait_result (&w), &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (prediction);
+  }
+  g_clear_object (&w.result);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  fx.dir = g_dir_make_tmp ("deepinsight-engine-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx.small_model = di_fixture_make_model (fx.dir, DINET_ARCH_CBAM_RESNET50, 64, 3, &error);
+  g_assert_no_error (error);
+  fx.plain_model = di_fixture_make_model (fx.dir, DINET_ARCH_RESNET50, 64, 4, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *sub = g_build_filename (fx.dir, "big", NULL);
+
+    g_mkdir (sub, 0755);
+    fx.big_model = di_fixture_make_model (sub, DINET_ARCH_CBAM_RESNET50, 224, 5, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (fx.images); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("img-%u.png", i);
+      g_autofree char *path = g_build_filename (fx.dir, name, NULL);
+
+      fx.images[i] = di_fixture_make_image (path, 120, 100, 40 + i, &error);
+      g_assert_no_error (error);
+    }
+
+  g_test_add_func ("/engine/errors", test_errors);
+  g_test_add_func ("/engine/explain", test_explain);
+  g_test_add_func ("/engine/interactive-first", test_interactive_first);
+  g_test_add_func ("/engine/cancel-between-layers", test_cancel_between_layers);
+
+  ret = g_test_run ();
+
+  di_fixture_remove_tree (fx.dir);
+
+  return ret;
+}
