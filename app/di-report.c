@@ -901,19 +901,61 @@ meta (const DiCaseModel *model,
   return model && model->metadata ? g_hash_table_lookup (model->metadata, key) : NULL;
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return g_strcmp0 (*(const char * const *)a, *(const char * const *)b);
-}
-
 static char *
 format_percent (double p)
 {
   if (!isfinite (p))
     return g_strdup ("—");
   return g_strdup_printf ("%.1f %%", 100.0 * p);
+}
+
+/* Readable names of the figures `dinet calibrate` stores; other keys are
+ * shown as they are, without the "metrics." prefix. */
+static const struct { const char *key; const char *label; } figure_labels[] = {
+  { "metrics.val_accuracy", N_("Accuracy") },
+  { "metrics.val_balanced_accuracy", N_("Balanced accuracy") },
+  { "metrics.val_macro_f1", N_("Macro F1") },
+  { "metrics.val_ece", N_("Calibration error (ECE)") },
+  { "metrics.val_abnormal_sensitivity", N_("Sensitivity, abnormal") },
+  { "metrics.val_specificity", N_("Specificity") },
+  { "metrics.val_binary_accuracy", N_("Normal/abnormal accuracy") },
+  { "metrics.val_images", N_("Validation images") },
+};
+
+static char *
+figure_label (const char *key)
+{
+  const char *dot = strchr (key, '.');
+  char *name;
+
+  for (guint i = 0; i < G_N_ELEMENTS (figure_labels); i++)
+    if (g_str_equal (key, figure_labels[i].key))
+      return g_strdup (_(figure_labels[i].label));
+
+  name = g_strdup (dot ? dot + 1 : key);
+  g_strdelimit (name, "_", ' ');
+  return name;
+}
+
+/* Known figures in the table's order, then the others by name. */
+static int
+compare_figures (gconstpointer a,
+                 gconstpointer b)
+{
+  const char *ka = *(const char * const *)a;
+  const char *kb = *(const char * const *)b;
+  guint ia = G_N_ELEMENTS (figure_labels), ib = G_N_ELEMENTS (figure_labels);
+
+  for (guint i = 0; i < G_N_ELEMENTS (figure_labels); i++)
+    {
+      if (g_str_equal (ka, figure_labels[i].key))
+        ia = i;
+      if (g_str_equal (kb, figure_labels[i].key))
+        ib = i;
+    }
+  if (ia != ib)
+    return ia < ib ? -1 : 1;
+  return g_strcmp0 (ka, kb);
 }
 
 static void
@@ -998,16 +1040,13 @@ draw_title_page (DiReport *self,
           if (g_str_has_prefix (key, "metrics.") || g_str_has_prefix (key, "val.") ||
               g_str_has_prefix (key, "validation."))
             g_ptr_array_add (keys, key);
-        g_ptr_array_sort (keys, compare_strings);
+        g_ptr_array_sort (keys, compare_figures);
 
         for (guint i = 0; i < keys->len; i++)
           {
             const char *k = g_ptr_array_index (keys, i);
-            const char *dot = strchr (k, '.');
-            g_autofree char *name = g_strdup (dot ? dot + 1 : k);
 
-            g_strdelimit (name, "_", ' ');
-            g_ptr_array_add (rows, g_steal_pointer (&name));
+            g_ptr_array_add (rows, figure_label (k));
             g_ptr_array_add (rows, g_strdup (g_hash_table_lookup (s->model->metadata, k)));
           }
         g_ptr_array_add (rows, NULL);

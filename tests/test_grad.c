@@ -24,7 +24,7 @@
  * check_param_grads, perturb_net, fd_coord_err and fd_err_sampled for the
  * measured reasons behind: train input 64 x 64, residual BN gains < 1, a
  * step sized to the gradient, one-sided slopes at kinks, and a tolerance of
- * 5e-2 relative (+1e-5 absolute) with one of 4 coordinates allowed 0.25.
+ * 5e-2 relative (+2e-5 absolute) with one of 4 coordinates allowed 0.25.
  * A sign error, a missing factor of 2 or a lost path still fails.
  *
  * DINET_TEST_SEED=n changes all the random data (robustness sweeps),
@@ -454,7 +454,7 @@ static void test_spatial_grad(void) {
 #define NET_DL 3e-5  /* step size: the loss should move by about this much */
 #define NET_DZ 1e-3  /* likewise for a logit */
 #define NET_TOL 5e-2 /* relative to the largest sampled analytic value, */
-#define NET_ABS 1e-5 /* plus this: float rounding noise of the loss (~6e-8) / h */
+#define NET_ABS 2e-5 /* plus this: what float32 differences resolve (measured) */
 #define NET_WORST 0.25 /* the one coordinate allowed to miss NET_TOL, by at most this */
 #define NET_COORDS 4 /* sampled coordinates per tensor */
 

@@ -9,13 +9,16 @@
  *
  * Tolerance: max |engine - reference| / max |reference| <= 1e-4 (float vs
  * double). The whole suite runs with 1 and with 3 engine threads so the
- * chunking of the parallel loops is exercised. */
+ * chunking of the parallel loops is exercised. The engine's sgemm (an
+ * AVX-512 kernel where the CPU has one, cblas otherwise; DINET_SGEMM=blas
+ * forces cblas) is tested on its own first. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dinet/dinet.h"
+#include "../engine/src/gemm.h"
 #include "../engine/src/ops.h"
 #include "testutil.h"
 
@@ -176,6 +179,79 @@ static void ref_conv_backward(const float *x, int Cin, int N, int H, int W,
                 dx[xi] += g * w[wi];
               }
         }
+}
+
+/* ---- sgemm (engine/src/gemm.h) ---------------------------------------------
+ * C = alpha op(A) op(B) + beta C, row-major, any leading dimensions; beta 0
+ * never reads C. Shapes cover the AVX-512 kernel's tails (MR 14, NR 32),
+ * its N == 1 and small-N routes, several K/M/N blocks (KC 384, MC 336,
+ * NC 3072) and the threaded split; buffers are exactly as large as the
+ * leading dimensions require, so reads past them show under ASan. Error
+ * per element against |alpha| sum |a||b| + |beta c|: <= 2e-5. */
+
+typedef struct gemm_case {
+  int M, N, K;
+  int all_scalars; /* also alpha 0.7/0, beta 1/-0.5 */
+} gemm_case;
+
+static void test_sgemm(void) {
+  static const gemm_case cases[] = {
+      {1, 1, 1, 1},     {14, 32, 16, 1},  {15, 33, 17, 1},  {13, 31, 5, 1},   {7, 1, 300, 1},
+      {1, 500, 20, 1},  {29, 17, 40, 1},  {50, 320, 100, 0}, {50, 321, 100, 0}, {3, 5, 0, 1},
+      {64, 2048, 3, 0}, {100, 700, 500, 0}, {400, 60, 800, 0}, {20, 3100, 50, 0}, {33, 2, 9, 1},
+  };
+  for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+    const gemm_case S = cases[t];
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        /* op(A) is M x K: A is [M][lda] or [K][lda]; likewise B */
+        const int arows = ta ? S.K : S.M, acols = ta ? S.M : S.K;
+        const int brows = tb ? S.N : S.K, bcols = tb ? S.K : S.N;
+        const int lda = acols + (t % 3), ldb = bcols + (t % 2) * 5, ldc = S.N + (t % 4);
+        const size_t na = arows ? (size_t)(arows - 1) * lda + acols : 0;
+        const size_t nb = brows ? (size_t)(brows - 1) * ldb + bcols : 0;
+        const size_t nc = (size_t)(S.M - 1) * ldc + S.N;
+        float *A = rand_buf(na, -1, 1), *B = rand_buf(nb, -1, 1);
+        float *C0 = rand_buf(nc, -1, 1), *C = fbuf(nc);
+        double *ref = dbuf(nc), *mag = dbuf(nc);
+        static const float scalars[][2] = {{1.0f, 0.0f}, {0.7f, 1.0f}, {-1.3f, -0.5f}, {0.0f, 0.5f}};
+        const int nsc = S.all_scalars ? 4 : 1;
+        for (int sc = 0; sc < nsc; sc++) {
+          const float alpha = scalars[sc][0], beta = scalars[sc][1];
+          memcpy(C, C0, nc * sizeof(float));
+          if (beta == 0.0f) /* must not be read */
+            for (int i = 0; i < S.M; i++)
+              for (int j = 0; j < S.N; j++)
+                C[(size_t)i * ldc + j] = NAN;
+          dinet__sgemm(ta, tb, S.M, S.N, S.K, alpha, A, lda, B, ldb, beta, C, ldc);
+          double worst = 0;
+          int pad_ok = 1;
+          for (int i = 0; i < S.M; i++) {
+            for (int j = 0; j < S.N; j++) {
+              double acc = 0, m = 0;
+              for (int k = 0; k < S.K; k++) {
+                const double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                const double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                acc += a * b;
+                m += fabs(a * b);
+              }
+              const size_t o = (size_t)i * ldc + j;
+              ref[o] = alpha * acc + (beta != 0.0f ? beta * (double)C0[o] : 0.0);
+              mag[o] = fabs(alpha) * m + fabs(beta * (double)C0[o]) + 1e-30;
+              double d = fabs(C[o] - ref[o]) / mag[o];
+              if (!(d <= worst))
+                worst = isnan(d) ? INFINITY : d;
+            }
+            for (int j = S.N; j < ldc && i < S.M - 1; j++) /* padding untouched */
+              pad_ok &= C[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j];
+          }
+          CHECK(worst <= 2e-5 && pad_ok,
+                "sgemm M%d N%d K%d ta%d tb%d alpha %g beta %g: err %.3g, padding %s", S.M, S.N,
+                S.K, ta, tb, alpha, beta, worst, pad_ok ? "kept" : "written");
+        }
+        free(A), free(B), free(C0), free(C), free(ref), free(mag);
+      }
+  }
 }
 
 /* ---- im2col / col2im ------------------------------------------------------ */
@@ -772,6 +848,7 @@ int main(void) {
   for (size_t i = 0; i < sizeof threads / sizeof *threads; i++) {
     dinet_set_threads(threads[i]);
     dinet_rng_seed(&rng, 0x0b5e55edULL + i);
+    test_sgemm();
     test_im2col();
     test_conv();
     test_bn();

@@ -876,7 +876,62 @@ out:
   return rc;
 }
 
-/* ---- eval ------------------------------------------------------------ */
+/* ---- eval and calibrate ---------------------------------------------- */
+
+/* A model and the logits it gives on a data set (optionally restricted to a
+ * list of files, or with a list excluded). */
+typedef struct eval_set {
+  dinet_net *net;
+  dataset ds;
+  char **classes; /* borrowed names, in the model's order */
+  int *labels;
+  float *logits;  /* ds.n x K */
+} eval_set;
+
+static void eval_set_free(eval_set *e) {
+  if (e->ds.root)
+    dataset_free(&e->ds);
+  free(e->classes);
+  free(e->labels);
+  free(e->logits);
+  dinet_net_free(e->net);
+}
+
+/* Loads the model, scans the data in the model's class order and runs it. */
+static int eval_set_run(eval_set *e, const char *model, const char *data, const char *list,
+                        const char *exclude, int tta, dinet_error *err) {
+  memset(e, 0, sizeof *e);
+  if (!(e->net = dinet_net_load(model, err)))
+    return 1;
+  const int K = dinet_net_num_classes(e->net), S = dinet_net_input_size(e->net);
+  e->classes = malloc(sizeof(char *) * (K + 1));
+  if (!e->classes)
+    return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory"), 1;
+  for (int j = 0; j < K; j++)
+    e->classes[j] = (char *)dinet_net_class_name(e->net, j);
+  if (dataset_scan(&e->ds, data, e->classes, K, NULL, err) ||
+      (list && dataset_filter_list(&e->ds, list, 1, err)) ||
+      (exclude && dataset_filter_list(&e->ds, exclude, 0, err)))
+    return 1;
+  const int n = e->ds.n;
+  int *idx = malloc(sizeof(int) * n);
+  e->labels = malloc(sizeof(int) * n);
+  e->logits = malloc(sizeof(float) * K * n);
+  if (!idx || !e->labels || !e->logits) {
+    free(idx);
+    return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory"), 1;
+  }
+  for (int i = 0; i < n; i++) {
+    idx[i] = i;
+    e->labels[i] = e->ds.s[i].label;
+  }
+  image_cache cache = {0};
+  int rc = cache_build(&cache, &e->ds, idx, n, S, dinet_net_center_crop(e->net), err) ||
+           predict_cache(e->net, &cache, tta, e->logits, err);
+  cache_free(&cache);
+  free(idx);
+  return rc;
+}
 
 int cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *list = NULL, *exclude = NULL, *v;
@@ -902,71 +957,38 @@ int cmd_eval(int argc, char **argv) {
     return 1;
   }
   if (!model || !data) {
-    cli_error("eval needs --model M --data DIR [--list FILE] [--json] [--tta]");
+    cli_error("eval needs --model M --data DIR [--list FILE] [--exclude FILE] [--json] [--tta]");
     return 1;
   }
   dinet_set_threads(threads);
   dinet_error err = {0};
-  dinet_net *net = dinet_net_load(model, &err);
-  if (!net) {
+  eval_set e;
+  int rc = 1;
+  if (eval_set_run(&e, model, data, list, exclude, tta, &err)) {
     cli_error("%s", err.message);
+    eval_set_free(&e);
     return 1;
   }
-  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
-  char **classes = malloc(sizeof(char *) * (K + 1));
-  for (int j = 0; classes && j < K; j++)
-    classes[j] = (char *)dinet_net_class_name(net, j);
-  dataset ds;
-  int rc = 1;
-  image_cache cache = {0};
-  float *logits = NULL, *probs = NULL;
-  int *labels = NULL, *idx = NULL, *ab = model_abnormal(net);
-  if (!classes || dataset_scan(&ds, data, classes, K, NULL, &err) ||
-      (list && dataset_filter_list(&ds, list, 1, &err)) ||
-      (exclude && dataset_filter_list(&ds, exclude, 0, &err))) {
-    cli_error("%s", err.message);
-    goto out;
+  const int K = dinet_net_num_classes(e.net), n = e.ds.n;
+  float *probs = malloc(sizeof(float) * K * n);
+  int *ab = model_abnormal(e.net);
+  if (probs) {
+    dinet_softmax(e.logits, n, K, dinet_net_temperature(e.net), probs);
+    dinet_metrics *m = dinet_metrics_compute(probs, e.labels, n, K, ab);
+    if (m) {
+      if (json)
+        print_metrics_json(stdout, m, e.classes);
+      else
+        print_metrics_text(stdout, m, e.classes);
+      dinet_metrics_free(m);
+      rc = 0;
+    }
   }
-  idx = malloc(sizeof(int) * ds.n);
-  labels = malloc(sizeof(int) * ds.n);
-  logits = malloc(sizeof(float) * K * ds.n);
-  probs = malloc(sizeof(float) * K * ds.n);
-  if (!idx || !labels || !logits || !probs)
-    goto out;
-  for (int i = 0; i < ds.n; i++) {
-    idx[i] = i;
-    labels[i] = ds.s[i].label;
-  }
-  if (cache_build(&cache, &ds, idx, ds.n, S, dinet_net_center_crop(net), &err) ||
-      predict_cache(net, &cache, tta, logits, &err)) {
-    cli_error("%s", err.message);
-    goto out;
-  }
-  dinet_softmax(logits, ds.n, K, dinet_net_temperature(net), probs);
-  dinet_metrics *m = dinet_metrics_compute(probs, labels, ds.n, K, ab);
-  if (m) {
-    if (json)
-      print_metrics_json(stdout, m, classes);
-    else
-      print_metrics_text(stdout, m, classes);
-    dinet_metrics_free(m);
-    rc = 0;
-  }
-out:
-  cache_free(&cache);
-  if (ds.root)
-    dataset_free(&ds);
-  free(classes);
-  free(idx);
-  free(labels);
-  free(logits);
   free(probs);
   free(ab);
-  dinet_net_free(net);
+  eval_set_free(&e);
   return rc;
 }
-
-/* ---- calibrate -------------------------------------------------------- */
 
 int cmd_calibrate(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *list = NULL, *out = NULL, *dtype = "f32", *v;
@@ -990,54 +1012,30 @@ int cmd_calibrate(int argc, char **argv) {
   }
   dinet_set_threads(threads);
   dinet_error err = {0};
-  dinet_net *net = dinet_net_load(model, &err);
-  if (!net) {
+  eval_set e;
+  if (eval_set_run(&e, model, data, list, NULL, 0, &err)) {
     cli_error("%s", err.message);
+    eval_set_free(&e);
     return 1;
   }
-  const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
-  char **classes = malloc(sizeof(char *) * (K + 1));
-  for (int j = 0; classes && j < K; j++)
-    classes[j] = (char *)dinet_net_class_name(net, j);
-  dataset ds = {0};
-  image_cache cache = {0};
-  int rc = 1, *idx = NULL, *labels = NULL;
-  float *logits = NULL;
-  if (!classes || dataset_scan(&ds, data, classes, K, NULL, &err) ||
-      (list && dataset_filter_list(&ds, list, 1, &err))) {
-    cli_error("%s", err.message);
-    goto out;
-  }
-  idx = malloc(sizeof(int) * ds.n);
-  labels = malloc(sizeof(int) * ds.n);
-  logits = malloc(sizeof(float) * K * ds.n);
-  if (!idx || !labels || !logits)
-    goto out;
-  for (int i = 0; i < ds.n; i++) {
-    idx[i] = i;
-    labels[i] = ds.s[i].label;
-  }
-  if (cache_build(&cache, &ds, idx, ds.n, S, dinet_net_center_crop(net), &err) ||
-      predict_cache(net, &cache, 0, logits, &err)) {
-    cli_error("%s", err.message);
-    goto out;
-  }
-  float t = dinet_fit_temperature(logits, labels, ds.n, K);
-  double before = dinet_nll(logits, labels, ds.n, K, 1.0f), after = dinet_nll(logits, labels, ds.n, K, t);
+  dinet_net *net = e.net;
+  const int K = dinet_net_num_classes(net), n = e.ds.n;
+  float t = dinet_fit_temperature(e.logits, e.labels, n, K);
+  double before = dinet_nll(e.logits, e.labels, n, K, 1.0f), after = dinet_nll(e.logits, e.labels, n, K, t);
   char buf[64];
   snprintf(buf, sizeof buf, "%.6g", t);
   dinet_net_set_meta(net, "temperature", buf, NULL);
-  printf("temperature %.4f: NLL %.4f -> %.4f on %d images\n", t, before, after, ds.n);
+  printf("temperature %.4f: NLL %.4f -> %.4f on %d images\n", t, before, after, n);
   /* a shipped model carries no checkpoint bookkeeping */
   dinet_net_set_meta(net, "train.rng", NULL, NULL);
   dinet_net_set_meta(net, "train.step", NULL, NULL);
   dinet_net_set_meta(net, "train.best", NULL, NULL);
   dinet_net_set_meta(net, "train.epoch", NULL, NULL);
   /* the calibration set's figures travel with the model (shown in reports) */
-  float *probs = malloc(sizeof(float) * K * ds.n);
+  float *probs = malloc(sizeof(float) * K * n);
   int *ab = model_abnormal(net);
-  dinet_metrics *m = probs ? (dinet_softmax(logits, ds.n, K, t, probs),
-                              dinet_metrics_compute(probs, labels, ds.n, K, ab)) : NULL;
+  dinet_metrics *m = probs ? (dinet_softmax(e.logits, n, K, t, probs),
+                              dinet_metrics_compute(probs, e.labels, n, K, ab)) : NULL;
   if (m) {
     const struct { const char *key; double v; } figs[] = {
         {"metrics.val_accuracy", m->accuracy}, {"metrics.val_balanced_accuracy", m->balanced_accuracy},
@@ -1050,28 +1048,19 @@ int cmd_calibrate(int argc, char **argv) {
       snprintf(buf, sizeof buf, "%.4f", figs[i].v);
       dinet_net_set_meta(net, figs[i].key, buf, NULL);
     }
-    snprintf(buf, sizeof buf, "%d", ds.n);
+    snprintf(buf, sizeof buf, "%d", n);
     dinet_net_set_meta(net, "metrics.val_images", buf, NULL);
-    print_metrics_text(stdout, m, classes);
+    print_metrics_text(stdout, m, e.classes);
     dinet_metrics_free(m);
   }
   free(probs);
   free(ab);
-  const char *dst = out ? out : model;
-  if (dinet_net_save(net, dst, !strcmp(dtype, "f16") ? DINET_DTYPE_F16 : DINET_DTYPE_F32, &err)) {
+  int rc = 0;
+  if (dinet_net_save(net, out ? out : model, !strcmp(dtype, "f16") ? DINET_DTYPE_F16 : DINET_DTYPE_F32, &err)) {
     cli_error("%s", err.message);
-    goto out;
+    rc = 1;
   }
-  rc = 0;
-out:
-  cache_free(&cache);
-  if (ds.root)
-    dataset_free(&ds);
-  free(classes);
-  free(idx);
-  free(labels);
-  free(logits);
-  dinet_net_free(net);
+  eval_set_free(&e);
   return rc;
 }
 

@@ -271,7 +271,9 @@ check_report (DiCase     *kase,
       CHECK (strstr (text, "Grad-CAM") != NULL, "report says Grad-CAM");
       CHECK (strstr (lower, "decision support, not a diagnosis") != NULL, "intended use");
       CHECK (strstr (text, "Dr Test") != NULL, "reviewer on the title page");
-      CHECK (strstr (text, "accuracy") != NULL && strstr (text, "0.912") != NULL, "validation figures");
+      CHECK (strstr (text, "Accuracy") != NULL && strstr (text, "0.9120") != NULL &&
+             strstr (text, "Sensitivity, abnormal") != NULL && strstr (text, "412") != NULL,
+             "validation figures");
       CHECK (strstr (text, "Disagreement") != NULL && strstr (text, "Agreement") != NULL, "cell tags");
       CHECK (strstr (text, "Case category") != NULL, "case category");
       {

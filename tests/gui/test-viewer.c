@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <time.h>
 
 #include <glib/gstdio.h>
 #include <gtk/gtk.h>
@@ -917,18 +918,65 @@ typedef struct
 {
   gint64 last;
   gint64 max_gap;
+  gint64 last_run;
+  gint64 last_wait;
+  gint64 max_busy;
+  gint64 max_sleep;
+  gboolean schedstat;
   guint ticks;
 } GapMeter;
 
+/* This thread's time on a CPU and waiting for one (runqueue), in
+ * microseconds, from /proc/thread-self/schedstat; FALSE without it. */
+static gboolean
+thread_times (gint64 *run,
+              gint64 *wait)
+{
+  g_autofree char *text = NULL;
+  guint64 run_ns = 0, wait_ns = 0;
+
+  if (!g_file_get_contents ("/proc/thread-self/schedstat", &text, NULL, NULL) ||
+      sscanf (text, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &run_ns, &wait_ns) != 2)
+    {
+      struct timespec ts;
+
+      clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+      *run = (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+      *wait = 0;
+      return FALSE;
+    }
+
+  *run = (gint64)(run_ns / 1000);
+  *wait = (gint64)(wait_ns / 1000);
+  return TRUE;
+}
+
+/* Between two ticks of a 10 ms timer the main thread either ran (busy:
+ * the app's own work), waited for a CPU (the machine is loaded: other
+ * processes), or slept (idle in poll(), or blocked). The app is
+ * responsive when it is never busy, nor blocked, for long; waiting for a
+ * CPU is the machine's doing and only shows in the wall-clock gap. */
 static gboolean
 gap_cb (gpointer data)
 {
   GapMeter *m = data;
   gint64 now = g_get_monotonic_time ();
+  gint64 run, wait;
 
+  m->schedstat = thread_times (&run, &wait);
   if (m->last != 0)
-    m->max_gap = MAX (m->max_gap, now - m->last);
+    {
+      gint64 busy = run - m->last_run;
+      gint64 sleep = (now - m->last) - busy - (wait - m->last_wait);
+
+      m->max_gap = MAX (m->max_gap, now - m->last);
+      m->max_busy = MAX (m->max_busy, busy);
+      if (m->schedstat)
+        m->max_sleep = MAX (m->max_sleep, sleep);
+    }
   m->last = now;
+  m->last_run = run;
+  m->last_wait = wait;
   m->ticks++;
   return G_SOURCE_CONTINUE;
 }
@@ -970,11 +1018,19 @@ test_batch_responsive_then_cancel (void)
   g_source_remove (timer);
   gtk_widget_remove_tick_callback (canvas, tick);
 
-  g_test_message ("during the batch: longest main-loop gap %.1f ms over %u timer ticks; "
-                  "longest frame gap %.1f ms over %u frames",
-                  loop.max_gap / 1000.0, loop.ticks, frames.max_gap / 1000.0, frames.ticks);
+  g_test_message ("during the batch, between 10 ms timer ticks (%u): main thread busy at most "
+                  "%.1f ms, asleep at most %.1f ms%s; wall-clock gap at most %.1f ms; "
+                  "frame gap at most %.1f ms over %u frames",
+                  loop.ticks, loop.max_busy / 1000.0, loop.max_sleep / 1000.0,
+                  loop.schedstat ? "" : " (no schedstat)", loop.max_gap / 1000.0,
+                  frames.max_gap / 1000.0, frames.ticks);
   g_assert_cmpuint (loop.ticks, >, 10);
-  g_assert_cmpfloat (loop.max_gap / 1000.0, <, limit);
+  /* The app never keeps the main loop busy, nor blocked, past the limit. */
+  g_assert_cmpfloat (loop.max_busy / 1000.0, <, limit);
+  g_assert_cmpfloat (loop.max_sleep / 1000.0, <, limit);
+  /* Wall clock: a loaded machine preempts any process; only a gross stall
+   * fails here. */
+  g_assert_cmpfloat (loop.max_gap / 1000.0, <, 20 * limit);
   g_assert_nonnull (strstr (di_window_get_progress_text (fx.window), "of 50"));
 
   /* Cancel stops the batch within an image. */
