@@ -68,6 +68,7 @@ struct _DiWindow
 
   /* Batch progress */
   gint64 progress_shown;
+  guint batch_serial;
   guint batch_total;
   guint batch_done;
   gint64 batch_start;
@@ -497,6 +498,7 @@ typedef struct
 {
   DiWindow *self;      /* strong */
   GPtrArray *items;    /* DiItem, parallel to the batch's files */
+  guint serial;
 } Batch;
 
 static void
@@ -584,7 +586,7 @@ batch_item_cb (DiEngine     *engine,
   if (error != NULL)
     di_item_set_error (item, error->message);
 
-  if (batch->items == g_object_get_data (G_OBJECT (self), "di-batch-items"))
+  if (batch->serial == self->batch_serial)
     {
       self->batch_done++;
       update_progress (self);
@@ -670,7 +672,7 @@ start_batch (DiWindow *self,
       return;
     }
 
-  g_object_set_data (G_OBJECT (self), "di-batch-items", batch->items);
+  batch->serial = ++self->batch_serial;
   self->batch_cancellable = g_cancellable_new ();
   self->batch_total = files->len;
   self->batch_done = 0;

@@ -658,15 +658,13 @@ static double fd_coord_err(float *v, size_t i, double a, double h, double f0, ev
  * gradient: h = target / max|ana|, within [1e-5, 5e-2]. The error returned
  * is <= NET_TOL exactly when max |fd - ana| <= NET_TOL max|ana| + NET_ABS. */
 static double fd_err_sampled(float *v, size_t n, const float *ana, int k, double target,
-                             eval_fn f, void *ctx, double *scale_out, double *h_out) {
+                             eval_fn f, void *ctx, double f0, double *scale_out, double *h_out) {
   size_t idx[16];
   k = pick_coords(ana, n, k, idx);
   double ms = 0;
   for (int j = 0; j < k; j++)
     ms = fmax(ms, fabs((double)ana[idx[j]]));
   const double h = fmin(5e-2, fmax(1e-5, target / (ms > 0 ? ms : 1e-30)));
-  const double f0 = f(ctx);
-  CHECK(f(ctx) == f0, "the forward pass is not deterministic (%.9g vs %.9g)", f(ctx), f0);
   double md = 0, md2 = 0; /* largest and second largest error */
   for (int j = 0; j < k; j++) {
     const double d = fd_coord_err(v, idx[j], ana[idx[j]], h, f0, f, ctx, NET_TOL * ms + NET_ABS);
@@ -715,6 +713,10 @@ static void check_param_grads(net_ctx *c, const char *const *names, int nnames) 
   CHECK(rc == 0, "train forward/backward: %s", err.message);
   if (rc)
     return;
+  /* the loss at the unperturbed point, shared by every difference below */
+  const double f0 = net_loss(c);
+  CHECK(f0 == (double)loss, "the train forward pass is not deterministic (%.9g vs %.9g)", f0,
+        (double)loss);
   /* keep the analytic gradients: the finite differences run more forwards */
   float **grads = xalloc(sizeof(float *) * (size_t)nnames);
   for (int i = 0; i < nnames; i++) {
@@ -730,7 +732,7 @@ static void check_param_grads(net_ctx *c, const char *const *names, int nnames) 
     if (!p || !p->grad)
       continue;
     double scale = 0, h = 0;
-    const double e = fd_err_sampled(p->data, p->n, grads[i], NET_COORDS, NET_DL, net_loss, c,
+    const double e = fd_err_sampled(p->data, p->n, grads[i], NET_COORDS, NET_DL, net_loss, c, f0,
                                     &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s %s: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(c->net)), names[i], e, scale, h);
@@ -763,7 +765,9 @@ static void check_input_grad(net_ctx *ce, net_ctx *ct) {
       zero &= g[i] == 0.0f;
     CHECK(zero, "eval input gradient of image 1 should be 0 for a logit of image 0");
     double scale = 0, h = 0;
-    double e = fd_err_sampled(ce->x, per, g, 8, NET_DZ, net_logit, ce, &scale, &h);
+    const double f0 = net_logit(ce);
+    CHECK(net_logit(ce) == f0, "the inference forward pass is not deterministic");
+    double e = fd_err_sampled(ce->x, per, g, 8, NET_DZ, net_logit, ce, f0, &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s eval input gradient: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(ce->net)), e, scale, h);
     if (verbose())
@@ -785,7 +789,7 @@ static void check_input_grad(net_ctx *ce, net_ctx *ct) {
   if (gin) {
     memcpy(g, gin, nx * sizeof(float));
     double scale = 0, h = 0;
-    double e = fd_err_sampled(ct->x, nx, g, 6, NET_DL, net_loss, ct, &scale, &h);
+    double e = fd_err_sampled(ct->x, nx, g, 6, NET_DL, net_loss, ct, net_loss(ct), &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s train input gradient: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(ct->net)), e, scale, h);
     if (verbose())
