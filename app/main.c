@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 
 #include "di-application.h"
+#include "di-batch.h"
 
 int
 main (int   argc,
@@ -23,6 +24,10 @@ main (int   argc,
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+
+  /* Headless: no GtkApplication, no display. */
+  if (di_batch_wanted (argc, argv))
+    return di_batch_run (argc, argv);
 
   app = di_application_new (G_APPLICATION_DEFAULT_FLAGS);
 
