@@ -2,6 +2,14 @@
  * folders, owns the engine and the settings, and loads the model (in the
  * engine's worker thread, so the first frame is not delayed).
  *
+ *   deepinsight [--model PATH] [--case CASE] [IMAGE|FOLDER…]
+ *
+ * --case makes CASE (created when missing) the window's review case, with
+ * the images given added to it; without it, a folder gets its own case
+ * (see di-window.c). A running instance gets the case through the
+ * "app.open-case" action, then the images through "open".
+ * (--no-window, the headless mode, is handled by main.c.)
+ *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -27,6 +35,7 @@ struct _DiApplication
   DiEngine *engine;
   GSettings *settings;
   char *model_override;     /* --model */
+  char *case_path;          /* --case, until the window takes it */
   char *model_error;
   GtkWindow *preferences;
 
@@ -202,7 +211,17 @@ get_window (DiApplication *self)
 static void
 di_application_activate (GApplication *app)
 {
-  gtk_window_present (GTK_WINDOW (get_window (DI_APPLICATION (app))));
+  DiApplication *self = DI_APPLICATION (app);
+  DiWindow *window = get_window (self);
+
+  if (self->case_path != NULL)
+    {
+      g_autofree char *path = g_steal_pointer (&self->case_path);
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+
+      di_window_open_case (window, file, NULL, 0);
+    }
+  gtk_window_present (GTK_WINDOW (window));
 }
 
 static void
@@ -211,9 +230,18 @@ di_application_open (GApplication  *app,
                      int            n_files,
                      const char    *hint)
 {
-  DiWindow *window = get_window (DI_APPLICATION (app));
+  DiApplication *self = DI_APPLICATION (app);
+  DiWindow *window = get_window (self);
 
-  di_window_open (window, files, n_files);
+  if (self->case_path != NULL)
+    {
+      g_autofree char *path = g_steal_pointer (&self->case_path);
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+
+      di_window_open_case (window, file, files, n_files);
+    }
+  else
+    di_window_open (window, files, n_files);
   gtk_window_present (GTK_WINDOW (window));
 }
 
@@ -275,7 +303,23 @@ load_model_action (GSimpleAction *action,
   di_application_load_model (self, self->model_override);
 }
 
+/* app.open-case ("/path/case.dicase"): how --case reaches a running
+ * instance. The images, if any, follow through "open". */
+static void
+open_case_action (GSimpleAction *action,
+                  GVariant      *param,
+                  gpointer       user_data)
+{
+  DiApplication *self = user_data;
+
+  g_free (self->case_path);
+  self->case_path = g_strdup (g_variant_get_string (param, NULL));
+  /* Without images, nothing else comes: open the case now. */
+  g_application_activate (G_APPLICATION (self));
+}
+
 static const GActionEntry app_actions[] = {
+  { "open-case", open_case_action, "s" },
   { "preferences", preferences_action },
   { "about", about_action },
   { "quit", quit_action },
@@ -301,6 +345,8 @@ di_application_startup (GApplication *app)
     { "win.zoom-100", { "<Control>1", "<Control>KP_1", NULL } },
     { "win.show-help-overlay", { "<Control>question", NULL } },
     { "win.cancel-batch", { "<Control>period", NULL } },
+    { "win.undo", { "<Control>z", NULL } },
+    { "win.redo", { "<Control><Shift>z", NULL } },
     { "window.close", { "<Control>w", NULL } },
   };
 
@@ -326,6 +372,7 @@ di_application_handle_local_options (GApplication *app,
 {
   DiApplication *self = DI_APPLICATION (app);
   const char *model = NULL;
+  const char *kase = NULL;
 
   if (g_variant_dict_contains (options, "version"))
     {
@@ -352,6 +399,33 @@ di_application_handle_local_options (GApplication *app,
                                         g_variant_new_string (self->model_override));
     }
 
+  if (g_variant_dict_lookup (options, "case", "^&ay", &kase))
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (kase);
+      g_autoptr(GError) error = NULL;
+
+      g_free (self->case_path);
+      self->case_path = g_file_get_path (file);
+      if (self->case_path == NULL)
+        {
+          g_printerr (_("%s: a case must be a local file\n"), kase);
+          return 1;
+        }
+
+      if (!g_application_register (app, NULL, &error))
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      /* A running instance: the case first, then (with images) "open". */
+      if (g_application_get_is_remote (app))
+        {
+          g_action_group_activate_action (G_ACTION_GROUP (app), "open-case",
+                                          g_variant_new_string (self->case_path));
+          g_clear_pointer (&self->case_path, g_free);
+        }
+    }
+
   return G_APPLICATION_CLASS (di_application_parent_class)->handle_local_options (app, options);
 }
 
@@ -374,6 +448,7 @@ di_application_finalize (GObject *object)
   g_clear_object (&self->engine);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->model_override, g_free);
+  g_clear_pointer (&self->case_path, g_free);
   g_clear_pointer (&self->model_error, g_free);
 
   G_OBJECT_CLASS (di_application_parent_class)->finalize (object);
@@ -433,6 +508,8 @@ di_application_init (DiApplication *self)
   static const GOptionEntry options[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL,
       N_("Use this model file (safetensors) instead of the default"), N_("PATH") },
+    { "case", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("Review in this case file (created when missing) instead of the folder’s own"), N_("CASE") },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the version and exit"), NULL },
     { NULL }
   };

@@ -1292,7 +1292,8 @@ di_case_dup_folder (DiCase *self)
 /**
  * di_case_dup_title:
  *
- * Returns: (transfer full): the case file's name without ".dicase"
+ * Returns: (transfer full): the case file's name without ".dicase"; for
+ *   a folder's own case (%DI_CASE_FOLDER_NAME), the folder's name
  */
 char *
 di_case_dup_title (DiCase *self)
@@ -1302,6 +1303,8 @@ di_case_dup_title (DiCase *self)
   g_return_val_if_fail (DI_IS_CASE (self), NULL);
 
   base = g_path_get_basename (self->filename);
+  if (g_str_equal (base, DI_CASE_FOLDER_NAME) && strcmp (self->folder, "/") != 0)
+    return g_path_get_basename (self->folder);
   if (g_str_has_suffix (base, DI_CASE_SUFFIX) && strlen (base) > strlen (DI_CASE_SUFFIX))
     base[strlen (base) - strlen (DI_CASE_SUFFIX)] = '\0';
   return g_steal_pointer (&base);

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 #define DI_CASE_APPLICATION_ID 0x44496373
 /* The suggested file name extension. */
 #define DI_CASE_SUFFIX ".dicase"
+/* The case the viewer keeps in a folder it opens: FOLDER/deepinsight-case.dicase. */
+#define DI_CASE_FOLDER_NAME "deepinsight-case" DI_CASE_SUFFIX
 
 #define DI_CASE_ERROR (di_case_error_quark ())
 

@@ -24,6 +24,7 @@
 #include <glib/gi18n.h>
 #include <dinet/dinet.h>
 
+#include "di-case.h"
 #include "di-engine.h"
 #include "di-heatmap.h"
 #include "di-image.h"
@@ -55,6 +56,7 @@ typedef struct
   guint next;                 /* batch: the file the next slice handles */
   int thumb_size;
   gboolean classify;
+  GArray *classify_mask;      /* gboolean per file, or NULL: every file */
   DiEngineBatchFunc func;
   gpointer func_data;
   GDestroyNotify func_data_destroy;
@@ -88,6 +90,7 @@ struct _DiEngine
 
   int threads;
   guint jobs_run;
+  guint classified;
   gboolean busy;
 };
 
@@ -123,6 +126,7 @@ job_free (Job *job)
   g_free (job->path);
   g_clear_pointer (&job->image, di_image_unref);
   g_clear_pointer (&job->files, g_ptr_array_unref);
+  g_clear_pointer (&job->classify_mask, g_array_unref);
   if (job->func_data_destroy != NULL)
     job->func_data_destroy (job->func_data);
   g_clear_pointer (&job->new_net, dinet_net_free);
@@ -327,7 +331,8 @@ job_batch_slice (Job *job)
 
   job->thumbnail = di_image_make_thumbnail (pixels, job->thumb_size,
                                             &job->thumb_width, &job->thumb_height);
-  if (job->classify && job->net != NULL)
+  if (job->classify && job->net != NULL &&
+      (job->classify_mask == NULL || g_array_index (job->classify_mask, gboolean, job->next)))
     job->prediction = classify_pixels (job, pixels, &job->error);
 
   dinet_image_free (pixels);
@@ -384,12 +389,22 @@ job_thread (GTask        *worker,
         case JOB_LOAD_MODEL:
           {
             dinet_error err = {0};
+            /* The model's identity in review cases: hashed here, once per
+             * load, never on the main thread. A file that cannot be read
+             * cannot be loaded either. */
+            g_autoptr(GError) io_error = NULL;
+            g_autofree char *sha256 = di_case_compute_sha256 (job->path, NULL, &io_error);
 
-            job->new_net = dinet_net_load (job->path, &err);
-            if (job->new_net == NULL)
-              set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_IO);
+            if (sha256 == NULL)
+              g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_IO, io_error->message);
             else
-              job->new_model = _di_model_info_new_from_net (job->path, job->new_net);
+              {
+                job->new_net = dinet_net_load (job->path, &err);
+                if (job->new_net == NULL)
+                  set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_IO);
+                else
+                  job->new_model = _di_model_info_new_from_net (job->path, job->new_net, sha256);
+              }
           }
           break;
 
@@ -509,6 +524,8 @@ worker_done_cb (GObject      *object,
 
   self->running = NULL;
   self->jobs_run++;
+  if ((job->kind == JOB_CLASSIFY || job->kind == JOB_BATCH) && job->prediction != NULL)
+    self->classified++;
   g_clear_pointer (&job->model, di_model_info_unref);
   job->net = NULL;
 
@@ -743,6 +760,19 @@ di_engine_get_jobs_run (DiEngine *self)
 }
 
 /**
+ * di_engine_get_n_classified:
+ *
+ * Returns: how many images the network has classified (classify jobs and
+ *   batch files), not counting explanations
+ */
+guint
+di_engine_get_n_classified (DiEngine *self)
+{
+  g_return_val_if_fail (DI_IS_ENGINE (self), 0);
+  return self->classified;
+}
+
+/**
  * di_engine_load_model_async:
  * @path: a model file (safetensors)
  *
@@ -962,6 +992,38 @@ di_engine_classify_files_async (DiEngine            *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
+  g_return_if_fail (DI_IS_ENGINE (self));
+
+  di_engine_classify_files_masked_async (self, files, NULL, n_files, thumb_size, classify,
+                                         func, func_data, func_data_destroy,
+                                         cancellable, callback, user_data);
+}
+
+/**
+ * di_engine_classify_files_masked_async:
+ * @files: (array length=n_files): local image files
+ * @classify_mask: (array length=n_files) (nullable): which files to
+ *   classify; %NULL for all of them (the others are only thumbnailed)
+ * @classify: whether to classify at all (when a model is loaded)
+ *
+ * As di_engine_classify_files_async(), classifying only the files whose
+ * @classify_mask entry is %TRUE: images the model has already classified
+ * (in a review case) only need their thumbnails.
+ */
+void
+di_engine_classify_files_masked_async (DiEngine            *self,
+                                       GFile              **files,
+                                       const gboolean      *classify_mask,
+                                       guint                n_files,
+                                       int                  thumb_size,
+                                       gboolean             classify,
+                                       DiEngineBatchFunc    func,
+                                       gpointer             func_data,
+                                       GDestroyNotify       func_data_destroy,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
   Job *job;
 
   g_return_if_fail (DI_IS_ENGINE (self));
@@ -974,6 +1036,11 @@ di_engine_classify_files_async (DiEngine            *self,
     g_ptr_array_add (job->files, g_file_dup (files[i]));
   job->thumb_size = MAX (thumb_size, 16);
   job->classify = classify;
+  if (classify && classify_mask != NULL)
+    {
+      job->classify_mask = g_array_sized_new (FALSE, FALSE, sizeof (gboolean), n_files);
+      g_array_append_vals (job->classify_mask, classify_mask, n_files);
+    }
   job->func = func;
   job->func_data = func_data;
   job->func_data_destroy = func_data_destroy;

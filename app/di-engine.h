@@ -59,6 +59,7 @@ int           di_engine_get_threads           (DiEngine             *self);
 void          di_engine_set_threads           (DiEngine             *self,
                                                int                   threads);
 guint         di_engine_get_jobs_run          (DiEngine             *self);
+guint         di_engine_get_n_classified      (DiEngine             *self);
 
 void          di_engine_load_model_async      (DiEngine             *self,
                                                const char           *path,
@@ -102,6 +103,18 @@ DiHeatmap    *di_engine_explain_finish        (DiEngine             *self,
 
 void          di_engine_classify_files_async  (DiEngine             *self,
                                                GFile               **files,
+                                               guint                 n_files,
+                                               int                   thumb_size,
+                                               gboolean              classify,
+                                               DiEngineBatchFunc     func,
+                                               gpointer              func_data,
+                                               GDestroyNotify        func_data_destroy,
+                                               GCancellable         *cancellable,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+void          di_engine_classify_files_masked_async (DiEngine       *self,
+                                               GFile               **files,
+                                               const gboolean       *classify_mask,
                                                guint                 n_files,
                                                int                   thumb_size,
                                                gboolean              classify,

@@ -1,5 +1,7 @@
 /* di-item.c — one image of the gallery: its file, thumbnail, prediction,
- * the reviewer's class and note. Kept in memory only.
+ * the reviewer's class and note, and where it is in the window's review
+ * case (its image id and whether the file moved or changed). The case is
+ * the record; the item is what the gallery and panel show of it.
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,6 +12,7 @@
 
 #include <glib/gi18n.h>
 
+#include "di-case.h"
 #include "di-item.h"
 #include "di-model-info.h"
 #include "di-prediction.h"
@@ -30,6 +33,9 @@ struct _DiItem
   char **badge_classes;
 
   int reviewer_class;
+  gboolean label_from_class;  /* reviewer_label follows reviewer_class */
+  gint64 case_id;
+  int case_status;            /* DiCaseImageStatus */
 };
 
 G_DEFINE_FINAL_TYPE (DiItem, di_item, G_TYPE_OBJECT)
@@ -51,6 +57,8 @@ enum {
   PROP_NOTE,
   PROP_ERROR,
   PROP_TOOLTIP,
+  PROP_FLAGGED,
+  PROP_FLAG_TEXT,
   N_PROPS
 };
 
@@ -118,6 +126,8 @@ dup_tooltip (DiItem *self)
 {
   GString *s = g_string_new (self->display_name);
 
+  if (di_item_get_flagged (self))
+    g_string_append_printf (s, "\n%s", di_item_get_flag_text (self));
   if (self->error != NULL)
     g_string_append_printf (s, "\n%s", self->error);
   if (self->prediction != NULL)
@@ -212,6 +222,14 @@ di_item_get_property (GObject    *object,
 
     case PROP_TOOLTIP:
       g_value_take_string (value, dup_tooltip (self));
+      break;
+
+    case PROP_FLAGGED:
+      g_value_set_boolean (value, di_item_get_flagged (self));
+      break;
+
+    case PROP_FLAG_TEXT:
+      g_value_set_string (value, di_item_get_flag_text (self));
       break;
 
     default:
@@ -329,6 +347,12 @@ di_item_class_init (DiItemClass *klass)
   properties[PROP_TOOLTIP] =
     g_param_spec_string ("tooltip", NULL, NULL, NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_FLAGGED] =
+    g_param_spec_boolean ("flagged", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_FLAG_TEXT] =
+    g_param_spec_string ("flag-text", NULL, NULL, NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -337,6 +361,7 @@ static void
 di_item_init (DiItem *self)
 {
   self->reviewer_class = -1;
+  self->case_status = DI_CASE_IMAGE_OK;
 }
 
 DiItem *
@@ -400,10 +425,29 @@ di_item_get_prediction (DiItem *self)
   return self->prediction;
 }
 
+static int
+find_class (DiModelInfo *model,
+            const char  *label)
+{
+  for (int i = 0; model != NULL && label != NULL && i < di_model_info_get_n_classes (model); i++)
+    if (g_strcmp0 (di_model_info_get_class_name (model, i), label) == 0)
+      return i;
+  return -1;
+}
+
+/* Either the label follows the class index (set by index, before the
+ * model's names are known), or the index follows the label (set by name,
+ * as a case records it). */
 static void
 update_reviewer_label (DiItem *self)
 {
   DiModelInfo *model = self->prediction ? di_prediction_get_model (self->prediction) : NULL;
+
+  if (!self->label_from_class)
+    {
+      self->reviewer_class = find_class (model, self->reviewer_label);
+      return;
+    }
 
   g_clear_pointer (&self->reviewer_label, g_free);
   if (self->reviewer_class >= 0)
@@ -435,6 +479,7 @@ di_item_set_prediction (DiItem       *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_CLASSES]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUSPICION]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARGIN]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_CLASS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
   g_object_thaw_notify (G_OBJECT (self));
@@ -494,10 +539,11 @@ di_item_set_reviewer_class (DiItem *self,
   g_return_if_fail (DI_IS_ITEM (self));
 
   reviewer_class = MAX (reviewer_class, -1);
-  if (self->reviewer_class == reviewer_class)
+  if (self->reviewer_class == reviewer_class && self->label_from_class)
     return;
 
   self->reviewer_class = reviewer_class;
+  self->label_from_class = TRUE;
   update_reviewer_label (self);
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -547,11 +593,46 @@ di_item_set_reviewer_name (DiItem     *self,
     }
 }
 
+/**
+ * di_item_set_reviewer_label:
+ * @label: (nullable): the reviewer's class by name, %NULL for none
+ *
+ * Sets the reviewer's class as a case records it: by name. The class index
+ * is the name's position in the prediction's model, -1 until it is known.
+ */
+void
+di_item_set_reviewer_label (DiItem     *self,
+                            const char *label)
+{
+  int before;
+
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (label != NULL && *label == 0)
+    label = NULL;
+  if (!self->label_from_class && g_strcmp0 (label, self->reviewer_label) == 0)
+    return;
+
+  before = self->reviewer_class;
+  self->label_from_class = FALSE;
+  g_free (self->reviewer_label);
+  self->reviewer_label = g_strdup (label);
+  update_reviewer_label (self);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (before != self->reviewer_class)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_CLASS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
 gboolean
 di_item_get_reviewed (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
-  return self->reviewer_class >= 0;
+  return self->reviewer_label != NULL;
 }
 
 const char *
@@ -593,5 +674,88 @@ di_item_set_error (DiItem     *self,
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+    }
+}
+
+/**
+ * di_item_get_case_id:
+ *
+ * Returns: the image's id in the window's case, or 0 when it is not in one
+ */
+gint64
+di_item_get_case_id (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), 0);
+  return self->case_id;
+}
+
+void
+di_item_set_case_id (DiItem *self,
+                     gint64  case_id)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+  self->case_id = MAX (case_id, 0);
+}
+
+/**
+ * di_item_get_case_status:
+ *
+ * Returns: a #DiCaseImageStatus: whether the file is still the one the
+ *   case recorded
+ */
+int
+di_item_get_case_status (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), DI_CASE_IMAGE_OK);
+  return self->case_status;
+}
+
+void
+di_item_set_case_status (DiItem *self,
+                         int     status)
+{
+  g_return_if_fail (DI_IS_ITEM (self));
+
+  if (self->case_status == status)
+    return;
+  self->case_status = status;
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FLAGGED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FLAG_TEXT]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * di_item_get_flagged:
+ *
+ * Returns: whether the file moved away or changed since the case recorded it
+ */
+gboolean
+di_item_get_flagged (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
+  return self->case_status != DI_CASE_IMAGE_OK;
+}
+
+/**
+ * di_item_get_flag_text:
+ *
+ * Returns: (nullable): why the item is flagged, or %NULL
+ */
+const char *
+di_item_get_flag_text (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+
+  switch (self->case_status)
+    {
+    case DI_CASE_IMAGE_MISSING:
+      return _("The file is missing: it moved or was deleted after it was added to the case");
+    case DI_CASE_IMAGE_CHANGED:
+      return _("The file changed after it was added to the case: the case’s predictions and reviews are about the earlier file");
+    case DI_CASE_IMAGE_OK:
+    default:
+      return NULL;
     }
 }

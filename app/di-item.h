@@ -34,6 +34,8 @@ const char   *di_item_get_reviewer_label  (DiItem       *self);
 const char   *di_item_get_reviewer_name   (DiItem       *self);
 void          di_item_set_reviewer_name   (DiItem       *self,
                                            const char   *name);
+void          di_item_set_reviewer_label  (DiItem       *self,
+                                           const char   *label);
 gboolean      di_item_get_reviewed        (DiItem       *self);
 const char   *di_item_get_note            (DiItem       *self);
 void          di_item_set_note            (DiItem       *self,
@@ -41,5 +43,13 @@ void          di_item_set_note            (DiItem       *self,
 const char   *di_item_get_error           (DiItem       *self);
 void          di_item_set_error           (DiItem       *self,
                                            const char   *error);
+gint64        di_item_get_case_id         (DiItem       *self);
+void          di_item_set_case_id         (DiItem       *self,
+                                           gint64        case_id);
+int           di_item_get_case_status     (DiItem       *self);
+void          di_item_set_case_status     (DiItem       *self,
+                                           int           status);
+gboolean      di_item_get_flagged         (DiItem       *self);
+const char   *di_item_get_flag_text       (DiItem       *self);
 
 G_END_DECLS

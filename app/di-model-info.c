@@ -12,6 +12,7 @@
 
 #include <dinet/dinet.h>
 
+#include "di-export.h"
 #include "di-model-info.h"
 
 struct _DiModelInfo
@@ -27,6 +28,10 @@ struct _DiModelInfo
   double temperature;
   gboolean cbam;
   gboolean grouping;
+
+  char *sha256;         /* of the model file; NULL when it could not be read */
+  char *file_name;      /* the file's base name: the model's name in cases */
+  GHashTable *metadata; /* every metadata key, plus "abnormal" as in cases */
 };
 
 G_DEFINE_BOXED_TYPE (DiModelInfo, di_model_info, di_model_info_ref, di_model_info_unref)
@@ -39,11 +44,46 @@ di_model_info_free (DiModelInfo *self)
   g_free (self->arch_name);
   g_strfreev (self->class_names);
   g_free (self->abnormal);
+  g_free (self->sha256);
+  g_free (self->file_name);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
 }
 
+/* The grouping as a case records it (di-batch.c does the same): a JSON
+ * list of the abnormal classes, or nothing when no class is grouped. */
+static char *
+abnormal_json (DiModelInfo *self)
+{
+  g_autoptr(GString) s = g_string_new ("[");
+  gboolean any = FALSE;
+
+  for (int i = 0; i < self->n_classes; i++)
+    {
+      any |= self->abnormal[i] >= 0;
+      if (self->abnormal[i] == 1)
+        {
+          if (s->len > 1)
+            g_string_append_c (s, ',');
+          di_export_append_json_string (s, self->class_names[i]);
+        }
+    }
+  g_string_append_c (s, ']');
+  return any ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
+}
+
+/**
+ * _di_model_info_new_from_net:
+ * @path: the model file
+ * @net: the model, loaded from @path
+ * @sha256: (nullable): the SHA-256 of @path, computed by the caller in
+ *   the worker thread
+ *
+ * Returns: (transfer full): a snapshot of @net
+ */
 DiModelInfo *
 _di_model_info_new_from_net (const char             *path,
-                             const struct dinet_net *net)
+                             const struct dinet_net *net,
+                             const char             *sha256)
 {
   DiModelInfo *self;
   const char *meta_name;
@@ -87,6 +127,63 @@ _di_model_info_new_from_net (const char             *path,
   self->input_size = dinet_net_input_size (net);
   self->center_crop = dinet_net_center_crop (net);
   self->temperature = dinet_net_temperature (net);
+
+  self->sha256 = g_strdup (sha256);
+  self->file_name = path ? g_path_get_basename (path) : g_strdup (self->name);
+  self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (int i = 0; i < dinet_net_meta_count (net); i++)
+    g_hash_table_insert (self->metadata, g_strdup (dinet_net_meta_key (net, i)),
+                         g_strdup (dinet_net_meta_value (net, i)));
+  {
+    char *abnormal = abnormal_json (self);
+
+    if (abnormal != NULL)
+      g_hash_table_replace (self->metadata, g_strdup ("abnormal"), abnormal);
+  }
+
+  return self;
+}
+
+/**
+ * _di_model_info_new_from_record:
+ * @classes: class names in output order, %NULL-terminated
+ * @abnormal: (nullable): per class 1 abnormal, 0 normal, -1 unknown
+ *
+ * A description of a model known only from a case: enough to show its
+ * predictions (names, grouping), but it cannot classify.
+ *
+ * Returns: (transfer full): the description
+ */
+DiModelInfo *
+_di_model_info_new_from_record (const char         *sha256,
+                                const char         *name,
+                                const char * const *classes,
+                                const int          *abnormal,
+                                double              temperature)
+{
+  DiModelInfo *self;
+  gboolean any_abnormal = FALSE, any_normal = FALSE;
+
+  g_return_val_if_fail (classes != NULL, NULL);
+
+  self = g_atomic_rc_box_new0 (DiModelInfo);
+  self->name = g_strdup (name ? name : "model");
+  self->file_name = g_strdup (self->name);
+  self->arch_name = g_strdup ("");
+  self->sha256 = g_strdup (sha256);
+  self->n_classes = (int)g_strv_length ((char **)classes);
+  self->class_names = g_strdupv ((char **)classes);
+  self->abnormal = g_new0 (int, MAX (self->n_classes, 1));
+  for (int i = 0; i < self->n_classes; i++)
+    {
+      self->abnormal[i] = abnormal ? abnormal[i] : -1;
+      any_abnormal |= self->abnormal[i] == 1;
+      any_normal |= self->abnormal[i] == 0;
+    }
+  self->grouping = any_abnormal && any_normal;
+  self->center_crop = 1.0;
+  self->temperature = temperature > 0 ? temperature : 1.0;
+  self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   return self;
 }
@@ -196,4 +293,61 @@ di_model_info_get_temperature (DiModelInfo *self)
 {
   g_return_val_if_fail (self != NULL, 1.0);
   return self->temperature;
+}
+
+/**
+ * di_model_info_get_sha256:
+ *
+ * Returns: (nullable): the SHA-256 of the model file, the model's identity
+ *   in a case; %NULL when the file could not be hashed
+ */
+const char *
+di_model_info_get_sha256 (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->sha256;
+}
+
+/**
+ * di_model_info_get_file_name:
+ *
+ * Returns: the model file's base name (the model's name in a case)
+ */
+const char *
+di_model_info_get_file_name (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->file_name;
+}
+
+/**
+ * di_model_info_get_metadata:
+ *
+ * Returns: (transfer none) (element-type utf8 utf8): the model file's
+ *   metadata, with "abnormal" as a case records it
+ */
+GHashTable *
+di_model_info_get_metadata (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->metadata;
+}
+
+/**
+ * di_model_info_same_model:
+ * @a: (nullable): a model
+ * @b: (nullable): another
+ *
+ * Returns: whether @a and @b describe the same model: the same object, or
+ *   the same file content (SHA-256)
+ */
+gboolean
+di_model_info_same_model (DiModelInfo *a,
+                          DiModelInfo *b)
+{
+  if (a == NULL || b == NULL)
+    return FALSE;
+  if (a == b)
+    return TRUE;
+  return a->sha256 != NULL && g_strcmp0 (a->sha256, b->sha256) == 0;
 }

@@ -30,11 +30,24 @@ gboolean     di_model_info_has_grouping      (DiModelInfo *self);
 int          di_model_info_get_input_size    (DiModelInfo *self);
 double       di_model_info_get_center_crop   (DiModelInfo *self);
 double       di_model_info_get_temperature   (DiModelInfo *self);
+const char  *di_model_info_get_sha256        (DiModelInfo *self);
+const char  *di_model_info_get_file_name     (DiModelInfo *self);
+GHashTable  *di_model_info_get_metadata      (DiModelInfo *self);
+gboolean     di_model_info_same_model        (DiModelInfo *a,
+                                              DiModelInfo *b);
 
-/* For the engine bridge: snapshot of a dinet_net. */
+/* For the engine bridge: snapshot of a dinet_net (in the worker). */
 struct dinet_net;
 DiModelInfo *_di_model_info_new_from_net     (const char             *path,
-                                              const struct dinet_net *net);
+                                              const struct dinet_net *net,
+                                              const char             *sha256);
+/* For predictions read back from a case (DiCaseModel), when the model that
+ * made them is not the one loaded. */
+DiModelInfo *_di_model_info_new_from_record  (const char             *sha256,
+                                              const char             *name,
+                                              const char * const     *classes,
+                                              const int              *abnormal,
+                                              double                  temperature);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiModelInfo, di_model_info_unref)
 

@@ -1,7 +1,10 @@
 /* di-side-panel.c — the panel beside the image: the model, the prediction
  * (top class, every class as a bar, most probable first, and the
  * normal/abnormal score when the model groups its classes), the overlay
- * controls with the legend, and the reviewer's class and note.
+ * controls with the legend, the reviewer's class and note, a warning when
+ * the file moved or changed since its case recorded it, and the image's
+ * history in the case: every call of the AI (with its probabilities at
+ * the time) and every review, newest first.
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,6 +15,7 @@
 
 #include <glib/gi18n.h>
 
+#include "di-case.h"
 #include "di-heatmap.h"
 #include "di-item.h"
 #include "di-model-info.h"
@@ -43,8 +47,13 @@ struct _DiSidePanel
   GtkPopover *relabel_popover;
   GtkBox *relabel_box;
   GtkEntry *note_entry;
+  GtkBox *flag_box;
+  GtkLabel *flag_label;
+  GtkLabel *history_heading;
+  GtkBox *history_box;
 
   /* Owned References */
+  GPtrArray *history;       /* DiCaseEvent, or NULL without a case */
   DiModelInfo *model;
   DiItem *item;
   gulong item_handler;
@@ -210,6 +219,177 @@ update_review (DiSidePanel *self)
 }
 
 static void
+update_flag (DiSidePanel *self)
+{
+  const char *text = self->item ? di_item_get_flag_text (self->item) : NULL;
+
+  gtk_label_set_text (self->flag_label, text ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->flag_box), text != NULL);
+}
+
+/* ---- History ------------------------------------------------------------ */
+
+static char *
+format_time (GDateTime *time)
+{
+  g_autoptr(GDateTime) local = NULL;
+
+  if (time == NULL)
+    return g_strdup ("—");
+  local = g_date_time_to_local (time);
+  return g_date_time_format (local, "%Y-%m-%d %H:%M");
+}
+
+static const char *
+or_none (const char *label)
+{
+  /* TRANSLATORS: a review without a class, in the history */
+  return label != NULL ? label : _("no class");
+}
+
+/* The AI's probabilities at the time, most probable first. */
+static char *
+format_probabilities (const DiCaseEvent *event)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autofree int *order = g_new (int, MAX (event->n_classes, 1));
+
+  for (int i = 0; i < event->n_classes; i++)
+    order[i] = i;
+  for (int i = 1; i < event->n_classes; i++)
+    for (int j = i; j > 0 && event->probabilities[order[j]] > event->probabilities[order[j - 1]]; j--)
+      {
+        int t = order[j];
+
+        order[j] = order[j - 1];
+        order[j - 1] = t;
+      }
+
+  for (int r = 0; r < event->n_classes; r++)
+    {
+      int i = order[r];
+
+      if (s->len > 0)
+        g_string_append (s, " · ");
+      g_string_append_printf (s, "%s %.1f%%", event->classes[i], 100.0 * event->probabilities[i]);
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static void
+add_history_row (DiSidePanel *self,
+                 const char  *line,
+                 const char  *detail,
+                 const char  *tooltip)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 1);
+  GtkWidget *label = gtk_label_new (line);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_widget_add_css_class (label, "history-line");
+  gtk_box_append (GTK_BOX (box), label);
+  if (detail != NULL)
+    {
+      GtkWidget *more = gtk_label_new (detail);
+
+      gtk_label_set_xalign (GTK_LABEL (more), 0);
+      gtk_label_set_wrap (GTK_LABEL (more), TRUE);
+      gtk_label_set_wrap_mode (GTK_LABEL (more), PANGO_WRAP_WORD_CHAR);
+      gtk_widget_add_css_class (more, "history-detail");
+      gtk_widget_add_css_class (more, "dim-label");
+      gtk_box_append (GTK_BOX (box), more);
+    }
+  if (tooltip != NULL)
+    gtk_widget_set_tooltip_text (box, tooltip);
+  gtk_box_append (self->history_box, box);
+}
+
+static void
+add_history_event (DiSidePanel       *self,
+                   const DiCaseEvent *event)
+{
+  g_autofree char *when = format_time (event->time);
+  g_autofree char *line = NULL;
+  g_autofree char *detail = NULL;
+  /* TRANSLATORS: a review by nobody named, in the history */
+  const char *who = event->reviewer != NULL && *event->reviewer ? event->reviewer : _("Anonymous");
+
+  switch (event->kind)
+    {
+    case DI_CASE_EVENT_ADDED:
+      /* TRANSLATORS: history line: "2025-03-01 14:02 · Added to the case" */
+      line = g_strdup_printf (_("%s · Added to the case"), when);
+      break;
+
+    case DI_CASE_EVENT_PREDICTION:
+      {
+        int top = di_case_event_get_top (event);
+
+        if (top < 0)
+          return;
+        /* TRANSLATORS: history line: time · AI (model file): class and its probability */
+        line = g_strdup_printf (_("%s · AI (%s): %s, %.1f%%"), when,
+                                event->model_name ? event->model_name : "?",
+                                event->classes[top], 100.0 * event->probabilities[top]);
+        detail = format_probabilities (event);
+        add_history_row (self, line, detail, event->model_sha256);
+      }
+      return;
+
+    case DI_CASE_EVENT_REVIEW:
+      if (g_strcmp0 (event->label, event->previous_label) != 0)
+        /* TRANSLATORS: history line: time · reviewer: new class (before: old class) */
+        line = g_strdup_printf (_("%s · %s: %s (before: %s)"), when, who,
+                                or_none (event->label), or_none (event->previous_label));
+      else
+        /* TRANSLATORS: history line when only the note changed: time · reviewer */
+        line = g_strdup_printf (_("%s · %s changed the note"), when, who);
+      break;
+
+    case DI_CASE_EVENT_UNDO:
+      /* TRANSLATORS: history line: time · reviewer: class restored (before: class undone) */
+      line = g_strdup_printf (_("%s · %s undid a change: %s (before: %s)"), when, who,
+                              or_none (event->label), or_none (event->previous_label));
+      break;
+
+    case DI_CASE_EVENT_REDO:
+      /* TRANSLATORS: history line: time · reviewer: class again (before: class) */
+      line = g_strdup_printf (_("%s · %s redid a change: %s (before: %s)"), when, who,
+                              or_none (event->label), or_none (event->previous_label));
+      break;
+
+    default:
+      return;
+    }
+
+  if (event->kind != DI_CASE_EVENT_ADDED && g_strcmp0 (event->note, event->previous_note) != 0)
+    /* TRANSLATORS: the note of a review in the history */
+    detail = event->note != NULL ? g_strdup_printf (_("Note: %s"), event->note)
+                                 : g_strdup (_("Note removed"));
+
+  add_history_row (self, line, detail, NULL);
+}
+
+static void
+update_history (DiSidePanel *self)
+{
+  gboolean shown = self->history != NULL && self->item != NULL;
+
+  remove_children (self->history_box);
+  gtk_widget_set_visible (GTK_WIDGET (self->history_heading), shown);
+  gtk_widget_set_visible (GTK_WIDGET (self->history_box), shown);
+  if (!shown)
+    return;
+
+  if (self->history->len == 0)
+    add_history_row (self, _("Not in the case"), NULL, NULL);
+  for (guint i = self->history->len; i > 0; i--)
+    add_history_event (self, g_ptr_array_index (self->history, i - 1));
+}
+
+static void
 note_changed_cb (DiSidePanel *self,
                  GtkEntry    *entry)
 {
@@ -226,6 +406,8 @@ item_notify_cb (DiSidePanel *self,
 
   if (g_str_equal (name, "prediction") || g_str_equal (name, "error"))
     update_prediction (self);
+  else if (g_str_equal (name, "flagged"))
+    update_flag (self);
   else if (g_str_equal (name, "reviewer-label") || g_str_equal (name, "reviewer-name") ||
            g_str_equal (name, "note"))
     update_review (self);
@@ -409,6 +591,7 @@ di_side_panel_dispose (GObject *object)
 
   di_side_panel_set_item (self, NULL);
   g_clear_pointer (&self->model, di_model_info_unref);
+  g_clear_pointer (&self->history, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_SIDE_PANEL);
   /* The template's unbound top-level box is our child too. */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self)));)
@@ -572,6 +755,10 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, relabel_popover);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, relabel_box);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, note_entry);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, flag_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, flag_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, history_heading);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, history_box);
   gtk_widget_class_bind_template_callback (widget_class, note_changed_cb);
 }
 
@@ -676,9 +863,75 @@ di_side_panel_set_item (DiSidePanel *self,
                                                   G_CALLBACK (item_notify_cb), self,
                                                   G_CONNECT_SWAPPED);
 
+  /* The history was the old image's; the window sets the new one's. */
+  g_clear_pointer (&self->history, g_ptr_array_unref);
+
   update_prediction (self);
   update_review (self);
+  update_flag (self);
+  update_history (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
+}
+
+/**
+ * di_side_panel_set_history:
+ * @history: (nullable) (element-type DiCaseEvent): the item's events in
+ *   its case, oldest first (di_case_dup_history()); %NULL hides the
+ *   history (no case)
+ *
+ * Shows the provenance of the current item.
+ */
+void
+di_side_panel_set_history (DiSidePanel *self,
+                           GPtrArray   *history)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if (history != NULL)
+    g_ptr_array_ref (history);
+  g_clear_pointer (&self->history, g_ptr_array_unref);
+  self->history = history;
+  update_history (self);
+}
+
+/**
+ * di_side_panel_dup_history_text:
+ *
+ * Returns: (transfer full) (nullable): the history as shown, one line per
+ *   label, or %NULL when it is hidden
+ */
+char *
+di_side_panel_dup_history_text (DiSidePanel *self)
+{
+  GString *s;
+
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->history_box)))
+    return NULL;
+
+  s = g_string_new (NULL);
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->history_box));
+       row != NULL; row = gtk_widget_get_next_sibling (row))
+    for (GtkWidget *label = gtk_widget_get_first_child (row);
+         label != NULL; label = gtk_widget_get_next_sibling (label))
+      if (GTK_IS_LABEL (label))
+        g_string_append_printf (s, "%s\n", gtk_label_get_text (GTK_LABEL (label)));
+  return g_string_free (s, FALSE);
+}
+
+/**
+ * di_side_panel_get_flag_text:
+ *
+ * Returns: (nullable): the moved-or-changed warning, when shown
+ */
+const char *
+di_side_panel_get_flag_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+
+  return gtk_widget_get_visible (GTK_WIDGET (self->flag_box))
+           ? gtk_label_get_text (self->flag_label) : NULL;
 }
 
 DiExplainMethod

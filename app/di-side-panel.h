@@ -43,5 +43,9 @@ void             di_side_panel_set_overlay_visible (DiSidePanel     *self,
 const char      *di_side_panel_get_top_class_text  (DiSidePanel     *self);
 const char      *di_side_panel_get_review_text     (DiSidePanel     *self);
 gboolean         di_side_panel_get_cbam_available  (DiSidePanel     *self);
+void             di_side_panel_set_history         (DiSidePanel     *self,
+                                                    GPtrArray       *history);
+char            *di_side_panel_dup_history_text    (DiSidePanel     *self);
+const char      *di_side_panel_get_flag_text       (DiSidePanel     *self);
 
 G_END_DECLS

@@ -6,6 +6,9 @@
  * (an image the user has already left is ignored), and every failure ends
  * as a message in the window's banner.
  *
+ * The review case (what goes into it, undo, exports) is in
+ * di-window-case.c; opening images and cases is here.
+ *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -25,58 +28,10 @@
 #include "di-model-info.h"
 #include "di-prediction.h"
 #include "di-side-panel.h"
-#include "di-window.h"
+#include "di-window-private.h"
 
 #define OPACITY_STEP 0.1
 
-struct _DiWindow
-{
-  GtkApplicationWindow parent_instance;
-
-  /* Template Widgets */
-  GtkToggleButton *overlay_button;
-  GtkLabel *zoom_label;
-  GtkRevealer *model_banner;
-  GtkLabel *model_banner_label;
-  GtkButton *model_banner_button;
-  GtkRevealer *message_banner;
-  GtkBox *message_box;
-  GtkLabel *message_label;
-  DiGallery *gallery;
-  DiImageCanvas *canvas;
-  GtkWidget *placeholder;
-  GtkLabel *caption_label;
-  GtkLabel *evidence_label;
-  GtkSpinner *spinner;
-  DiSidePanel *side_panel;
-  GtkRevealer *progress_revealer;
-  GtkLabel *progress_label;
-  GtkProgressBar *progress_bar;
-
-  /* Owned References */
-  DiEngine *engine;
-  GSettings *settings;
-  GListStore *items;
-  DiItem *current;
-  DiImage *current_image;
-  GCancellable *current_cancellable;  /* decoding + classifying the current image */
-  GCancellable *explain_cancellable;  /* its explanation */
-  GCancellable *batch_cancellable;
-  GCancellable *open_cancellable;
-  GtkFileChooserNative *chooser;
-  char *message;
-
-  /* Batch progress */
-  gint64 progress_shown;
-  guint batch_serial;
-  guint batch_total;
-  guint batch_done;
-  gint64 batch_start;
-  gboolean batch_classifies;
-
-  guint analysis_pending;
-  guint zoom_label_source;
-};
 
 G_DEFINE_FINAL_TYPE (DiWindow, di_window, GTK_TYPE_APPLICATION_WINDOW)
 
@@ -93,19 +48,6 @@ static GParamSpec *properties[N_PROPS];
 
 static void request_explanation (DiWindow *self);
 static void start_batch (DiWindow *self, gboolean only_missing);
-
-static DiModelInfo *
-current_model (DiWindow *self)
-{
-  return self->engine ? di_engine_get_model_info (self->engine) : NULL;
-}
-
-static gboolean
-prediction_is_current (DiWindow     *self,
-                       DiPrediction *prediction)
-{
-  return prediction != NULL && di_prediction_get_model (prediction) == current_model (self);
-}
 
 static void
 analysis_begin (DiWindow *self)
@@ -163,7 +105,7 @@ update_model_banner (DiWindow *self)
   GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   gboolean loading = DI_IS_APPLICATION (app) && di_application_get_model_loading (DI_APPLICATION (app));
 
-  if (current_model (self) != NULL)
+  if (_di_window_current_model (self) != NULL)
     {
       gtk_revealer_set_reveal_child (self->model_banner, FALSE);
       return;
@@ -182,7 +124,7 @@ static void
 update_caption (DiWindow *self)
 {
   DiHeatmap *heatmap = di_image_canvas_get_heatmap (self->canvas);
-  DiModelInfo *model = current_model (self);
+  DiModelInfo *model = _di_window_current_model (self);
   gboolean visible = di_image_canvas_get_overlay_visible (self->canvas);
   g_autofree char *caption = NULL;
   const char *class_name = NULL;
@@ -227,8 +169,8 @@ update_caption (DiWindow *self)
     gtk_widget_set_visible (GTK_WIDGET (self->evidence_label), FALSE);
 }
 
-static void
-update_title (DiWindow *self)
+void
+_di_window_update_title (DiWindow *self)
 {
   if (self->current != NULL)
     {
@@ -236,9 +178,24 @@ update_title (DiWindow *self)
       g_autofree char *title = g_strdup_printf (_("%s — DeepInsight"),
                                                 di_item_get_display_name (self->current));
       gtk_window_set_title (GTK_WINDOW (self), title);
+      gtk_label_set_text (self->title_label, di_item_get_display_name (self->current));
     }
   else
-    gtk_window_set_title (GTK_WINDOW (self), _("DeepInsight"));
+    {
+      gtk_window_set_title (GTK_WINDOW (self), _("DeepInsight"));
+      gtk_label_set_text (self->title_label, _("DeepInsight"));
+    }
+
+  if (self->kase != NULL)
+    {
+      g_autofree char *title = di_case_dup_title (self->kase);
+      /* TRANSLATORS: under the window title: "Case: cells" */
+      g_autofree char *text = g_strdup_printf (_("Case: %s"), title);
+
+      gtk_label_set_text (self->case_label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->case_label), di_case_get_filename (self->kase));
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->case_label), self->kase != NULL);
 }
 
 /* ---- Analysing the image on screen ------------------------------------ */
@@ -307,9 +264,13 @@ explain_cb (GObject      *object,
       return;
     }
 
-  if (prediction_is_current (self, prediction) &&
-      !prediction_is_current (self, di_item_get_prediction (self->current)))
-    di_item_set_prediction (self->current, prediction);
+  if (_di_window_prediction_is_current (self, prediction) &&
+      !_di_window_prediction_is_current (self, di_item_get_prediction (self->current)))
+    {
+      di_item_set_prediction (self->current, prediction);
+      _di_window_record_prediction (self, self->current, prediction);
+    }
+  _di_window_record_map (self, self->current, heatmap, prediction);
 
   di_image_canvas_set_heatmap (self->canvas, heatmap,
                                di_model_info_get_center_crop (di_prediction_get_model (prediction)));
@@ -323,7 +284,7 @@ request_explanation (DiWindow *self)
     g_cancellable_cancel (self->explain_cancellable);
   g_clear_object (&self->explain_cancellable);
 
-  if (self->current_image == NULL || current_model (self) == NULL)
+  if (self->current_image == NULL || _di_window_current_model (self) == NULL)
     return;
 
   self->explain_cancellable = g_cancellable_new ();
@@ -351,8 +312,11 @@ classify_cb (GObject      *object,
 
   if (prediction != NULL)
     {
-      if (prediction_is_current (self, prediction))
-        di_item_set_prediction (request->item, prediction);
+      if (_di_window_prediction_is_current (self, prediction))
+        {
+          di_item_set_prediction (request->item, prediction);
+          _di_window_record_prediction (self, request->item, prediction);
+        }
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
            !g_error_matches (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL))
@@ -373,10 +337,10 @@ classify_cb (GObject      *object,
 static void
 request_analysis (DiWindow *self)
 {
-  if (self->current == NULL || self->current_image == NULL || current_model (self) == NULL)
+  if (self->current == NULL || self->current_image == NULL || _di_window_current_model (self) == NULL)
     return;
 
-  if (!prediction_is_current (self, di_item_get_prediction (self->current)))
+  if (!_di_window_prediction_is_current (self, di_item_get_prediction (self->current)))
     {
       analysis_begin (self);
       di_engine_classify_async (self->engine, self->current_image, self->current_cancellable,
@@ -440,6 +404,10 @@ di_window_set_current_item (DiWindow *self,
   if (self->current == item)
     return;
 
+  /* The note typed for the image being left is saved now. */
+  _di_window_flush_note (self);
+  _di_window_unwatch_note (self);
+
   if (self->current_cancellable != NULL)
     g_cancellable_cancel (self->current_cancellable);
   g_clear_object (&self->current_cancellable);
@@ -451,9 +419,12 @@ di_window_set_current_item (DiWindow *self,
   g_clear_pointer (&self->current_image, di_image_unref);
   di_image_canvas_set_heatmap (self->canvas, NULL, 1.0);
   di_side_panel_set_item (self->side_panel, item);
+  _di_window_update_history (self);
   di_gallery_set_selected_item (self->gallery, item);
   update_caption (self);
-  update_title (self);
+  _di_window_update_title (self);
+  if (item != NULL)
+    _di_window_watch_note (self, item);
 
   if (item != NULL)
     {
@@ -581,8 +552,11 @@ batch_item_cb (DiEngine     *engine,
       di_item_set_thumbnail (item, GDK_PAINTABLE (texture));
     }
 
-  if (prediction != NULL && prediction_is_current (self, prediction))
-    di_item_set_prediction (item, prediction);
+  if (prediction != NULL && _di_window_prediction_is_current (self, prediction))
+    {
+      di_item_set_prediction (item, prediction);
+      _di_window_record_prediction (self, item, prediction);
+    }
   if (error != NULL)
     di_item_set_error (item, error->message);
 
@@ -633,15 +607,19 @@ cancel_batch (DiWindow *self)
     g_cancellable_cancel (self->batch_cancellable);
 }
 
-/* Thumbnails (and, with a model, classifies) the items that need it. */
+/* Thumbnails the items (all of them, or those without a thumbnail) and,
+ * with a model, classifies those the model has not classified yet. Files
+ * missing from their case are left out. */
 static void
 start_batch (DiWindow *self,
              gboolean  only_missing)
 {
   g_autoptr(GPtrArray) files = g_ptr_array_new ();
+  g_autoptr(GArray) classify = g_array_new (FALSE, FALSE, sizeof (gboolean));
   Batch *batch;
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
   gboolean was_running = self->batch_cancellable != NULL;
+  gboolean any_classify = FALSE;
 
   if (self->batch_cancellable != NULL)
     g_cancellable_cancel (self->batch_cancellable);
@@ -653,14 +631,18 @@ start_batch (DiWindow *self,
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(DiItem) item = g_list_model_get_item (G_LIST_MODEL (self->items), i);
+      gboolean needs_class = _di_window_current_model (self) != NULL &&
+                             !_di_window_prediction_is_current (self, di_item_get_prediction (item));
 
-      if (only_missing &&
-          di_item_get_thumbnail (item) != NULL &&
-          (current_model (self) == NULL || prediction_is_current (self, di_item_get_prediction (item))))
+      if (di_item_get_case_status (item) == DI_CASE_IMAGE_MISSING)
+        continue;
+      if (only_missing && di_item_get_thumbnail (item) != NULL && !needs_class)
         continue;
 
       g_ptr_array_add (batch->items, g_object_ref (item));
       g_ptr_array_add (files, di_item_get_file (item));
+      g_array_append_val (classify, needs_class);
+      any_classify |= needs_class;
     }
 
   if (files->len == 0)
@@ -677,15 +659,16 @@ start_batch (DiWindow *self,
   self->batch_total = files->len;
   self->batch_done = 0;
   self->batch_start = g_get_monotonic_time ();
-  self->batch_classifies = current_model (self) != NULL;
+  self->batch_classifies = any_classify;
   update_progress (self);
   gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
 
-  di_engine_classify_files_async (self->engine, (GFile **)files->pdata, files->len,
-                                  DI_THUMBNAIL_SIZE, TRUE,
-                                  batch_item_cb, batch, (GDestroyNotify)batch_free,
-                                  self->batch_cancellable,
-                                  batch_done_cb, g_object_ref (self));
+  di_engine_classify_files_masked_async (self->engine, (GFile **)files->pdata,
+                                         (const gboolean *)(gpointer)classify->data, files->len,
+                                         DI_THUMBNAIL_SIZE, TRUE,
+                                         batch_item_cb, batch, (GDestroyNotify)batch_free,
+                                         self->batch_cancellable,
+                                         batch_done_cb, g_object_ref (self));
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
 }
@@ -716,16 +699,71 @@ compare_files (gconstpointer a,
   return strcmp (ka, kb);
 }
 
-/* Worker: expands folders (one level) into their image files. */
-static void
-collect_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
+/* What opening reads from a case, for the main thread. */
+typedef struct
 {
-  GPtrArray *inputs = task_data;
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
-  GError *first_error = NULL;
+  GFile *file;
+  DiCaseImage *image;          /* nullable: not in the case */
+  DiCaseEvent *prediction;     /* nullable */
+} OpenEntry;
+
+typedef struct
+{
+  GPtrArray *inputs;           /* GFile */
+  char *case_path;             /* the user's case, or NULL: the folder's */
+  char *model_sha256;          /* the loaded model's */
+  guint edits;                 /* the window's count of reviews, at the start */
+} OpenData;
+
+typedef struct
+{
+  DiCase *kase;                /* nullable */
+  char *case_path;             /* nullable: no case wanted */
+  GError *case_error;          /* why @case_path did not open */
+  GError *error;               /* why no image was found */
+  GPtrArray *entries;          /* OpenEntry */
+  GHashTable *models;          /* SHA-256 -> DiCaseModel */
+} OpenResult;
+
+static void
+open_entry_free (OpenEntry *entry)
+{
+  g_clear_object (&entry->file);
+  g_clear_pointer (&entry->image, di_case_image_free);
+  g_clear_pointer (&entry->prediction, di_case_event_free);
+  g_free (entry);
+}
+
+static void
+open_data_free (OpenData *data)
+{
+  g_clear_pointer (&data->inputs, g_ptr_array_unref);
+  g_free (data->case_path);
+  g_free (data->model_sha256);
+  g_free (data);
+}
+
+static void
+open_result_free (OpenResult *result)
+{
+  g_clear_object (&result->kase);
+  g_free (result->case_path);
+  g_clear_error (&result->case_error);
+  g_clear_error (&result->error);
+  g_clear_pointer (&result->entries, g_ptr_array_unref);
+  g_clear_pointer (&result->models, g_hash_table_unref);
+  g_free (result);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenResult, open_result_free)
+
+/* Expands folders (one level) into their image files. */
+static GPtrArray *
+collect_files (GPtrArray     *inputs,
+               GCancellable  *cancellable,
+               GError       **first_error)
+{
+  GPtrArray *files = g_ptr_array_new_with_free_func (g_object_unref);
 
   for (guint i = 0; i < inputs->len; i++)
     {
@@ -745,8 +783,8 @@ collect_thread (GTask        *task,
                                                   G_FILE_QUERY_INFO_NONE, cancellable, &error);
           if (enumerator == NULL)
             {
-              if (first_error == NULL)
-                first_error = error;
+              if (*first_error == NULL)
+                *first_error = error;
               else
                 g_error_free (error);
               continue;
@@ -768,40 +806,242 @@ collect_thread (GTask        *task,
         g_ptr_array_add (files, g_object_ref (input));
     }
 
-  if (files->len == 0 && first_error != NULL)
-    g_task_return_error (task, first_error);
+  return files;
+}
+
+/* The case of the first input: a folder's own, or its file's folder's. */
+static char *
+folder_case_path (GFile        *input,
+                  GCancellable *cancellable)
+{
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *path = NULL;
+
+  if (g_file_query_file_type (input, G_FILE_QUERY_INFO_NONE, cancellable) == G_FILE_TYPE_DIRECTORY)
+    folder = g_object_ref (input);
   else
+    folder = g_file_get_parent (input);
+
+  path = folder ? g_file_get_path (folder) : NULL;
+  return path ? g_build_filename (path, DI_CASE_FOLDER_NAME, NULL) : NULL;
+}
+
+/* Worker: finds the images, opens (or creates) the case, adds the images
+ * to it (hashing the new ones) and reads back what the case knows of each.
+ * The DiCase it opens is used by this thread only, until the main thread
+ * takes it over. */
+static void
+collect_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  OpenData *data = task_data;
+  g_autoptr(OpenResult) result = g_new0 (OpenResult, 1);
+  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr(GHashTable) by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  GError *first_error = NULL;
+
+  files = collect_files (data->inputs, cancellable, &first_error);
+  result->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)open_entry_free);
+
+  if (data->case_path != NULL)
+    result->case_path = g_strdup (data->case_path);
+  else if (data->inputs->len > 0)
     {
-      g_clear_error (&first_error);
-      g_task_return_pointer (task, g_steal_pointer (&files), (GDestroyNotify)g_ptr_array_unref);
+      result->case_path = folder_case_path (g_ptr_array_index (data->inputs, 0), cancellable);
+      /* No images, no new case. */
+      if (files->len == 0 && result->case_path != NULL &&
+          !g_file_test (result->case_path, G_FILE_TEST_EXISTS))
+        g_clear_pointer (&result->case_path, g_free);
     }
+
+  if (result->case_path != NULL)
+    result->kase = di_case_open (result->case_path, &result->case_error);
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      GFile *file = g_ptr_array_index (files, i);
+      OpenEntry *entry;
+      gint64 id = 0;
+
+      if (g_task_return_error_if_cancelled (task))
+        {
+          g_clear_error (&first_error);
+          return;
+        }
+
+      if (result->kase != NULL && g_file_peek_path (file) != NULL)
+        {
+          g_autoptr(GError) error = NULL;
+
+          id = di_case_add_image (result->kase, g_file_peek_path (file), &error);
+          if (id == 0)
+            g_debug ("Not in the case: %s", error->message);
+        }
+      /* The same image twice is one image. */
+      if (id > 0 && g_hash_table_contains (by_id, &id))
+        continue;
+
+      entry = g_new0 (OpenEntry, 1);
+      entry->file = g_object_ref (file);
+      g_ptr_array_add (result->entries, entry);
+      if (id > 0)
+        {
+          entry->image = g_new0 (DiCaseImage, 1);
+          entry->image->id = id;
+          g_hash_table_insert (by_id, g_memdup2 (&id, sizeof id), entry);
+        }
+    }
+
+  /* What the case knows: every image, its review and the prediction of
+   * the loaded model (else the latest of any). */
+  if (result->kase != NULL)
+    {
+      g_autoptr(GPtrArray) images = di_case_dup_images (result->kase);
+      g_autoptr(GPtrArray) models = di_case_dup_models (result->kase);
+      g_autofree char *folder = di_case_dup_folder (result->kase);
+
+      result->models = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                              (GDestroyNotify)di_case_model_free);
+      for (guint i = 0; i < models->len; i++)
+        {
+          DiCaseModel *model = g_steal_pointer (&g_ptr_array_index (models, i));
+
+          g_hash_table_replace (result->models, model->sha256, model);
+        }
+
+      for (guint i = 0; i < images->len; i++)
+        {
+          DiCaseImage *image = g_ptr_array_index (images, i);
+          OpenEntry *entry = g_hash_table_lookup (by_id, &image->id);
+
+          if (entry == NULL)
+            {
+              g_autofree char *where = image->filename ? g_strdup (image->filename)
+                                                       : g_canonicalize_filename (image->path, folder);
+
+              entry = g_new0 (OpenEntry, 1);
+              entry->file = g_file_new_for_path (where);
+              g_ptr_array_add (result->entries, entry);
+            }
+          g_clear_pointer (&entry->image, di_case_image_free);
+          entry->image = di_case_image_copy (image);
+
+          if (data->model_sha256 != NULL)
+            entry->prediction = di_case_dup_prediction (result->kase, image->id, data->model_sha256);
+          if (entry->prediction == NULL)
+            entry->prediction = di_case_dup_prediction (result->kase, image->id, NULL);
+        }
+    }
+
+  /* Files that did not go into the case: no review to restore. */
+  for (guint i = 0; i < result->entries->len; i++)
+    {
+      OpenEntry *entry = g_ptr_array_index (result->entries, i);
+
+      if (entry->image != NULL && entry->image->path == NULL)
+        g_clear_pointer (&entry->image, di_case_image_free);
+    }
+
+  if (result->entries->len == 0)
+    result->error = first_error ? first_error
+                                : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                                       _("No images found (PNG, JPEG, TIFF or BMP)"));
+  else
+    g_clear_error (&first_error);
+
+  g_task_return_pointer (task, g_steal_pointer (&result), (GDestroyNotify)open_result_free);
+}
+
+static void start_open (DiWindow *self, GPtrArray *inputs, const char *case_path);
+
+static DiItem *
+item_from_entry (DiWindow   *self,
+                 OpenEntry  *entry,
+                 OpenResult *result)
+{
+  DiItem *item = di_item_new (entry->file);
+  DiCaseImage *image = entry->image;
+
+  if (image == NULL)
+    return item;
+
+  di_item_set_case_id (item, image->id);
+  di_item_set_case_status (item, image->status);
+  _di_window_sync_item (self, item, image);
+
+  /* A changed file gets a fresh prediction: the stored one is about the
+   * file the case recorded (which a missing file still is). */
+  if (entry->prediction != NULL && image->status != DI_CASE_IMAGE_CHANGED)
+    {
+      g_autoptr(DiPrediction) prediction = _di_window_prediction_from_event (self, entry->prediction, result->models);
+
+      di_item_set_prediction (item, prediction);
+    }
+  return item;
 }
 
 static void
 collect_cb (GObject      *object,
-            GAsyncResult *result,
+            GAsyncResult *res,
             gpointer      user_data)
 {
   DiWindow *self = DI_WINDOW (object);
-  g_autoptr(GPtrArray) files = NULL;
+  OpenData *data = g_task_get_task_data (G_TASK (res));
+  g_autoptr(OpenResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = NULL;
+  DiItem *first = NULL;
 
-  files = g_task_propagate_pointer (G_TASK (result), &error);
+  result = g_task_propagate_pointer (G_TASK (res), &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-
-  if (files == NULL)
+  g_clear_object (&self->open_cancellable);
+  if (result == NULL)
     {
-      g_autofree char *text = g_strdup_printf (_("Could not open the folder: %s"), error->message);
+      di_window_show_message (self, TRUE, error->message);
+      return;
+    }
 
+  /* A review was written meanwhile: the snapshot may be older than it. */
+  if (data->edits != self->edits)
+    {
+      g_debug ("Reviews were written while opening; opening again");
+      start_open (self, data->inputs, data->case_path);
+      return;
+    }
+
+  /* A case the user chose that does not open: nothing changes. */
+  if (data->case_path != NULL && result->case_error != NULL)
+    {
+      /* TRANSLATORS: %s says why (it names the file) */
+      g_autofree char *text = g_strdup_printf (_("Could not open the case: %s"),
+                                               result->case_error->message);
+
+      /* Back to the case on screen, if the user had chosen it. */
+      if (g_strcmp0 (self->case_pin, data->case_path) == 0)
+        {
+          g_free (self->case_pin);
+          self->case_pin = self->kase != NULL && self->case_chosen
+                             ? g_strdup (di_case_get_filename (self->kase)) : NULL;
+        }
       di_window_show_message (self, TRUE, text);
       return;
     }
 
-  if (files->len == 0)
+  /* Nothing to show, unless it is the (empty) case the user chose. */
+  if (result->entries->len == 0 && (result->kase == NULL || data->case_path == NULL))
     {
-      di_window_show_message (self, TRUE, _("No images found (PNG, JPEG, TIFF or BMP)"));
+      if (g_error_matches (result->error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        di_window_show_message (self, TRUE, result->error->message);
+      else
+        {
+          g_autofree char *text = g_strdup_printf (_("Could not open the folder: %s"),
+                                                   result->error->message);
+
+          di_window_show_message (self, TRUE, text);
+        }
       return;
     }
 
@@ -818,30 +1058,84 @@ collect_cb (GObject      *object,
   cancel_batch (self);
   di_window_set_current_item (self, NULL);
 
+  _di_window_set_case (self, result->kase);
+  self->case_chosen = data->case_path != NULL && result->kase != NULL;
+  if (result->case_error != NULL)
+    {
+      /* TRANSLATORS: %s says why the folder's case could not be opened or
+       * created (it names the file) */
+      g_autofree char *text = g_strdup_printf (_("Reviews are not saved: %s"),
+                                               result->case_error->message);
+
+      di_window_show_message (self, TRUE, text);
+    }
+
+  g_hash_table_remove_all (self->items_by_id);
   items = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < files->len; i++)
-    g_ptr_array_add (items, di_item_new (g_ptr_array_index (files, i)));
+  for (guint i = 0; i < result->entries->len; i++)
+    {
+      DiItem *item = item_from_entry (self, g_ptr_array_index (result->entries, i), result);
+      gint64 id = di_item_get_case_id (item);
+
+      g_ptr_array_add (items, item);
+      if (id > 0)
+        g_hash_table_insert (self->items_by_id, g_memdup2 (&id, sizeof id), item);
+    }
   g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
                        items->pdata, items->len);
+  g_debug ("Opened %u image(s), case %s", items->len,
+           self->kase ? di_case_get_filename (self->kase) : "(none)");
 
-  di_window_set_current_item (self, g_ptr_array_index (items, 0));
+  /* The first image opened, else the first of the case. */
+  if (items->len > 0)
+    first = g_ptr_array_index (items, 0);
+  di_window_set_current_item (self, first);
   start_batch (self, FALSE);
+  di_gallery_invalidate (self->gallery);
+}
+
+static void
+start_open (DiWindow   *self,
+            GPtrArray  *inputs,
+            const char *case_path)
+{
+  g_autoptr(GTask) task = NULL;
+  OpenData *data;
+  DiModelInfo *model = _di_window_current_model (self);
+
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  g_clear_object (&self->open_cancellable);
+  self->open_cancellable = g_cancellable_new ();
+
+  data = g_new0 (OpenData, 1);
+  data->inputs = g_ptr_array_ref (inputs);
+  data->case_path = g_strdup (case_path);
+  data->model_sha256 = model ? g_strdup (di_model_info_get_sha256 (model)) : NULL;
+  data->edits = self->edits;
+
+  task = g_task_new (self, self->open_cancellable, collect_cb, NULL);
+  g_task_set_source_tag (task, di_window_open);
+  g_task_set_task_data (task, data, (GDestroyNotify)open_data_free);
+  g_task_run_in_thread (task, collect_thread);
 }
 
 /**
  * di_window_open:
  * @files: (array length=n_files): images and folders
  *
- * Replaces the gallery with these images and the images in these folders,
- * shows the first one and starts classifying them all in the background.
+ * Opens these images and the images in these folders in the window's case
+ * (the one the user chose, else the case of the first folder), shows the
+ * first one and starts classifying, in the background, those the case has
+ * no prediction of the loaded model for. A single case file (.dicase)
+ * opens as with di_window_open_case().
  */
 void
 di_window_open (DiWindow  *self,
                 GFile    **files,
                 guint      n_files)
 {
-  g_autoptr(GTask) task = NULL;
-  GPtrArray *inputs;
+  g_autoptr(GPtrArray) inputs = NULL;
 
   g_return_if_fail (DI_IS_WINDOW (self));
 
@@ -849,19 +1143,59 @@ di_window_open (DiWindow  *self,
     return;
 
   g_debug ("Opening %u path(s), the first %s", n_files, g_file_peek_path (files[0]));
-  if (self->open_cancellable != NULL)
-    g_cancellable_cancel (self->open_cancellable);
-  g_clear_object (&self->open_cancellable);
-  self->open_cancellable = g_cancellable_new ();
+
+  /* A case file opens as the window's case. */
+  if (n_files == 1 && g_file_peek_path (files[0]) != NULL &&
+      g_str_has_suffix (g_file_peek_path (files[0]), DI_CASE_SUFFIX) &&
+      g_file_query_file_type (files[0], G_FILE_QUERY_INFO_NONE, NULL) == G_FILE_TYPE_REGULAR)
+    {
+      di_window_open_case (self, files[0], NULL, 0);
+      return;
+    }
 
   inputs = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < n_files; i++)
     g_ptr_array_add (inputs, g_file_dup (files[i]));
+  start_open (self, inputs, self->case_pin);
+}
 
-  task = g_task_new (self, self->open_cancellable, collect_cb, NULL);
-  g_task_set_source_tag (task, di_window_open);
-  g_task_set_task_data (task, inputs, (GDestroyNotify)g_ptr_array_unref);
-  g_task_run_in_thread (task, collect_thread);
+/**
+ * di_window_open_case:
+ * @case_file: a case file, created when it does not exist
+ * @files: (array length=n_files) (nullable): images and folders to add
+ *
+ * Makes @case_file the window's case, for these images and those opened
+ * later, and shows its images.
+ */
+void
+di_window_open_case (DiWindow  *self,
+                     GFile     *case_file,
+                     GFile    **files,
+                     guint      n_files)
+{
+  g_autoptr(GPtrArray) inputs = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (DI_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (case_file));
+
+  path = g_file_get_path (case_file);
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (case_file);
+      /* TRANSLATORS: %s is a URI */
+      g_autofree char *text = g_strdup_printf (_("A case must be a local file: %s"), uri);
+
+      di_window_show_message (self, TRUE, text);
+      return;
+    }
+
+  g_free (self->case_pin);
+  self->case_pin = g_steal_pointer (&path);
+  inputs = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < n_files; i++)
+    g_ptr_array_add (inputs, g_file_dup (files[i]));
+  start_open (self, inputs, self->case_pin);
 }
 
 static void
@@ -956,7 +1290,7 @@ drop_cb (GtkDropTarget *target,
 static void
 model_changed_cb (DiWindow *self)
 {
-  DiModelInfo *model = current_model (self);
+  DiModelInfo *model = _di_window_current_model (self);
 
   di_side_panel_set_model_info (self->side_panel, model);
   update_model_banner (self);
@@ -966,12 +1300,27 @@ model_changed_cb (DiWindow *self)
       /* Forget what the old model said. */
       guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
 
+      const char *sha256 = di_model_info_get_sha256 (model);
+
       for (guint i = 0; i < n; i++)
         {
           g_autoptr(DiItem) item = g_list_model_get_item (G_LIST_MODEL (self->items), i);
+          g_autoptr(DiPrediction) stored = NULL;
 
-          if (!prediction_is_current (self, di_item_get_prediction (item)))
-            di_item_set_prediction (item, NULL);
+          if (_di_window_prediction_is_current (self, di_item_get_prediction (item)))
+            continue;
+
+          /* What this model said of the image in the case, if it did. */
+          if (sha256 != NULL && _di_window_item_in_case (self, item) &&
+              di_item_get_case_status (item) == DI_CASE_IMAGE_OK)
+            {
+              g_autoptr(DiCaseEvent) event = di_case_dup_prediction (self->kase, di_item_get_case_id (item),
+                                                                     sha256);
+
+              if (event != NULL)
+                stored = _di_window_prediction_from_event (self, event, NULL);
+            }
+          di_item_set_prediction (item, stored);
         }
 
       if (n > 0)
@@ -1019,7 +1368,7 @@ classify_all_action (GSimpleAction *action,
 {
   DiWindow *self = user_data;
 
-  if (current_model (self) == NULL)
+  if (_di_window_current_model (self) == NULL)
     {
       di_window_show_message (self, TRUE, _("No model loaded — choose a model in Preferences"));
       return;
@@ -1141,36 +1490,6 @@ previous_action (GSimpleAction *action,
   go (DI_WINDOW (user_data), -1);
 }
 
-static void
-relabel_action (GSimpleAction *action,
-                GVariant      *param,
-                gpointer       user_data)
-{
-  DiWindow *self = user_data;
-  DiModelInfo *model = current_model (self);
-  int index = g_variant_get_int32 (param);
-
-  if (self->current == NULL)
-    return;
-
-  if (model == NULL || index >= di_model_info_get_n_classes (model))
-    {
-      gtk_widget_error_bell (GTK_WIDGET (self));
-      return;
-    }
-
-  if (self->settings != NULL && index >= 0)
-    {
-      g_autofree char *name = g_settings_get_string (self->settings, "reviewer-name");
-
-      di_item_set_reviewer_name (self->current, g_strstrip (name));
-    }
-  else
-    di_item_set_reviewer_name (self->current, NULL);
-  di_item_set_reviewer_class (self->current, index);
-  di_gallery_invalidate (self->gallery);
-}
-
 static const GActionEntry win_actions[] = {
   { "open", open_action },
   { "open-folder", open_folder_action },
@@ -1186,7 +1505,6 @@ static const GActionEntry win_actions[] = {
   { "opacity-down", opacity_down_action },
   { "next", next_action },
   { "previous", previous_action },
-  { "relabel", relabel_action, "i" },
 };
 
 /* Single-key shortcuts run in the capture phase so that a focused
@@ -1317,7 +1635,7 @@ di_window_constructed (GObject *object)
 
   g_signal_connect_object (self->engine, "notify::model-info", G_CALLBACK (model_changed_cb), self,
                            G_CONNECT_SWAPPED);
-  di_side_panel_set_model_info (self->side_panel, current_model (self));
+  di_side_panel_set_model_info (self->side_panel, _di_window_current_model (self));
   update_model_banner (self);
 
   /* "application" is not a construct property: it is set after this. */
@@ -1329,6 +1647,9 @@ static void
 di_window_dispose (GObject *object)
 {
   DiWindow *self = (DiWindow *)object;
+
+  /* What the user typed is saved; queued predictions are written. */
+  _di_window_case_dispose (self);
 
   if (self->current_cancellable != NULL)
     g_cancellable_cancel (self->current_cancellable);
@@ -1449,6 +1770,8 @@ di_window_class_init (DiWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/deepinsight/DeepInsight/ui/di-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, title_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, case_label);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, overlay_button);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, zoom_label);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, model_banner);
@@ -1480,6 +1803,7 @@ di_window_init (DiWindow *self)
   di_gallery_set_items (self->gallery, G_LIST_MODEL (self->items));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
+  _di_window_case_init (self);
   setup_single_keys (self);
 
   g_object_bind_property (self->side_panel, "colormap", self->canvas, "colormap", G_BINDING_SYNC_CREATE);
@@ -1674,3 +1998,16 @@ di_window_get_progress_text (DiWindow *self)
   g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
   return gtk_label_get_text (self->progress_label);
 }
+
+/**
+ * di_window_get_opening:
+ *
+ * Returns: whether images or a case are being opened
+ */
+gboolean
+di_window_get_opening (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+  return self->open_cancellable != NULL;
+}
+

@@ -7,6 +7,8 @@
 
 #include <gtk/gtk.h>
 
+#include "di-case.h"
+#include "di-report.h"
 #include "di-types.h"
 
 G_BEGIN_DECLS
@@ -22,6 +24,19 @@ DiWindow      *di_window_new                (DiApplication *application);
 void           di_window_open               (DiWindow      *self,
                                              GFile        **files,
                                              guint          n_files);
+void           di_window_open_case          (DiWindow      *self,
+                                             GFile         *case_file,
+                                             GFile        **files,
+                                             guint          n_files);
+DiCase        *di_window_get_case           (DiWindow      *self);
+gboolean       di_window_get_opening        (DiWindow      *self);
+gboolean       di_window_get_case_busy      (DiWindow      *self);
+void           di_window_export             (DiWindow      *self,
+                                             const char    *kind,
+                                             const char    *path);
+DiReportPaper  di_window_get_paper          (DiWindow      *self);
+void           di_window_set_paper          (DiWindow      *self,
+                                             DiReportPaper  paper);
 DiEngine      *di_window_get_engine         (DiWindow      *self);
 DiItem        *di_window_get_current_item   (DiWindow      *self);
 void           di_window_set_current_item   (DiWindow      *self,

@@ -1,4 +1,5 @@
-/* main.c — deepinsight [--model PATH] [IMAGE|FOLDER…]
+/* main.c — deepinsight [--model PATH] [--case CASE] [IMAGE|FOLDER…]
+ *          deepinsight --no-window --case CASE … (di-batch.c)
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
