@@ -24,11 +24,13 @@
  * check_param_grads, perturb_net, fd_coord_err and fd_err_sampled for the
  * measured reasons behind: train input 64 x 64, residual BN gains < 1, a
  * step sized to the gradient, one-sided slopes at kinks, and a tolerance of
- * 5e-2 relative (+2e-5 absolute) with one of 4 coordinates allowed 0.25.
+ * 5e-2 relative (+2e-5 absolute) with one of 4 coordinates allowed 0.25
+ * (SpatialGate BN scalars: relative to their gate's conv weight gradient).
  * A sign error, a missing factor of 2 or a lost path still fails.
  *
  * DINET_TEST_SEED=n changes all the random data (robustness sweeps),
- * DINET_TEST_VERBOSE=1 prints each tensor's error and step. */
+ * DINET_TEST_VERBOSE=1 prints each tensor's error and step, and
+ * DINET_TEST_DEBUG=1 (2) each coordinate's error (and slopes at 14 steps). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -373,12 +375,15 @@ static void test_cgate_grad(void) {
     cgate_eval(&c);
     dinet__cgate_backward(c.x, c.r, c.C, c.N, c.HW, c.R, c.w1, c.w2, &c.cc, dx, dw1, db1, dw2,
                           db2, tmp);
+    /* steps: 1e-3 for x (keeps the argmax), 1e-2 for the MLP (moves a hidden
+     * pre-activation by <= 0.015 < the 0.05 margin; 1e-3 left the noise at
+     * ~1% of db1 in one of ~100 seeds) */
     CHECK_FD(fd_err_all(c.x, nx, dx, 1e-3, cgate_eval, &c), "cgate dx C%d N%d HW%d R%d", c.C,
              c.N, c.HW, c.R);
-    CHECK_FD(fd_err_all(c.w1, (size_t)c.R * c.C, dw1, 1e-3, cgate_eval, &c), "cgate dw1 C%d", c.C);
-    CHECK_FD(fd_err_all(c.b1, c.R, db1, 1e-3, cgate_eval, &c), "cgate db1 C%d", c.C);
-    CHECK_FD(fd_err_all(c.w2, (size_t)c.C * c.R, dw2, 1e-3, cgate_eval, &c), "cgate dw2 C%d", c.C);
-    CHECK_FD(fd_err_all(c.b2, c.C, db2, 1e-3, cgate_eval, &c), "cgate db2 C%d", c.C);
+    CHECK_FD(fd_err_all(c.w1, (size_t)c.R * c.C, dw1, 1e-2, cgate_eval, &c), "cgate dw1 C%d", c.C);
+    CHECK_FD(fd_err_all(c.b1, c.R, db1, 1e-2, cgate_eval, &c), "cgate db1 C%d", c.C);
+    CHECK_FD(fd_err_all(c.w2, (size_t)c.C * c.R, dw2, 1e-2, cgate_eval, &c), "cgate dw2 C%d", c.C);
+    CHECK_FD(fd_err_all(c.b2, c.C, db2, 1e-2, cgate_eval, &c), "cgate db2 C%d", c.C);
     /* parameter gradients accumulate, and NULL ones are skipped */
     float *dw1b = fbuf((size_t)c.R * c.C);
     memcpy(dw1b, dw1, (size_t)c.R * c.C * sizeof(float));
@@ -476,6 +481,12 @@ static int ends_with(const char *s, const char *suffix) {
  * values, so that every path carries gradient (the SpatialGate BN weight is
  * initialised to 0, which would cut the spatial branch off).
  *
+ * The SpatialGate BN weight gets ~1.5, not 0.5: at 0.5 the spatial
+ * attention hardly varies, the path back through its channel pool carries
+ * a few % of the gradient, and deleting that path from net.c (a mutation
+ * run) failed only 2 checks at one seed, and not the input gradient; at
+ * 1.5 it fails 3 to 13 checks at every seed tried.
+ *
  * The last BN of each residual branch (bn3) gets a gain in [0.15, 0.45]
  * rather than ~1: at gain 1 a randomly initialised train-mode ResNet-50's
  * loss is so rough along the stem and layer1 weights (gradients ~10-200,
@@ -492,7 +503,7 @@ static void perturb_net(dinet_net *net) {
     for (size_t j = 0; j < p->n; j++) {
       const double u = dinet_rng_uniform(&rng), g = dinet_rng_normal(&rng);
       if (strstr(p->name, "SpatialGate.spatial.bn.weight"))
-        p->data[j] = (float)(0.5 + 0.05 * g);
+        p->data[j] = (float)(1.5 * (1 + 0.1 * g)); /* see above */
       else if (ends_with(p->name, ".bn3.weight"))
         p->data[j] = (float)(0.15 + 0.3 * u); /* residual branch gain, see above */
       else if (p->ndim == 1 && ends_with(p->name, ".weight") && !is_mlp)
@@ -659,13 +670,15 @@ static double fd_coord_err(float *v, size_t i, double a, double h, double f0, ev
  * is off by 4x at 1e-2 and right at 1e-4, while the fc ones are right at
  * either), and the loss carries ~1e-7 of float rounding noise. So the step
  * is chosen for the function to move by `target` along the largest sampled
- * gradient: h = target / max|ana|, within [1e-5, 5e-2]. The error returned
- * is <= NET_TOL exactly when max |fd - ana| <= NET_TOL max|ana| + NET_ABS. */
+ * gradient: h = target / max|ana|, within [1e-5, 5e-2]. Errors are divided
+ * by max|ana| + NET_ABS/NET_TOL, so that a returned error <= NET_TOL means
+ * |fd - ana| <= NET_TOL max|ana| + NET_ABS. */
 static double fd_err_sampled(float *v, size_t n, const float *ana, int k, double target,
-                             eval_fn f, void *ctx, double f0, double *scale_out, double *h_out) {
+                             eval_fn f, void *ctx, double f0, double min_scale,
+                             double *scale_out, double *h_out) {
   size_t idx[16];
   k = pick_coords(ana, n, k, idx);
-  double ms = 0;
+  double ms = min_scale; /* the error scale: at least this */
   for (int j = 0; j < k; j++)
     ms = fmax(ms, fabs((double)ana[idx[j]]));
   const double h = fmin(5e-2, fmax(1e-5, target / (ms > 0 ? ms : 1e-30)));
@@ -706,6 +719,26 @@ static double fd_err_sampled(float *v, size_t n, const float *ana, int k, double
 static int verbose(void) {
   const char *v = getenv("DINET_TEST_VERBOSE");
   return v && *v && *v != '0';
+}
+
+/* The error scale of a SpatialGate BN scalar: a quarter of the largest
+ * gradient of the same gate's conv weight (0 for anything else). Such a
+ * scalar's gradient is a sum over every position of the gate's map and
+ * often cancels to ~1e-4, while float32 differences along a direction that
+ * moves every later activation resolve ~5e-5 (measured: 2 of 16 seeds
+ * missed by that much at own-gradient scales of 7e-4 and 1e-4). The conv
+ * weight gradients of the same gate were >= 6e-3 in 40 seeds. */
+static double gate_scale(dinet_net *net, const char *name) {
+  const char *bn = strstr(name, "SpatialGate.spatial.bn.");
+  if (!bn)
+    return 0;
+  char conv[96];
+  snprintf(conv, sizeof conv, "%.*sSpatialGate.spatial.conv.weight", (int)(bn - name), name);
+  const dinet_param *p = find_param(net, conv);
+  double m = 0;
+  for (size_t j = 0; p && p->grad && j < p->n; j++)
+    m = fmax(m, fabs((double)p->grad[j]));
+  return 0.25 * m;
 }
 
 /* Parameter gradients of the train-mode loss.
@@ -749,7 +782,7 @@ static void check_param_grads(net_ctx *c, const char *const *names, int nnames) 
       continue;
     double scale = 0, h = 0;
     const double e = fd_err_sampled(p->data, p->n, grads[i], NET_COORDS, NET_DL, net_loss, c, f0,
-                                    &scale, &h);
+                                    gate_scale(c->net, names[i]), &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s %s: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(c->net)), names[i], e, scale, h);
     if (verbose())
@@ -783,7 +816,7 @@ static void check_input_grad(net_ctx *ce, net_ctx *ct) {
     double scale = 0, h = 0;
     const double f0 = net_logit(ce);
     CHECK(net_logit(ce) == f0, "the inference forward pass is not deterministic");
-    double e = fd_err_sampled(ce->x, per, g, 8, NET_DZ, net_logit, ce, f0, &scale, &h);
+    double e = fd_err_sampled(ce->x, per, g, 8, NET_DZ, net_logit, ce, f0, 0, &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s eval input gradient: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(ce->net)), e, scale, h);
     if (verbose())
@@ -805,7 +838,7 @@ static void check_input_grad(net_ctx *ce, net_ctx *ct) {
   if (gin) {
     memcpy(g, gin, nx * sizeof(float));
     double scale = 0, h = 0;
-    double e = fd_err_sampled(ct->x, nx, g, 6, NET_DL, net_loss, ct, net_loss(ct), &scale, &h);
+    double e = fd_err_sampled(ct->x, nx, g, 6, NET_DL, net_loss, ct, net_loss(ct), 0, &scale, &h);
     CHECK(e <= NET_TOL && scale > 0, "%s train input gradient: fd err %.3g (scale %.3g, h %.2g)",
           dinet_arch_name(dinet_net_arch(ct->net)), e, scale, h);
     if (verbose())
