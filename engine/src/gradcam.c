@@ -17,7 +17,7 @@ int dinet_gradcam(dinet_net *net, const float *x, int h, int w, int stage, int t
   if (!z)
     return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
   float *dz = z + K;
-  int rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
+  int rc = dinet__net_forward_keep_from(net, x, 1, h, w, z, stage, err);
   if (rc)
     goto out;
   if (target < 0) {

@@ -461,9 +461,14 @@ static void act_assign(block_act *a, const size_t sz[NF], arena *ar, int with_ou
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
+/* "Keep from" values: blocks >= kf keep their activations (block kf-1 keeps
+ * its output); KEEP_NONE keeps nothing (inference), 0 keeps everything. */
+#define KEEP_NONE (DINET_NBLOCKS + 1)
+
 /* Lays out (or, with ar->base NULL, measures) the workspace. */
-static void layout(dinet_net *net, int N, int H, int W, int train, int keep, arena *ar) {
+static void layout(dinet_net *net, int N, int H, int W, int train, int kf, arena *ar) {
   const size_t f = sizeof(float);
+  const int keep = kf < KEEP_NONE;
   net->H1 = dinet__conv_out(H, 7, 2, 3);
   net->W1 = dinet__conv_out(W, 7, 2, 3);
   net->H2 = dinet__conv_out(net->H1, 3, 2, 1);
@@ -474,7 +479,7 @@ static void layout(dinet_net *net, int N, int H, int W, int train, int keep, are
   net->y0 = take(ar, train ? 64 * M1 * f : 0);
   net->z0 = take(ar, 64 * M1 * f);
   net->p0 = take(ar, 64 * M2 * f);
-  net->p0idx = take(ar, keep ? 64 * M2 * 4 : 0);
+  net->p0idx = take(ar, kf == 0 ? 64 * M2 * 4 : 0);
   size_t col = 147 * M1;            /* stem im2col */
   size_t big = max_sz(64 * M1, 3 * M0);
   size_t smax[NF] = {0};
@@ -489,11 +494,14 @@ static void layout(dinet_net *net, int N, int H, int W, int train, int keep, are
     const size_t Min = (size_t)N * h * w, Mout = (size_t)N * bl->Ho * bl->Wo;
     size_t sz[NF];
     act_sizes(bl, N, train, sz);
-    if (keep) {
+    if (b >= kf) {
       act_assign(&net->acts[b], sz, ar, 1);
     } else {
       for (int i = 0; i < NF; i++)
         smax[i] = max_sz(smax[i], sz[i]);
+      memset(&net->acts[b], 0, sizeof net->acts[b]);
+      if (b == kf - 1) /* the output a stage-level explanation starts from */
+        net->acts[b].out = take(ar, sz[F_OUT]);
     }
     out_max = max_sz(out_max, sz[F_OUT]);
     col = max_sz(col, (size_t)bl->width * 9 * Mout);       /* conv2 */
@@ -508,7 +516,7 @@ static void layout(dinet_net *net, int N, int H, int W, int train, int keep, are
     h = bl->Ho;
     w = bl->Wo;
   }
-  if (!keep) {
+  if (kf > 0) {
     act_assign(&net->shared_act, smax, ar, 0);
     net->ping = take(ar, out_max);
     net->pong = take(ar, out_max);
@@ -534,8 +542,9 @@ static void layout(dinet_net *net, int N, int H, int W, int train, int keep, are
   }
 }
 
-static int ensure_workspace(dinet_net *net, int N, int H, int W, int train, int keep,
+static int ensure_workspace(dinet_net *net, int N, int H, int W, int train, int kf,
                             dinet_error *err) {
+  const int keep = kf;
   if (net->arena && net->ws_n == N && net->ws_h == H && net->ws_w == W &&
       net->ws_mode == train && net->ws_keep == keep)
     return DINET_OK;
@@ -629,13 +638,13 @@ static int check_input(dinet_net *net, int n, int h, int w, dinet_error *err) {
 }
 
 static int run_forward(dinet_net *net, const float *x, int N, int H, int W,
-                       float *logits, int train, int keep, dinet_error *err) {
+                       float *logits, int train, int kf, dinet_error *err) {
   int rc = check_input(net, N, H, W, err);
   if (rc)
     return rc;
   if (!train && (rc = dinet__net_ensure_folded(net, err)))
     return rc;
-  if ((rc = ensure_workspace(net, N, H, W, train, keep, err)))
+  if ((rc = ensure_workspace(net, N, H, W, train, kf, err)))
     return rc;
   net->have_forward = net->have_backward = 0;
   const size_t HW = (size_t)H * W;
@@ -645,14 +654,14 @@ static int run_forward(dinet_net *net, const float *x, int N, int H, int W,
              HW * sizeof(float));
   convbn_forward(net, &net->stem, net->xin, N, H, W, net->y0, net->z0, 1, train); /* [64][N][H1][W1] */
   dinet__maxpool_forward(net->z0, 64, N, net->H1, net->W1, 3, 2, 1, net->H2, net->W2,
-                         net->p0, keep ? net->p0idx : NULL);        /* [64][N][H2][W2] */
+                         net->p0, kf == 0 ? net->p0idx : NULL);        /* [64][N][H2][W2] */
   const float *cur = net->p0;
   for (int b = 0; b < DINET_NBLOCKS; b++) {
     if ((rc = dinet__check_cancel(net, err)))
       return rc;
     block *bl = &net->blocks[b];
-    block_act *a = keep ? &net->acts[b] : &net->shared_act;
-    float *out = keep ? a->out : ((b & 1) ? net->pong : net->ping);
+    block_act *a = b >= kf ? &net->acts[b] : &net->shared_act;
+    float *out = b >= kf - 1 ? net->acts[b].out : ((b & 1) ? net->pong : net->ping);
     block_forward(net, bl, a, cur, N, out, train);                  /* [cout][N][Ho][Wo] */
     cur = out;
   }
@@ -663,19 +672,27 @@ static int run_forward(dinet_net *net, const float *x, int N, int H, int W,
                           net->num_classes, logits);                /* [N][K] */
   if (train)
     net->folded_valid = 0; /* running statistics moved */
-  net->have_forward = keep;
+  net->have_forward = kf < KEEP_NONE;
   net->last_mode = train;
   return DINET_OK;
 }
 
 int dinet_net_forward(dinet_net *net, const float *x, int n, int h, int w,
                       float *logits, dinet_error *err) {
-  return run_forward(net, x, n, h, w, logits, 0, 0, err);
+  return run_forward(net, x, n, h, w, logits, 0, KEEP_NONE, err);
 }
 
 int dinet_net_forward_keep(dinet_net *net, dinet_mode mode, const float *x, int n,
                            int h, int w, float *logits, dinet_error *err) {
-  return run_forward(net, x, n, h, w, logits, mode == DINET_MODE_TRAIN, 1, err);
+  return run_forward(net, x, n, h, w, logits, mode == DINET_MODE_TRAIN, 0, err);
+}
+
+int dinet__net_forward_keep_from(dinet_net *net, const float *x, int n, int h, int w,
+                                 float *logits, int stage, dinet_error *err) {
+  if (stage < 1 || stage > 4)
+    return dinet_error_set(err, DINET_ERR_INVALID, "stage %d out of range 1..4", stage);
+  const int kf = stage < 4 ? net->stage_first[stage + 1] : DINET_NBLOCKS;
+  return run_forward(net, x, n, h, w, logits, 0, kf, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -775,6 +792,9 @@ int dinet_net_backward(dinet_net *net, const float *dlogits, int stop_stage,
     int rc = dinet__check_cancel(net, err);
     if (rc)
       return rc;
+    if (b < net->ws_keep)
+      return dinet_error_set(err, DINET_ERR_INVALID,
+                             "the forward pass kept activations only from layer%d on", stage + 1);
     block_backward(net, bl, &net->acts[b], N, g0, g1, train, wp);
     float *t = g0;
     g0 = g1;
@@ -832,6 +852,8 @@ int dinet_net_stage_activation(const dinet_net *net, int stage, int b, float **o
     return rc;
   const block *bl = stage_last(net, stage);
   const int bi = (int)(bl - net->blocks);
+  if (bi < net->ws_keep - 1)
+    return dinet_error_set(err, DINET_ERR_INVALID, "layer%d's activations were not kept", stage);
   *out = extract(net->acts[bi].out, bl->cout, net->ws_n, bl->Ho * bl->Wo, b);
   if (!*out)
     return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
@@ -872,6 +894,8 @@ int dinet_net_cbam_spatial(const dinet_net *net, int stage, int block_i, int b,
                            block_i, stage, nb);
   int first = block_i == -1 ? nb - 1 : block_i == -2 ? 0 : block_i;
   int lastb = block_i == -2 ? nb - 1 : first;
+  if (net->stage_first[stage] + first < net->ws_keep)
+    return dinet_error_set(err, DINET_ERR_INVALID, "layer%d's attention was not kept", stage);
   const block *bl = &net->blocks[net->stage_first[stage] + first];
   const int hw = bl->Ho * bl->Wo;
   float *m = calloc((size_t)hw, sizeof(float));
@@ -903,6 +927,8 @@ int dinet_net_cbam_channel(const dinet_net *net, int stage, int block_i, int b,
     return dinet_error_set(err, DINET_ERR_INVALID, "block %d out of range for layer%d", block_i,
                            stage);
   int j = block_i < 0 ? nb - 1 : block_i;
+  if (net->stage_first[stage] + j < net->ws_keep)
+    return dinet_error_set(err, DINET_ERR_INVALID, "layer%d's attention was not kept", stage);
   const block *bl = &net->blocks[net->stage_first[stage] + j];
   const block_act *a = &net->acts[net->stage_first[stage] + j];
   float *m = malloc(sizeof(float) * bl->cout);

@@ -96,5 +96,9 @@ struct dinet_net {
 
 int dinet__net_ensure_folded(dinet_net *net, dinet_error *err);
 int dinet__check_cancel(dinet_net *net, dinet_error *err);
+/* Eval-mode forward that keeps only what a backward to `stage` needs
+ * (layer`stage`'s output and the blocks after it): for stage CAMs. */
+int dinet__net_forward_keep_from(dinet_net *net, const float *x, int n, int h, int w,
+                                 float *logits, int stage, dinet_error *err);
 
 #endif
