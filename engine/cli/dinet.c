@@ -748,24 +748,17 @@ int main(int argc, char **argv) {
     printf("dinet %s\n", DINET_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "classify"))
-    return cmd_classify(argc, argv);
-  if (!strcmp(cmd, "explain"))
-    return cmd_explain(argc, argv);
-  if (!strcmp(cmd, "info"))
-    return cmd_info(argc, argv);
-  if (!strcmp(cmd, "bench"))
-    return cmd_bench(argc, argv);
-  if (!strcmp(cmd, "init"))
-    return cmd_init(argc, argv);
-  if (!strcmp(cmd, "train"))
-    return cmd_train(argc, argv);
-  if (!strcmp(cmd, "eval"))
-    return cmd_eval(argc, argv);
-  if (!strcmp(cmd, "cv"))
-    return cmd_cv(argc, argv);
-  if (!strcmp(cmd, "calibrate"))
-    return cmd_calibrate(argc, argv);
+  static const struct {
+    const char *name;
+    int (*run)(int, char **);
+  } commands[] = {
+      {"classify", cmd_classify}, {"explain", cmd_explain}, {"info", cmd_info},
+      {"bench", cmd_bench},       {"init", cmd_init},       {"train", cmd_train},
+      {"eval", cmd_eval},         {"cv", cmd_cv},           {"calibrate", cmd_calibrate},
+  };
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (!strcmp(cmd, commands[i].name))
+      return commands[i].run(argc, argv);
   cli_error("unknown command \"%s\" (try dinet --help)", cmd);
   return 1;
 }
