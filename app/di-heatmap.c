@@ -16,8 +16,9 @@
 #include <glib/gi18n.h>
 #include <pango/pangocairo.h>
 
-#include "di-colormaps.h"
 #include "di-heatmap.h"
+
+#include "dinet/render.h"
 
 struct _DiHeatmap
 {
@@ -68,17 +69,38 @@ di_heatmap_init (DiHeatmap *self)
 {
 }
 
+G_STATIC_ASSERT ((int) DI_COLORMAP_VIRIDIS == (int) DINET_COLORMAP_VIRIDIS);
+G_STATIC_ASSERT ((int) DI_COLORMAP_INFERNO == (int) DINET_COLORMAP_INFERNO);
+G_STATIC_ASSERT ((int) DI_COLORMAP_TURBO == (int) DINET_COLORMAP_TURBO);
+G_STATIC_ASSERT ((int) DI_COLORMAP_JET == (int) DINET_COLORMAP_JET);
+G_STATIC_ASSERT (DI_N_COLORMAPS == DINET_COLORMAP_COUNT);
+
+/**
+ * di_colormap_lut:
+ * @colormap: a colormap
+ *
+ * The engine's 8-bit table (RGB order), so that the viewer, the PDF
+ * report and `dinet explain --png` paint the same colours. Built once.
+ *
+ * Returns: (array fixed-size=768): 256 RGB triples
+ */
 const guint8 *
 di_colormap_lut (DiColormap colormap)
 {
-  switch (colormap)
+  static guint8 luts[DI_N_COLORMAPS][256][3];
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
     {
-    case DI_COLORMAP_INFERNO: return &di_lut_inferno[0][0];
-    case DI_COLORMAP_TURBO: return &di_lut_turbo[0][0];
-    case DI_COLORMAP_JET: return &di_lut_jet[0][0];
-    case DI_COLORMAP_VIRIDIS:
-    default: return &di_lut_viridis[0][0];
+      for (int i = 0; i < DI_N_COLORMAPS; i++)
+        dinet_colormap_lut ((dinet_colormap) i, luts[i]);
+      g_once_init_leave (&initialized, 1);
     }
+
+  if ((guint) colormap >= DI_N_COLORMAPS)
+    colormap = DI_COLORMAP_VIRIDIS;
+
+  return &luts[colormap][0][0];
 }
 
 /**
@@ -87,39 +109,19 @@ di_colormap_lut (DiColormap colormap)
  * @n: number of values
  * @out: (out caller-allocates) (array length=n): values scaled to [0, 1]
  *
- * Min-max normalisation. A map with no positive value, a non-finite value
- * or (almost) no spread carries no evidence: then @out is all zero and the
- * function returns %FALSE so that the caller says so instead of stretching
- * noise over the whole colormap.
+ * The engine's normalisation (dinet_map_normalize(), as `dinet explain
+ * --png` uses it): negative values are clipped to zero, then min-max. A map
+ * with no positive value, a non-finite value or (almost) no spread carries
+ * no evidence: then @out is all zero and the function returns %FALSE so
+ * that the caller says so instead of stretching noise over the whole
+ * colormap.
  */
 gboolean
 di_heatmap_normalize (const float *values,
                       gsize        n,
                       float       *out)
 {
-  float lo = INFINITY, hi = -INFINITY;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      if (!isfinite (values[i]))
-        {
-          memset (out, 0, n * sizeof (float));
-          return FALSE;
-        }
-      lo = MIN (lo, values[i]);
-      hi = MAX (hi, values[i]);
-    }
-
-  if (n == 0 || !(hi > 0.0f) || (hi - lo) <= 1e-6f * MAX (fabsf (hi), fabsf (lo)))
-    {
-      memset (out, 0, n * sizeof (float));
-      return FALSE;
-    }
-
-  for (gsize i = 0; i < n; i++)
-    out[i] = (values[i] - lo) / (hi - lo);
-
-  return TRUE;
+  return dinet_map_normalize (values, n, out) == 0;
 }
 
 /**

@@ -33,12 +33,13 @@ static void
 test_lut_endpoints (void)
 {
   /* Published end colours: viridis #440154 .. #fde725, inferno #000004 ..
-   * #fcffa4, turbo (48,18,59) .. (122,4,3), jet (0,0,128) .. (128,0,0). */
+   * #fcffa4, turbo (48,18,59) .. (122,4,3), MATLAB jet(256) (0,0,0.5156)
+   * .. (0.5,0,0). The viewer uses the engine's tables. */
   static const struct { DiColormap map; guint8 first[3]; guint8 last[3]; } expect[] = {
     { DI_COLORMAP_VIRIDIS, { 68, 1, 84 }, { 253, 231, 37 } },
     { DI_COLORMAP_INFERNO, { 0, 0, 4 }, { 252, 255, 164 } },
     { DI_COLORMAP_TURBO, { 48, 18, 59 }, { 122, 4, 3 } },
-    { DI_COLORMAP_JET, { 0, 0, 128 }, { 128, 0, 0 } },
+    { DI_COLORMAP_JET, { 0, 0, 131 }, { 128, 0, 0 } },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (expect); i++)
