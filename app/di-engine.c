@@ -38,6 +38,7 @@ typedef enum {
   JOB_CLASSIFY,
   JOB_EXPLAIN,
   JOB_BATCH,
+  JOB_SCAN,
 } JobKind;
 
 typedef struct
@@ -60,6 +61,11 @@ typedef struct
   DiEngineBatchFunc func;
   gpointer func_data;
   GDestroyNotify func_data_destroy;
+  int region[4];              /* x, y, width, height of @image; width 0: all of it */
+  int *rects;                 /* scan: x, y, width, height of every tile */
+  guint n_rects;
+  guint scan_batch;           /* scan: tiles per slice (one forward pass) */
+  DiEngineScanFunc scan_func;
 
   /* Lent to the worker for one run */
   dinet_net *net;
@@ -71,6 +77,7 @@ typedef struct
   DiModelInfo *new_model;
   DiPrediction *prediction;
   DiHeatmap *heatmap;
+  GPtrArray *scan_predictions; /* DiPrediction, one per tile of the slice */
   GBytes *thumbnail;
   int thumb_width;
   int thumb_height;
@@ -114,6 +121,7 @@ job_clear_outputs (Job *job)
   g_clear_pointer (&job->prediction, di_prediction_unref);
   g_clear_object (&job->heatmap);
   g_clear_pointer (&job->thumbnail, g_bytes_unref);
+  g_clear_pointer (&job->scan_predictions, g_ptr_array_unref);
   g_clear_error (&job->error);
 }
 
@@ -127,6 +135,7 @@ job_free (Job *job)
   g_clear_pointer (&job->image, di_image_unref);
   g_clear_pointer (&job->files, g_ptr_array_unref);
   g_clear_pointer (&job->classify_mask, g_array_unref);
+  g_free (job->rects);
   if (job->func_data_destroy != NULL)
     job->func_data_destroy (job->func_data);
   g_clear_pointer (&job->new_net, dinet_net_free);
@@ -338,6 +347,94 @@ job_batch_slice (Job *job)
   dinet_image_free (pixels);
 }
 
+/* A job about a region of its image works on a copy of that region. */
+static gboolean
+crop_region (Job     *job,
+             GError **error)
+{
+  dinet_error err = {0};
+  dinet_image *crop;
+
+  if (job->region[2] <= 0)
+    return TRUE;
+
+  crop = dinet_image_crop (di_image_get_pixels (job->image), job->region[0], job->region[1],
+                           job->region[2], job->region[3], &err);
+  if (crop == NULL)
+    {
+      set_error_from_dinet (error, &err, err.code ? err.code : DINET_ERR_INVALID);
+      return FALSE;
+    }
+  g_clear_pointer (&job->image, di_image_unref);
+  job->image = di_image_new_take (NULL, crop, FALSE);
+  job->region[2] = 0;
+  return TRUE;
+}
+
+/* One slice of a scan: the next tiles of the image, cropped, preprocessed
+ * and classified in one batched forward pass. */
+static void
+job_scan_slice (Job *job)
+{
+  const dinet_image *pixels = di_image_get_pixels (job->image);
+  guint n = MIN (job->scan_batch, job->n_rects - job->next);
+  int n_classes, S, rc;
+  gsize plane;
+  g_autofree float *x = NULL;
+  g_autofree float *logits = NULL;
+  dinet_error err = {0};
+
+  if (job->net == NULL)
+    {
+      g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL,
+                           _("No model is loaded"));
+      return;
+    }
+
+  S = dinet_net_input_size (job->net);
+  n_classes = di_model_info_get_n_classes (job->model);
+  plane = (gsize)3 * S * S;
+  x = g_try_malloc (sizeof (float) * plane * n);
+  if (x == NULL)
+    {
+      g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MEMORY, _("Out of memory"));
+      return;
+    }
+
+  for (guint k = 0; k < n; k++)
+    {
+      const int *r = job->rects + 4 * (gsize)(job->next + k);
+      dinet_image *tile = dinet_image_crop (pixels, r[0], r[1], r[2], r[3], &err);
+
+      if (tile == NULL)
+        {
+          set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_INVALID);
+          return;
+        }
+      rc = dinet_net_preprocess (job->net, tile, x + plane * k, &err);
+      dinet_image_free (tile);
+      if (rc)
+        {
+          set_error_from_dinet (&job->error, &err, rc);
+          return;
+        }
+      if (job_cancelled (job, &job->error))
+        return;
+    }
+
+  logits = g_new0 (float, (gsize)n_classes * n);
+  if ((rc = dinet_net_forward (job->net, x, (int)n, S, S, logits, &err)))
+    {
+      set_error_from_dinet (&job->error, &err, rc);
+      return;
+    }
+
+  job->scan_predictions = g_ptr_array_new_full (n, (GDestroyNotify)di_prediction_unref);
+  for (guint k = 0; k < n; k++)
+    g_ptr_array_add (job->scan_predictions,
+                     di_prediction_new (job->model, logits + (gsize)n_classes * k));
+}
+
 /* Worker threads run a little below the UI so that a busy engine never
  * starves the main loop; threads they start (the engine's pool) inherit
  * it. Best effort: per-thread nice values are a Linux feature. */
@@ -382,7 +479,7 @@ job_thread (GTask        *worker,
   if (job->net != NULL)
     dinet_net_set_cancel (job->net, cancel_cb, job->cancellable);
 
-  if (!job_cancelled (job, &job->error))
+  if (!job_cancelled (job, &job->error) && crop_region (job, &job->error))
     {
       switch (job->kind)
         {
@@ -418,6 +515,10 @@ job_thread (GTask        *worker,
 
         case JOB_BATCH:
           job_batch_slice (job);
+          break;
+
+        case JOB_SCAN:
+          job_scan_slice (job);
           break;
 
         default:
@@ -507,6 +608,29 @@ job_complete (DiEngine *self,
       g_task_return_boolean (job->task, TRUE);
       return FALSE;
 
+    case JOB_SCAN:
+      if (job->error != NULL)
+        {
+          g_task_return_error (job->task, g_steal_pointer (&job->error));
+          return FALSE;
+        }
+
+      if (job->scan_func != NULL)
+        job->scan_func (self, job->next, job->scan_predictions->len,
+                        (DiPrediction **)job->scan_predictions->pdata, job->func_data);
+      job->next += job->scan_predictions->len;
+      job_clear_outputs (job);
+
+      /* Behind the interactive jobs queued meanwhile: a region asked for
+       * during a scan does not wait for the whole field. */
+      if (job->next < job->n_rects)
+        {
+          g_queue_push_tail (&self->interactive, job);
+          return TRUE;
+        }
+      g_task_return_boolean (job->task, TRUE);
+      return FALSE;
+
     default:
       g_assert_not_reached ();
     }
@@ -591,6 +715,30 @@ enqueue (DiEngine *self,
 {
   g_queue_push_tail (interactive ? &self->interactive : &self->batch, job);
   run_next (self);
+}
+
+/* Queues a job made of @n slices (a batch of files, a scan of tiles) with
+ * the data of its per-slice callback; one with nothing to do is done at
+ * once. */
+static void
+enqueue_slices (DiEngine       *self,
+                Job            *job,
+                guint           n,
+                gpointer        func_data,
+                GDestroyNotify  func_data_destroy,
+                gboolean        interactive)
+{
+  job->func_data = func_data;
+  job->func_data_destroy = func_data_destroy;
+
+  if (n == 0)
+    {
+      g_task_return_boolean (job->task, TRUE);
+      job_free (job);
+      return;
+    }
+
+  enqueue (self, job, interactive);
 }
 
 static void
@@ -908,6 +1056,26 @@ di_engine_classify_finish (DiEngine      *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+static Job *
+explain_job_new (DiEngine            *self,
+                 DiImage             *image,
+                 DiExplainMethod      method,
+                 int                  stage,
+                 int                  target,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
+{
+  Job *job = job_new (self, JOB_EXPLAIN, cancellable, callback, user_data,
+                      di_engine_explain_async);
+
+  job->image = di_image_ref (image);
+  job->method = method;
+  job->stage = stage;
+  job->target = target;
+  return job;
+}
+
 /**
  * di_engine_explain_async:
  * @stage: 1..4 (layer1..layer4)
@@ -931,12 +1099,7 @@ di_engine_explain_async (DiEngine            *self,
   g_return_if_fail (image != NULL);
   g_return_if_fail (stage >= 1 && stage <= 4);
 
-  job = job_new (self, JOB_EXPLAIN, cancellable, callback, user_data,
-                 di_engine_explain_async);
-  job->image = di_image_ref (image);
-  job->method = method;
-  job->stage = stage;
-  job->target = target;
+  job = explain_job_new (self, image, method, stage, target, cancellable, callback, user_data);
   enqueue (self, job, TRUE);
 }
 
@@ -1042,17 +1205,7 @@ di_engine_classify_files_masked_async (DiEngine            *self,
       g_array_append_vals (job->classify_mask, classify_mask, n_files);
     }
   job->func = func;
-  job->func_data = func_data;
-  job->func_data_destroy = func_data_destroy;
-
-  if (n_files == 0)
-    {
-      g_task_return_boolean (job->task, TRUE);
-      job_free (job);
-      return;
-    }
-
-  enqueue (self, job, FALSE);
+  enqueue_slices (self, job, n_files, func_data, func_data_destroy, FALSE);
 }
 
 gboolean
@@ -1064,4 +1217,107 @@ di_engine_classify_files_finish (DiEngine      *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * di_engine_explain_region_async:
+ * @x: left edge of the region, in pixels of @image
+ * @y: top edge
+ * @width: width of the region (> 0)
+ * @height: height of the region (> 0)
+ *
+ * As di_engine_explain_async(), for a rectangle of @image: the worker
+ * crops it and the model sees it as a whole image (preprocessing, centre
+ * crop included). di_engine_explain_finish() gives the map and the
+ * classification of the region.
+ */
+void
+di_engine_explain_region_async (DiEngine            *self,
+                                DiImage             *image,
+                                int                  x,
+                                int                  y,
+                                int                  width,
+                                int                  height,
+                                DiExplainMethod      method,
+                                int                  stage,
+                                int                  target,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (image != NULL);
+  g_return_if_fail (stage >= 1 && stage <= 4);
+  g_return_if_fail (x >= 0 && y >= 0 && width > 0 && height > 0);
+  g_return_if_fail (x + width <= di_image_get_width (image) &&
+                    y + height <= di_image_get_height (image));
+
+  job = explain_job_new (self, image, method, stage, target, cancellable, callback, user_data);
+  job->region[0] = x;
+  job->region[1] = y;
+  job->region[2] = width;
+  job->region[3] = height;
+  enqueue (self, job, TRUE);
+}
+
+/**
+ * di_engine_scan_async:
+ * @rects: (array): x, y, width, height of each tile, inside @image; copied
+ * @n_rects: the number of tiles
+ * @batch: tiles per forward pass (and per call of @func), 0 for 8
+ * @func: (scope notified): called on the main thread after each batch
+ *
+ * Classifies tiles of @image, @batch at a time, in the interactive queue:
+ * between two batches every interactive job queued meanwhile runs, so the
+ * image on screen and its regions are never kept waiting long. A scan
+ * goes before folder batches. Cancelling stops within one network layer.
+ */
+void
+di_engine_scan_async (DiEngine            *self,
+                      DiImage             *image,
+                      const int           *rects,
+                      guint                n_rects,
+                      guint                batch,
+                      DiEngineScanFunc     func,
+                      gpointer             func_data,
+                      GDestroyNotify       func_data_destroy,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (image != NULL);
+  g_return_if_fail (rects != NULL || n_rects == 0);
+
+  for (guint i = 0; i < n_rects; i++)
+    g_return_if_fail (rects[4 * i] >= 0 && rects[4 * i + 1] >= 0 &&
+                      rects[4 * i + 2] > 0 && rects[4 * i + 3] > 0 &&
+                      rects[4 * i] + rects[4 * i + 2] <= di_image_get_width (image) &&
+                      rects[4 * i + 1] + rects[4 * i + 3] <= di_image_get_height (image));
+
+  job = job_new (self, JOB_SCAN, cancellable, callback, user_data, di_engine_scan_async);
+  job->image = di_image_ref (image);
+  job->rects = g_memdup2 (rects, sizeof (int) * 4 * (gsize)n_rects);
+  job->n_rects = n_rects;
+  job->scan_batch = batch > 0 ? batch : 8;
+  job->scan_func = func;
+  enqueue_slices (self, job, n_rects, func_data, func_data_destroy, TRUE);
+}
+
+/**
+ * di_engine_scan_finish:
+ *
+ * Returns: %TRUE when every tile was classified
+ */
+gboolean
+di_engine_scan_finish (DiEngine      *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  /* Both are a job of slices that returns a boolean. */
+  return di_engine_classify_files_finish (self, result, error);
 }

@@ -52,6 +52,21 @@ typedef void (*DiEngineBatchFunc) (DiEngine     *engine,
                                    const GError *error,
                                    gpointer      user_data);
 
+/**
+ * DiEngineScanFunc:
+ * @engine: the engine
+ * @first: the index of the first tile of this batch
+ * @n: the number of tiles in it
+ * @predictions: (array length=n): their classifications
+ *
+ * Called on the main thread after each batch of a scan.
+ */
+typedef void (*DiEngineScanFunc) (DiEngine      *engine,
+                                  guint          first,
+                                  guint          n,
+                                  DiPrediction **predictions,
+                                  gpointer       user_data);
+
 DiEngine     *di_engine_new                   (void);
 DiModelInfo  *di_engine_get_model_info        (DiEngine             *self);
 gboolean      di_engine_get_busy              (DiEngine             *self);
@@ -125,6 +140,34 @@ void          di_engine_classify_files_masked_async (DiEngine       *self,
                                                GAsyncReadyCallback   callback,
                                                gpointer              user_data);
 gboolean      di_engine_classify_files_finish (DiEngine             *self,
+                                               GAsyncResult         *result,
+                                               GError              **error);
+
+void          di_engine_explain_region_async  (DiEngine             *self,
+                                               DiImage              *image,
+                                               int                   x,
+                                               int                   y,
+                                               int                   width,
+                                               int                   height,
+                                               DiExplainMethod       method,
+                                               int                   stage,
+                                               int                   target,
+                                               GCancellable         *cancellable,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+
+void          di_engine_scan_async            (DiEngine             *self,
+                                               DiImage              *image,
+                                               const int            *rects,
+                                               guint                 n_rects,
+                                               guint                 batch,
+                                               DiEngineScanFunc      func,
+                                               gpointer              func_data,
+                                               GDestroyNotify        func_data_destroy,
+                                               GCancellable         *cancellable,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+gboolean      di_engine_scan_finish           (DiEngine             *self,
                                                GAsyncResult         *result,
                                                GError              **error);
 
