@@ -345,6 +345,7 @@ di_application_startup (GApplication *app)
     { "win.zoom-100", { "<Control>1", "<Control>KP_1", NULL } },
     { "win.show-help-overlay", { "<Control>question", NULL } },
     { "win.cancel-batch", { "<Control>period", NULL } },
+    { "win.scan-field", { "<Control><Shift>f", NULL } },
     { "win.undo", { "<Control>z", NULL } },
     { "win.redo", { "<Control><Shift>z", NULL } },
     { "window.close", { "<Control>w", NULL } },

@@ -418,6 +418,62 @@ di_heatmap_get_raster_builds (DiHeatmap *self)
 }
 
 /**
+ * di_heatmap_draw_cells:
+ * @cr: where to draw, in the user space of the edges (image pixels on the
+ *   canvas)
+ * @x_edges: (array length=n_columns+1): column boundaries, increasing
+ * @y_edges: (array length=n_rows+1): row boundaries, increasing
+ * @values: (array): one value per cell, row by row: in [0, 1] on the
+ *   colormap as they are (not normalised); a negative value leaves its
+ *   cell empty
+ *
+ * Draws a grid of cells, each filled with the colour of its value, at
+ * @opacity: the per-tile overlay of a field scan. Neighbouring cells share
+ * their edges exactly (no seams, no double blending).
+ */
+void
+di_heatmap_draw_cells (cairo_t      *cr,
+                       const double *x_edges,
+                       guint         n_columns,
+                       const double *y_edges,
+                       guint         n_rows,
+                       const float  *values,
+                       DiColormap    colormap,
+                       double        opacity)
+{
+  const guint8 *lut = di_colormap_lut (colormap);
+
+  g_return_if_fail (cr != NULL);
+  g_return_if_fail (x_edges != NULL && y_edges != NULL && values != NULL);
+
+  if (opacity <= 0.0 || n_columns == 0 || n_rows == 0)
+    return;
+
+  /* Opaque cells in a group, blended once: overlapping antialiased edges
+   * would otherwise show as lines. */
+  cairo_save (cr);
+  cairo_push_group (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (guint r = 0; r < n_rows; r++)
+    for (guint c = 0; c < n_columns; c++)
+      {
+        float v = values[r * n_columns + c];
+        const guint8 *rgb;
+
+        if (!(v >= 0.0f))
+          continue;
+        rgb = lut + 3 * CLAMP ((int)lrintf (v * 255.0f), 0, 255);
+        cairo_set_source_rgb (cr, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
+        cairo_rectangle (cr, x_edges[c], y_edges[r],
+                         x_edges[c + 1] - x_edges[c], y_edges[r + 1] - y_edges[r]);
+        cairo_fill (cr);
+      }
+  cairo_pop_group_to_source (cr);
+  cairo_paint_with_alpha (cr, CLAMP (opacity, 0.0, 1.0));
+  cairo_restore (cr);
+}
+
+/**
  * di_heatmap_draw_legend:
  * @cr: where to draw; its current source colours the labels
  *
@@ -431,6 +487,30 @@ di_heatmap_draw_legend (cairo_t    *cr,
                         double      y,
                         double      width,
                         double      height)
+{
+  /* TRANSLATORS: the low end of a heat-map legend */
+  di_heatmap_draw_legend_labelled (cr, colormap, x, y, width, height, C_("legend", "Low"),
+                                   /* TRANSLATORS: the high end of a heat-map legend */
+                                   C_("legend", "High"));
+}
+
+/**
+ * di_heatmap_draw_legend_labelled:
+ * @low: the label of the low end
+ * @high: the label of the high end
+ *
+ * As di_heatmap_draw_legend(), with other labels (a field scan's legend
+ * reads "0%" and "100%": its colours are probabilities, not stretched).
+ */
+void
+di_heatmap_draw_legend_labelled (cairo_t    *cr,
+                                 DiColormap  colormap,
+                                 double      x,
+                                 double      y,
+                                 double      width,
+                                 double      height,
+                                 const char *low,
+                                 const char *high)
 {
   const guint8 *lut = di_colormap_lut (colormap);
   cairo_pattern_t *text_source;
@@ -480,13 +560,11 @@ di_heatmap_draw_legend (cairo_t    *cr,
 
   if (th > 0)
     {
-      /* TRANSLATORS: the low end of a heat-map legend */
-      pango_layout_set_text (layout, C_("legend", "Low"), -1);
+      pango_layout_set_text (layout, low, -1);
       cairo_move_to (cr, x, y + bar_height + 2);
       pango_cairo_show_layout (cr, layout);
 
-      /* TRANSLATORS: the high end of a heat-map legend */
-      pango_layout_set_text (layout, C_("legend", "High"), -1);
+      pango_layout_set_text (layout, high, -1);
       pango_layout_get_pixel_size (layout, &tw, NULL);
       cairo_move_to (cr, x + width - tw, y + bar_height + 2);
       pango_cairo_show_layout (cr, layout);

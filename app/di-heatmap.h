@@ -48,6 +48,14 @@ void             di_heatmap_draw           (DiHeatmap       *self,
                                             double           opacity,
                                             gboolean         nearest);
 guint            di_heatmap_get_raster_builds (DiHeatmap    *self);
+void             di_heatmap_draw_cells     (cairo_t         *cr,
+                                            const double    *x_edges,
+                                            guint            n_columns,
+                                            const double    *y_edges,
+                                            guint            n_rows,
+                                            const float     *values,
+                                            DiColormap       colormap,
+                                            double           opacity);
 
 /* Helpers shared with the tests and the legend. */
 const guint8    *di_colormap_lut           (DiColormap       colormap);
@@ -66,5 +74,13 @@ void             di_heatmap_draw_legend    (cairo_t         *cr,
                                             double           y,
                                             double           width,
                                             double           height);
+void             di_heatmap_draw_legend_labelled (cairo_t   *cr,
+                                            DiColormap       colormap,
+                                            double           x,
+                                            double           y,
+                                            double           width,
+                                            double           height,
+                                            const char      *low,
+                                            const char      *high);
 
 G_END_DECLS

@@ -9,7 +9,15 @@
  * smoothed, from a half-size copy when zoomed out far.
  *
  * Input follows Loupe and Eye of GNOME: the wheel zooms around the pointer,
- * pinch zooms around the fingers, dragging pans.
+ * pinch zooms around the fingers, dragging pans. Shift+drag, or any drag
+ * in select mode, draws a rectangle instead (Escape cancels it); on
+ * release the canvas emits ::region-selected with the rectangle in image
+ * pixels. A click that does not move emits ::clicked.
+ *
+ * On top of the image the canvas draws one of three overlays: a region's
+ * own map inside its rectangle (with the region's outline, also when the
+ * overlay is hidden), else a field scan's per-tile scores, else the map of
+ * the whole image.
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,9 +28,13 @@
 
 #include <math.h>
 
+#include "di-field-scan.h"
 #include "di-heatmap.h"
 #include "di-image.h"
 #include "di-image-canvas.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+#include "di-region.h"
 
 #define ZOOM_STEP 1.25
 #define WHEEL_STEP 1.1
@@ -35,6 +47,8 @@ struct _DiImageCanvas
   DiImage *image;
   DiHeatmap *heatmap;
   cairo_surface_t *half;     /* the image at half size, made on demand */
+  DiRegion *region;
+  DiFieldScan *scan;
 
   /* Overlay region in image pixels (the model's centre crop). */
   int crop_x, crop_y, crop_w, crop_h;
@@ -58,6 +72,14 @@ struct _DiImageCanvas
   double gesture_zoom;
   double gesture_cx;
   double gesture_cy;
+
+  /* Drawing a region: the rubber band, in widget coordinates */
+  gboolean select_mode;
+  gboolean banding;
+  double band_x0;
+  double band_y0;
+  double band_x1;
+  double band_y1;
 };
 
 G_DEFINE_FINAL_TYPE (DiImageCanvas, di_image_canvas, GTK_TYPE_WIDGET)
@@ -71,10 +93,24 @@ enum {
   PROP_COLORMAP,
   PROP_ZOOM,
   PROP_BEST_FIT,
+  PROP_REGION,
+  PROP_FIELD_SCAN,
+  PROP_SELECT_MODE,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum {
+  REGION_SELECTED,
+  CLICKED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* A drag shorter than this (widget pixels) is a click. */
+#define CLICK_SLOP 4.0
 
 static int
 image_width (DiImageCanvas *self)
@@ -194,6 +230,71 @@ get_half (DiImageCanvas *self)
   return self->half;
 }
 
+/* The region's map over the part of it the model saw (its centre crop,
+ * same rounding as dinet_net_preprocess()), then its outline. In image
+ * coordinates. */
+static void
+draw_region (DiImageCanvas *self,
+             cairo_t       *cr)
+{
+  DiRegion *region = self->region;
+  DiHeatmap *heatmap = di_region_get_heatmap (region);
+  DiPrediction *prediction = di_region_get_prediction (region);
+  double rx = di_region_get_x (region), ry = di_region_get_y (region);
+  double rw = di_region_get_width (region), rh = di_region_get_height (region);
+  double line = 2.0 / self->zoom;
+
+  if (self->overlay_visible && heatmap != NULL && prediction != NULL)
+    {
+      double crop = di_model_info_get_center_crop (di_prediction_get_model (prediction));
+      int cw = (int)rw, ch = (int)rh;
+
+      if (crop > 0.0 && crop < 1.0)
+        {
+          cw = MAX (1, (int)lrintf ((float)(rw * crop)));
+          ch = MAX (1, (int)lrintf ((float)(rh * crop)));
+        }
+      di_heatmap_draw (heatmap, cr, rx + (int)(rw - cw) / 2, ry + (int)(rh - ch) / 2, cw, ch,
+                       cw, ch, self->colormap, self->opacity, FALSE);
+    }
+
+  /* Dark under light: visible on pale slides and on any colormap. A
+   * region still being classified is dashed. */
+  cairo_save (cr);
+  cairo_rectangle (cr, rx, ry, rw, rh);
+  cairo_set_line_width (cr, 2 * line);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.6);
+  cairo_stroke_preserve (cr);
+  cairo_set_line_width (cr, line);
+  if (prediction == NULL)
+    {
+      double dash = 6.0 / self->zoom;
+
+      cairo_set_dash (cr, &dash, 1, 0);
+    }
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
+/* The rubber band, in widget coordinates. */
+static void
+draw_band (DiImageCanvas *self,
+           cairo_t       *cr)
+{
+  double x = MIN (self->band_x0, self->band_x1), y = MIN (self->band_y0, self->band_y1);
+  double w = fabs (self->band_x1 - self->band_x0), h = fabs (self->band_y1 - self->band_y0);
+
+  cairo_save (cr);
+  cairo_rectangle (cr, floor (x) + 0.5, floor (y) + 0.5, floor (w), floor (h));
+  cairo_set_source_rgba (cr, 0.21, 0.52, 0.89, 0.2);   /* GNOME accent blue */
+  cairo_fill_preserve (cr);
+  cairo_set_line_width (cr, 1.0);
+  cairo_set_source_rgb (cr, 0.21, 0.52, 0.89);
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
 /**
  * di_image_canvas_draw:
  * @cr: a cairo context whose origin is the widget's top-left corner
@@ -240,13 +341,20 @@ di_image_canvas_draw (DiImageCanvas *self,
   cairo_fill (cr);
   cairo_pattern_destroy (pattern);
 
-  if (self->overlay_visible && self->heatmap != NULL)
+  if (self->region != NULL)
+    draw_region (self, cr);
+  else if (self->overlay_visible && self->scan != NULL)
+    di_field_scan_draw (self->scan, cr, self->colormap, self->opacity);
+  else if (self->overlay_visible && self->heatmap != NULL)
     di_heatmap_draw (self->heatmap, cr,
                      self->crop_x, self->crop_y, self->crop_w, self->crop_h,
                      self->crop_w, self->crop_h,
                      self->colormap, self->opacity, FALSE);
 
   cairo_restore (cr);
+
+  if (self->banding)
+    draw_band (self, cr);
 }
 
 static void
@@ -358,15 +466,34 @@ scroll_cb (GtkEventControllerScroll *scroll,
 }
 
 static void
+update_cursor (DiImageCanvas *self)
+{
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self),
+                                   self->select_mode && self->image != NULL ? "crosshair" : NULL);
+}
+
+static void
 drag_begin_cb (GtkGestureDrag *drag,
                double          x,
                double          y,
                DiImageCanvas  *self)
 {
+  GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (drag));
+
   self->drag_tx = self->tx;
   self->drag_ty = self->ty;
   gtk_widget_grab_focus (GTK_WIDGET (self));
-  if (self->image != NULL)
+  if (self->image == NULL)
+    return;
+
+  if (self->select_mode || (state & GDK_SHIFT_MASK))
+    {
+      self->banding = TRUE;
+      self->band_x0 = self->band_x1 = x;
+      self->band_y0 = self->band_y1 = y;
+      gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "crosshair");
+    }
+  else
     gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "grabbing");
 }
 
@@ -379,9 +506,17 @@ drag_update_cb (GtkGestureDrag *drag,
   if (self->image == NULL)
     return;
 
-  self->tx = self->drag_tx + ox;
-  self->ty = self->drag_ty + oy;
-  clamp_offset (self);
+  if (self->banding)
+    {
+      self->band_x1 = self->band_x0 + ox;
+      self->band_y1 = self->band_y0 + oy;
+    }
+  else
+    {
+      self->tx = self->drag_tx + ox;
+      self->ty = self->drag_ty + oy;
+      clamp_offset (self);
+    }
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -391,7 +526,47 @@ drag_end_cb (GtkGestureDrag *drag,
              double          oy,
              DiImageCanvas  *self)
 {
-  gtk_widget_set_cursor (GTK_WIDGET (self), NULL);
+  gboolean was_banding = self->banding;
+  double x, y;
+
+  update_cursor (self);
+  if (self->image == NULL || !gtk_gesture_drag_get_start_point (drag, &x, &y))
+    {
+      self->banding = FALSE;
+      return;
+    }
+
+  if (was_banding)
+    {
+      self->banding = FALSE;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+    }
+
+  if (hypot (ox, oy) < CLICK_SLOP)
+    {
+      double ix, iy;
+
+      di_image_canvas_widget_to_image (self, x, y, &ix, &iy);
+      if (ix >= 0 && iy >= 0 && ix < image_width (self) && iy < image_height (self))
+        g_signal_emit (self, signals[CLICKED], 0, ix, iy);
+    }
+  else if (was_banding)
+    di_image_canvas_select_rect (self, x, y, x + ox, y + oy);
+}
+
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                DiImageCanvas         *self)
+{
+  if (keyval == GDK_KEY_Escape && self->banding)
+    {
+      di_image_canvas_cancel_selection (self);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -427,6 +602,8 @@ di_image_canvas_dispose (GObject *object)
   g_clear_pointer (&self->image, di_image_unref);
   g_clear_object (&self->heatmap);
   g_clear_pointer (&self->half, cairo_surface_destroy);
+  di_image_canvas_set_region (self, NULL);
+  di_image_canvas_set_field_scan (self, NULL);
 
   G_OBJECT_CLASS (di_image_canvas_parent_class)->dispose (object);
 }
@@ -469,6 +646,18 @@ di_image_canvas_get_property (GObject    *object,
       g_value_set_boolean (value, self->best_fit);
       break;
 
+    case PROP_REGION:
+      g_value_set_object (value, self->region);
+      break;
+
+    case PROP_FIELD_SCAN:
+      g_value_set_object (value, self->scan);
+      break;
+
+    case PROP_SELECT_MODE:
+      g_value_set_boolean (value, self->select_mode);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -502,6 +691,18 @@ di_image_canvas_set_property (GObject      *object,
 
     case PROP_ZOOM:
       di_image_canvas_set_zoom (self, g_value_get_double (value));
+      break;
+
+    case PROP_REGION:
+      di_image_canvas_set_region (self, g_value_get_object (value));
+      break;
+
+    case PROP_FIELD_SCAN:
+      di_image_canvas_set_field_scan (self, g_value_get_object (value));
+      break;
+
+    case PROP_SELECT_MODE:
+      di_image_canvas_set_select_mode (self, g_value_get_boolean (value));
       break;
 
     default:
@@ -544,8 +745,41 @@ di_image_canvas_class_init (DiImageCanvasClass *klass)
   properties[PROP_BEST_FIT] =
     g_param_spec_boolean ("best-fit", NULL, NULL, TRUE,
                           (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REGION] =
+    g_param_spec_object ("region", NULL, NULL, DI_TYPE_REGION,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_FIELD_SCAN] =
+    g_param_spec_object ("field-scan", NULL, NULL, DI_TYPE_FIELD_SCAN,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_SELECT_MODE] =
+    g_param_spec_boolean ("select-mode", NULL, NULL, FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * DiImageCanvas::region-selected:
+   * @x: left edge of the rectangle, in image pixels
+   * @y: top edge
+   * @width: at least %DI_REGION_MIN_SIZE (or the image's size)
+   * @height: likewise
+   *
+   * The user drew a rectangle on the image.
+   */
+  signals[REGION_SELECTED] =
+    g_signal_new ("region-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT);
+
+  /**
+   * DiImageCanvas::clicked:
+   * @x: image x of the click
+   * @y: image y
+   *
+   * The user clicked the image without dragging.
+   */
+  signals[CLICKED] =
+    g_signal_new ("clicked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
 
   gtk_widget_class_set_css_name (widget_class, "di-image-canvas");
 }
@@ -582,6 +816,10 @@ di_image_canvas_init (DiImageCanvas *self)
   g_signal_connect (gesture, "drag-update", G_CALLBACK (drag_update_cb), self);
   g_signal_connect (gesture, "drag-end", G_CALLBACK (drag_end_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (gesture));
+
+  controller = gtk_event_controller_key_new ();
+  g_signal_connect (controller, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
 
   gesture = gtk_gesture_zoom_new ();
   gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (gesture), GTK_PHASE_CAPTURE);
@@ -627,8 +865,12 @@ di_image_canvas_set_image (DiImageCanvas *self,
   g_clear_pointer (&self->half, cairo_surface_destroy);
   self->image = image ? di_image_ref (image) : NULL;
   di_image_canvas_set_heatmap (self, NULL, 1.0);
+  di_image_canvas_set_region (self, NULL);
+  di_image_canvas_set_field_scan (self, NULL);
+  di_image_canvas_cancel_selection (self);
   set_best_fit (self, TRUE);
   update_best_fit (self);
+  update_cursor (self);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
 }
@@ -880,4 +1122,230 @@ di_image_canvas_pan (DiImageCanvas *self,
   self->ty += dy;
   clamp_offset (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+queue_draw_cb (DiImageCanvas *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/**
+ * di_image_canvas_get_region:
+ *
+ * Returns: (transfer none) (nullable): the region shown
+ */
+DiRegion *
+di_image_canvas_get_region (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), NULL);
+  return self->region;
+}
+
+/**
+ * di_image_canvas_set_region:
+ * @region: (nullable): a region of the image
+ *
+ * Shows @region's outline and, with the overlay, its map inside it instead
+ * of the whole image's overlay. The canvas follows the region's result.
+ */
+void
+di_image_canvas_set_region (DiImageCanvas *self,
+                            DiRegion      *region)
+{
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+  g_return_if_fail (!region || DI_IS_REGION (region));
+
+  if (self->region == region)
+    return;
+
+  if (self->region != NULL)
+    g_signal_handlers_disconnect_by_func (self->region, queue_draw_cb, self);
+  g_set_object (&self->region, region);
+  if (region != NULL)
+    {
+      g_signal_connect_swapped (region, "notify::heatmap", G_CALLBACK (queue_draw_cb), self);
+      g_signal_connect_swapped (region, "notify::prediction", G_CALLBACK (queue_draw_cb), self);
+    }
+
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGION]);
+}
+
+/**
+ * di_image_canvas_get_field_scan:
+ *
+ * Returns: (transfer none) (nullable): the field scan shown
+ */
+DiFieldScan *
+di_image_canvas_get_field_scan (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), NULL);
+  return self->scan;
+}
+
+/**
+ * di_image_canvas_set_field_scan:
+ * @scan: (nullable): a scan of the image, complete or in progress
+ *
+ * Shows the per-tile scores as the overlay (when no region is shown),
+ * redrawing as tiles are classified.
+ */
+void
+di_image_canvas_set_field_scan (DiImageCanvas *self,
+                                DiFieldScan   *scan)
+{
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+  g_return_if_fail (!scan || DI_IS_FIELD_SCAN (scan));
+
+  if (self->scan == scan)
+    return;
+
+  if (self->scan != NULL)
+    g_signal_handlers_disconnect_by_func (self->scan, queue_draw_cb, self);
+  g_set_object (&self->scan, scan);
+  if (scan != NULL)
+    g_signal_connect_swapped (scan, "notify::n-done", G_CALLBACK (queue_draw_cb), self);
+
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIELD_SCAN]);
+}
+
+gboolean
+di_image_canvas_get_select_mode (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), FALSE);
+  return self->select_mode;
+}
+
+/**
+ * di_image_canvas_set_select_mode:
+ * @select_mode: whether dragging draws a region (else it pans, and
+ *   Shift+drag draws a region)
+ */
+void
+di_image_canvas_set_select_mode (DiImageCanvas *self,
+                                 gboolean       select_mode)
+{
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+
+  select_mode = !!select_mode;
+  if (self->select_mode != select_mode)
+    {
+      self->select_mode = select_mode;
+      update_cursor (self);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECT_MODE]);
+    }
+}
+
+/**
+ * di_image_canvas_get_selecting:
+ *
+ * Returns: whether a rectangle is being drawn
+ */
+gboolean
+di_image_canvas_get_selecting (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), FALSE);
+  return self->banding;
+}
+
+/**
+ * di_image_canvas_cancel_selection:
+ *
+ * Drops the rectangle being drawn: releasing the button then selects
+ * nothing.
+ *
+ * Returns: whether there was one
+ */
+gboolean
+di_image_canvas_cancel_selection (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), FALSE);
+
+  if (!self->banding)
+    return FALSE;
+
+  self->banding = FALSE;
+  update_cursor (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  return TRUE;
+}
+
+/**
+ * di_image_canvas_widget_to_image:
+ * @x: widget x
+ * @y: widget y
+ * @image_x: (out): the image x under it (may lie outside the image)
+ * @image_y: (out): the image y
+ */
+void
+di_image_canvas_widget_to_image (DiImageCanvas *self,
+                                 double         x,
+                                 double         y,
+                                 double        *image_x,
+                                 double        *image_y)
+{
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+
+  *image_x = (x - self->tx) / self->zoom;
+  *image_y = (y - self->ty) / self->zoom;
+}
+
+/**
+ * di_image_canvas_image_to_widget:
+ * @image_x: image x
+ * @image_y: image y
+ * @x: (out): where it is drawn, in widget coordinates
+ * @y: (out): likewise
+ */
+void
+di_image_canvas_image_to_widget (DiImageCanvas *self,
+                                 double         image_x,
+                                 double         image_y,
+                                 double        *x,
+                                 double        *y)
+{
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+
+  *x = self->tx + image_x * self->zoom;
+  *y = self->ty + image_y * self->zoom;
+}
+
+/**
+ * di_image_canvas_select_rect:
+ * @x0: one corner of the rectangle, in widget coordinates
+ * @y0: likewise
+ * @x1: the opposite corner
+ * @y1: likewise
+ *
+ * What releasing a drawn rectangle does: the rectangle, clamped to the
+ * image, becomes ::region-selected when it is at least
+ * %DI_REGION_MIN_SIZE image pixels on each side.
+ *
+ * Returns: whether ::region-selected was emitted
+ */
+gboolean
+di_image_canvas_select_rect (DiImageCanvas *self,
+                             double         x0,
+                             double         y0,
+                             double         x1,
+                             double         y1)
+{
+  double ix0, iy0, ix1, iy1;
+  int x, y, width, height;
+
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), FALSE);
+
+  if (self->image == NULL)
+    return FALSE;
+
+  di_image_canvas_widget_to_image (self, x0, y0, &ix0, &iy0);
+  di_image_canvas_widget_to_image (self, x1, y1, &ix1, &iy1);
+  if (!di_region_normalize (ix0, iy0, ix1, iy1, image_width (self), image_height (self),
+                            &x, &y, &width, &height))
+    return FALSE;
+
+  g_signal_emit (self, signals[REGION_SELECTED], 0, x, y, width, height);
+  return TRUE;
 }

@@ -57,6 +57,32 @@ void        di_image_canvas_get_overlay_rect    (DiImageCanvas *self,
                                                  int           *y,
                                                  int           *width,
                                                  int           *height);
+DiRegion   *di_image_canvas_get_region          (DiImageCanvas *self);
+void        di_image_canvas_set_region          (DiImageCanvas *self,
+                                                 DiRegion      *region);
+DiFieldScan *di_image_canvas_get_field_scan     (DiImageCanvas *self);
+void        di_image_canvas_set_field_scan      (DiImageCanvas *self,
+                                                 DiFieldScan   *scan);
+gboolean    di_image_canvas_get_select_mode     (DiImageCanvas *self);
+void        di_image_canvas_set_select_mode     (DiImageCanvas *self,
+                                                 gboolean       select_mode);
+gboolean    di_image_canvas_get_selecting       (DiImageCanvas *self);
+gboolean    di_image_canvas_cancel_selection    (DiImageCanvas *self);
+gboolean    di_image_canvas_select_rect         (DiImageCanvas *self,
+                                                 double         x0,
+                                                 double         y0,
+                                                 double         x1,
+                                                 double         y1);
+void        di_image_canvas_widget_to_image     (DiImageCanvas *self,
+                                                 double         x,
+                                                 double         y,
+                                                 double        *image_x,
+                                                 double        *image_y);
+void        di_image_canvas_image_to_widget     (DiImageCanvas *self,
+                                                 double         image_x,
+                                                 double         image_y,
+                                                 double        *x,
+                                                 double        *y);
 void        di_image_canvas_draw                (DiImageCanvas *self,
                                                  cairo_t       *cr,
                                                  int            width,

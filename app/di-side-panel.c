@@ -20,6 +20,7 @@
 #include "di-item.h"
 #include "di-model-info.h"
 #include "di-prediction.h"
+#include "di-region.h"
 #include "di-side-panel.h"
 
 struct _DiSidePanel
@@ -51,12 +52,15 @@ struct _DiSidePanel
   GtkLabel *flag_label;
   GtkLabel *history_heading;
   GtkBox *history_box;
+  GtkBox *region_box;
+  GtkLabel *region_label;
 
   /* Owned References */
   GPtrArray *history;       /* DiCaseEvent, or NULL without a case */
   DiModelInfo *model;
   DiItem *item;
   gulong item_handler;
+  DiRegion *region;         /* shown instead of the item's prediction */
 
   DiExplainMethod method;
   int stage;
@@ -79,6 +83,7 @@ enum {
   PROP_COLORMAP,
   PROP_OVERLAY_OPACITY,
   PROP_OVERLAY_VISIBLE,
+  PROP_REGION,
   N_PROPS
 };
 
@@ -110,19 +115,34 @@ new_level_bar (double value)
 static void
 update_prediction (DiSidePanel *self)
 {
-  DiPrediction *prediction = self->item ? di_item_get_prediction (self->item) : NULL;
+  DiPrediction *prediction;
   g_autofree int *order = NULL;
   int n;
 
   remove_children (self->classes_box);
 
+  /* A region of the image: its own classification. */
+  if (self->region != NULL)
+    {
+      g_autofree char *label = di_region_dup_label (self->region);
+
+      gtk_label_set_text (self->region_label, label);
+      prediction = di_region_get_prediction (self->region);
+    }
+  else
+    prediction = self->item ? di_item_get_prediction (self->item) : NULL;
+  gtk_widget_set_visible (GTK_WIDGET (self->region_box), self->region != NULL);
+
   if (prediction == NULL)
     {
-      const char *error = self->item ? di_item_get_error (self->item) : NULL;
+      const char *error = self->region ? di_region_get_error (self->region)
+                        : self->item ? di_item_get_error (self->item) : NULL;
 
       gtk_label_set_text (self->top_class_label, "—");
       if (error != NULL)
         gtk_label_set_text (self->top_prob_label, error);
+      else if (self->region != NULL)
+        gtk_label_set_text (self->top_prob_label, _("Classifying the region…"));
       else if (self->item != NULL && self->model != NULL)
         gtk_label_set_text (self->top_prob_label, _("Classifying…"));
       else
@@ -590,6 +610,7 @@ di_side_panel_dispose (GObject *object)
   DiSidePanel *self = (DiSidePanel *)object;
 
   di_side_panel_set_item (self, NULL);
+  di_side_panel_set_region (self, NULL);
   g_clear_pointer (&self->model, di_model_info_unref);
   g_clear_pointer (&self->history, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_SIDE_PANEL);
@@ -642,6 +663,10 @@ di_side_panel_get_property (GObject    *object,
       g_value_set_boolean (value, self->overlay_visible);
       break;
 
+    case PROP_REGION:
+      g_value_set_object (value, self->region);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -663,6 +688,10 @@ di_side_panel_set_property (GObject      *object,
 
     case PROP_ITEM:
       di_side_panel_set_item (self, g_value_get_object (value));
+      break;
+
+    case PROP_REGION:
+      di_side_panel_set_region (self, g_value_get_object (value));
       break;
 
     case PROP_METHOD:
@@ -728,6 +757,9 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   properties[PROP_OVERLAY_VISIBLE] =
     g_param_spec_boolean ("overlay-visible", NULL, NULL, TRUE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  properties[PROP_REGION] =
+    g_param_spec_object ("region", NULL, NULL, DI_TYPE_REGION,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -759,6 +791,8 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, flag_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, history_heading);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, history_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, region_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, region_label);
   gtk_widget_class_bind_template_callback (widget_class, note_changed_cb);
 }
 
@@ -1132,4 +1166,66 @@ di_side_panel_get_cbam_available (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), FALSE);
   return self->model != NULL && di_model_info_has_cbam (self->model);
+}
+
+static void
+region_notify_cb (DiSidePanel *self)
+{
+  update_prediction (self);
+}
+
+/**
+ * di_side_panel_get_region:
+ *
+ * Returns: (transfer none) (nullable): the region whose classification
+ *   the panel shows
+ */
+DiRegion *
+di_side_panel_get_region (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return self->region;
+}
+
+/**
+ * di_side_panel_set_region:
+ * @region: (nullable): a region of the image, or %NULL for the whole image
+ *
+ * Shows the classification of @region (labelled as a region, with where
+ * it is) instead of the whole image's, following the region's result.
+ */
+void
+di_side_panel_set_region (DiSidePanel *self,
+                          DiRegion    *region)
+{
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+  g_return_if_fail (!region || DI_IS_REGION (region));
+
+  if (self->region == region)
+    return;
+
+  if (self->region != NULL)
+    g_signal_handlers_disconnect_by_func (self->region, region_notify_cb, self);
+  g_set_object (&self->region, region);
+  if (region != NULL)
+    {
+      g_signal_connect_swapped (region, "notify::prediction", G_CALLBACK (region_notify_cb), self);
+      g_signal_connect_swapped (region, "notify::error", G_CALLBACK (region_notify_cb), self);
+    }
+
+  update_prediction (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGION]);
+}
+
+/**
+ * di_side_panel_get_region_text:
+ *
+ * Returns: (nullable): the line that says which region the prediction is
+ *   of, or %NULL when it is the whole image's
+ */
+const char *
+di_side_panel_get_region_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return self->region != NULL ? gtk_label_get_text (self->region_label) : NULL;
 }

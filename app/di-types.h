@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 
 typedef struct _DiApplication DiApplication;
 typedef struct _DiEngine DiEngine;
+typedef struct _DiFieldScan DiFieldScan;
 typedef struct _DiGallery DiGallery;
 typedef struct _DiHeatmap DiHeatmap;
 typedef struct _DiImage DiImage;
@@ -19,6 +20,7 @@ typedef struct _DiItem DiItem;
 typedef struct _DiModelInfo DiModelInfo;
 typedef struct _DiPrediction DiPrediction;
 typedef struct _DiPreferences DiPreferences;
+typedef struct _DiRegion DiRegion;
 typedef struct _DiSidePanel DiSidePanel;
 typedef struct _DiWindow DiWindow;
 

@@ -46,6 +46,10 @@ struct _DiWindow
   GtkRevealer *progress_revealer;
   GtkLabel *progress_label;
   GtkProgressBar *progress_bar;
+  GtkToggleButton *select_button;
+  GtkWidget *scan_legend_box;
+  GtkLabel *scan_legend_label;
+  GtkDrawingArea *scan_legend;
 
   /* Owned References */
   DiEngine *engine;
@@ -87,6 +91,14 @@ struct _DiWindow
 
   guint analysis_pending;
   guint zoom_label_source;
+
+  /* Multi-cell fields (di-window-field.c) */
+  DiRegion *region;                  /* shown instead of the whole image */
+  GCancellable *region_cancellable;
+  DiFieldScan *scan;                 /* shown, complete or running */
+  GCancellable *scan_cancellable;    /* the running scan's */
+  gint64 scan_start;
+  gint64 scan_progress_shown;
 };
 
 static inline DiModelInfo *
@@ -107,6 +119,21 @@ _di_window_prediction_is_current (DiWindow     *self,
 
 /* di-window.c */
 void          _di_window_update_title          (DiWindow          *self);
+void          _di_window_update_caption        (DiWindow          *self);
+void          _di_window_update_progress       (DiWindow          *self);
+void          _di_window_analysis_begin        (DiWindow          *self);
+void          _di_window_analysis_end          (DiWindow          *self);
+char         *_di_window_format_duration       (double             seconds);
+
+/* di-window-field.c */
+void          _di_window_field_init            (DiWindow          *self);
+void          _di_window_field_dispose         (DiWindow          *self);
+void          _di_window_field_reset           (DiWindow          *self);
+void          _di_window_field_settings_changed (DiWindow         *self);
+gboolean      _di_window_field_update_caption  (DiWindow          *self);
+DiHeatmap    *_di_window_field_get_heatmap     (DiWindow          *self);
+gboolean      _di_window_field_owns_progress   (DiWindow          *self);
+gboolean      _di_window_field_cancel_scan     (DiWindow          *self);
 
 /* di-window-case.c */
 void          _di_window_case_init             (DiWindow          *self);

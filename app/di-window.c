@@ -123,11 +123,14 @@ update_model_banner (DiWindow *self)
 static void
 update_caption (DiWindow *self)
 {
-  DiHeatmap *heatmap = di_image_canvas_get_heatmap (self->canvas);
+  DiHeatmap *heatmap = _di_window_field_get_heatmap (self);
   DiModelInfo *model = _di_window_current_model (self);
   gboolean visible = di_image_canvas_get_overlay_visible (self->canvas);
   g_autofree char *caption = NULL;
   const char *class_name = NULL;
+
+  if (_di_window_field_update_caption (self))
+    return;
 
   if (heatmap == NULL || model == NULL || self->current_image == NULL)
     {
@@ -414,6 +417,7 @@ di_window_set_current_item (DiWindow *self,
   if (self->explain_cancellable != NULL)
     g_cancellable_cancel (self->explain_cancellable);
   g_clear_object (&self->explain_cancellable);
+  _di_window_field_reset (self);
 
   g_set_object (&self->current, item);
   g_clear_pointer (&self->current_image, di_image_unref);
@@ -455,6 +459,7 @@ static void
 explain_settings_changed_cb (DiWindow *self)
 {
   request_explanation (self);
+  _di_window_field_settings_changed (self);
 }
 
 static void
@@ -498,7 +503,8 @@ update_progress (DiWindow *self)
   g_autofree char *text = NULL;
   gint64 now = g_get_monotonic_time ();
 
-  if (self->batch_total == 0)
+  /* A field scan has the progress bar while it runs. */
+  if (self->batch_total == 0 || _di_window_field_owns_progress (self))
     return;
 
   /* At most ten updates a second, but always the first and the last. */
@@ -584,7 +590,7 @@ batch_done_cb (GObject      *object,
     return;
 
   g_clear_object (&self->batch_cancellable);
-  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+  gtk_revealer_set_reveal_child (self->progress_revealer, _di_window_field_owns_progress (self));
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -650,7 +656,7 @@ start_batch (DiWindow *self,
       batch_free (batch);
       if (was_running)
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
-      gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+      gtk_revealer_set_reveal_child (self->progress_revealer, _di_window_field_owns_progress (self));
       return;
     }
 
@@ -1325,6 +1331,7 @@ model_changed_cb (DiWindow *self)
 
       if (n > 0)
         start_batch (self, TRUE);
+      _di_window_field_reset (self);
       di_image_canvas_set_heatmap (self->canvas, NULL, 1.0);
       update_caption (self);
       request_analysis (self);
@@ -1376,12 +1383,14 @@ classify_all_action (GSimpleAction *action,
   start_batch (self, TRUE);
 }
 
+/* Cancels what the progress bar shows: a field scan, else the batch. */
 static void
 cancel_batch_action (GSimpleAction *action,
                      GVariant      *param,
                      gpointer       user_data)
 {
-  cancel_batch (DI_WINDOW (user_data));
+  if (!_di_window_field_cancel_scan (DI_WINDOW (user_data)))
+    cancel_batch (DI_WINDOW (user_data));
 }
 
 static void
@@ -1565,6 +1574,7 @@ setup_single_keys (DiWindow *self)
   add_single_key (sc, GDK_KEY_Page_Up, "win.previous", NULL);
   add_single_key (sc, GDK_KEY_plus, "win.zoom-in", NULL);
   add_single_key (sc, GDK_KEY_minus, "win.zoom-out", NULL);
+  add_single_key (sc, GDK_KEY_r, "win.select-region", NULL);
   for (int i = 0; i < 9; i++)
     {
       add_single_key (sc, GDK_KEY_1 + i, "win.relabel", g_variant_new_int32 (i));
@@ -1650,6 +1660,7 @@ di_window_dispose (GObject *object)
 
   /* What the user typed is saved; queued predictions are written. */
   _di_window_case_dispose (self);
+  _di_window_field_dispose (self);
 
   if (self->current_cancellable != NULL)
     g_cancellable_cancel (self->current_cancellable);
@@ -1790,6 +1801,10 @@ di_window_class_init (DiWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_revealer);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_label);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, select_button);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, scan_legend_box);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, scan_legend_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, scan_legend);
 }
 
 static void
@@ -1804,6 +1819,7 @@ di_window_init (DiWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
   _di_window_case_init (self);
+  _di_window_field_init (self);
   setup_single_keys (self);
 
   g_object_bind_property (self->side_panel, "colormap", self->canvas, "colormap", G_BINDING_SYNC_CREATE);
@@ -2011,3 +2027,37 @@ di_window_get_opening (DiWindow *self)
   return self->open_cancellable != NULL;
 }
 
+
+/* ---- For di-window-field.c ------------------------------------------------ */
+
+void
+_di_window_update_caption (DiWindow *self)
+{
+  update_caption (self);
+}
+
+/* Shows the batch's progress now (the field scan gave the bar back). */
+void
+_di_window_update_progress (DiWindow *self)
+{
+  self->progress_shown = 0;
+  update_progress (self);
+}
+
+void
+_di_window_analysis_begin (DiWindow *self)
+{
+  analysis_begin (self);
+}
+
+void
+_di_window_analysis_end (DiWindow *self)
+{
+  analysis_end (self);
+}
+
+char *
+_di_window_format_duration (double seconds)
+{
+  return format_duration (seconds);
+}

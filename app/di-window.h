@@ -56,5 +56,15 @@ const char    *di_window_get_progress_text  (DiWindow      *self);
 void           di_window_show_message       (DiWindow      *self,
                                              gboolean       is_error,
                                              const char    *message);
+gboolean       di_window_select_region      (DiWindow      *self,
+                                             int            x,
+                                             int            y,
+                                             int            width,
+                                             int            height);
+DiRegion      *di_window_get_region         (DiWindow      *self);
+gboolean       di_window_scan_field         (DiWindow      *self);
+DiFieldScan   *di_window_get_field_scan     (DiWindow      *self);
+gboolean       di_window_get_scan_running   (DiWindow      *self);
+gboolean       di_window_show_whole_image   (DiWindow      *self);
 
 G_END_DECLS
