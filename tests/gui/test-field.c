@@ -1,0 +1,567 @@
+/* test-field.c — multi-cell fields in the viewer, in-process, on an X
+ * display (Xvfb in CI): a region drawn on the canvas is classified and
+ * explained on its own, a field scan tiles the image and colours every
+ * tile, and a scan can be cancelled.
+ *
+ * Everything it opens is made here (di-fixtures.c): a 512 x 384 field with
+ * one synthetic cell, a 2048 x 1536 one, and a small random-weight model.
+ * The results are compared with the engine called directly on the same
+ * pixels, and the canvas is rendered to pixels to see the overlays.
+ *
+ * Copyright 2025 The DeepInsight authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <gtk/gtk.h>
+
+#include "di-application.h"
+#include "di-case.h"
+#include "di-engine.h"
+#include "di-field-scan.h"
+#include "di-fixtures.h"
+#include "di-heatmap.h"
+#include "di-image-canvas.h"
+#include "di-item.h"
+#include "di-model-info.h"
+#include "di-prediction.h"
+#include "di-region.h"
+#include "di-side-panel.h"
+#include "di-window.h"
+
+#define INPUT_SIZE 64
+#define FIELD_W 512
+#define FIELD_H 384
+
+static struct
+{
+  char *dir;
+  char *model;
+  char *field_dir;      /* field.png, 512 x 384 */
+  char *field;
+  char *big_dir;        /* big.png, 2048 x 1536 */
+  DiApplication *app;
+  DiWindow *window;
+} fx;
+
+/* ---- Helpers ---------------------------------------------------------------- */
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs the main loop until @cond holds or @timeout_ms passes. */
+static gboolean
+wait_for (Condition cond,
+          gpointer  data,
+          guint     timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+  guint wake = g_timeout_add (5, wake_cb, NULL);
+  gboolean ok;
+
+  while (!(ok = cond (data)) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (wake);
+  return ok;
+}
+
+static gboolean
+model_loaded (gpointer data)
+{
+  return di_engine_get_model_info (di_window_get_engine (fx.window)) != NULL;
+}
+
+static gboolean
+window_idle (gpointer data)
+{
+  return !di_window_get_batch_running (fx.window) &&
+         !di_window_get_scan_running (fx.window) &&
+         !di_window_get_analysis_busy (fx.window) &&
+         !di_engine_get_busy (di_window_get_engine (fx.window)) &&
+         gtk_widget_get_width (GTK_WIDGET (di_window_get_canvas (fx.window))) > 0;
+}
+
+static void
+wait_idle (void)
+{
+  g_assert_true (wait_for (window_idle, NULL, 120000));
+}
+
+static gboolean
+item_named (gpointer data)
+{
+  DiItem *item = di_window_get_current_item (fx.window);
+
+  return item != NULL && g_str_equal (di_item_get_display_name (item), data);
+}
+
+static void
+open_folder (const char *path,
+             const char *name)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  di_window_open (fx.window, &file, 1);
+  g_assert_true (wait_for (item_named, (gpointer)name, 20000));
+  wait_idle ();
+}
+
+static gboolean
+region_classified (gpointer data)
+{
+  DiRegion *region = di_window_get_region (fx.window);
+
+  return region != NULL && di_region_get_prediction (region) != NULL &&
+         di_region_get_heatmap (region) != NULL && window_idle (NULL);
+}
+
+static gboolean
+has_message (gpointer data)
+{
+  return di_window_get_message (fx.window) != NULL &&
+         strstr (di_window_get_message (fx.window), data) != NULL;
+}
+
+/* The canvas as GTK draws it: its snapshot, rendered with cairo. */
+static cairo_surface_t *
+render_canvas (void)
+{
+  GtkWidget *canvas = GTK_WIDGET (di_window_get_canvas (fx.window));
+  int width = gtk_widget_get_width (canvas);
+  int height = gtk_widget_get_height (canvas);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  GskRenderNode *node;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+
+  g_assert_true (gtk_widget_get_mapped (canvas));
+  GTK_WIDGET_GET_CLASS (canvas)->snapshot (canvas, snapshot);
+  node = gtk_snapshot_free_to_node (snapshot);
+
+  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cr = cairo_create (surface);
+  if (node != NULL)
+    {
+      gsk_render_node_draw (node, cr);
+      gsk_render_node_unref (node);
+    }
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+
+  return surface;
+}
+
+/* Fraction of the pixels of an image rectangle (inset by @inset widget
+ * pixels; a negative inset means everything outside the rectangle grown
+ * by -inset) that differ by more than a few levels between @a and @b. */
+static double
+difference_in (cairo_surface_t *a,
+               cairo_surface_t *b,
+               double           ix,
+               double           iy,
+               double           iw,
+               double           ih,
+               int              inset)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
+  int stride = cairo_image_surface_get_stride (a);
+  const guint8 *pa = cairo_image_surface_get_data (a), *pb = cairo_image_surface_get_data (b);
+  double x0, y0, x1, y1;
+  guint64 differ = 0, total = 0;
+
+  di_image_canvas_image_to_widget (canvas, ix, iy, &x0, &y0);
+  di_image_canvas_image_to_widget (canvas, ix + iw, iy + ih, &x1, &y1);
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        gboolean inside = x >= x0 + abs (inset) && x < x1 - abs (inset) &&
+                          y >= y0 + abs (inset) && y < y1 - abs (inset);
+        const guint8 *qa = pa + (gsize)y * stride + 4 * x;
+        const guint8 *qb = pb + (gsize)y * stride + 4 * x;
+
+        if (inset < 0)
+          inside = !(x >= x0 + inset && x < x1 - inset && y >= y0 + inset && y < y1 - inset);
+        if (!inside)
+          continue;
+        total++;
+        differ += abs (qa[0] - qb[0]) + abs (qa[1] - qb[1]) + abs (qa[2] - qb[2]) > 6;
+      }
+
+  g_assert_cmpuint (total, >, 100);
+  return (double)differ / total;
+}
+
+/* What the engine, called directly, says of a rectangle of @path. */
+static void
+direct_probabilities (const char *path,
+                      int         x,
+                      int         y,
+                      int         width,
+                      int         height,
+                      float       probs[7])
+{
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load (fx.model, &err);
+  dinet_image *img, *crop;
+  float *in, logits[7];
+  int S;
+
+  g_assert_nonnull (net);
+  img = dinet_image_load (path, NULL, &err);
+  g_assert_nonnull (img);
+  crop = dinet_image_crop (img, x, y, width, height, &err);
+  g_assert_nonnull (crop);
+  S = dinet_net_input_size (net);
+  in = g_new (float, 3 * S * S);
+  g_assert_cmpint (dinet_net_preprocess (net, crop, in, &err), ==, 0);
+  g_assert_cmpint (dinet_net_forward (net, in, 1, S, S, logits, &err), ==, 0);
+  dinet_softmax (logits, 1, 7, dinet_net_temperature (net), probs);
+
+  g_free (in);
+  dinet_image_free (crop);
+  dinet_image_free (img);
+  dinet_net_free (net);
+}
+
+static void
+press_overlay_key (void)
+{
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.toggle-overlay", NULL);
+}
+
+/* ---- Tests -------------------------------------------------------------------- */
+
+static void
+test_region (void)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+  DiSidePanel *panel = di_window_get_side_panel (fx.window);
+  DiRegion *region;
+  DiPrediction *prediction;
+  cairo_surface_t *with, *without;
+  double wx0, wy0, wx1, wy1, inside, outside;
+  float probs[7];
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autofree char *label = NULL;
+  /* Around the synthetic cell (centred in the middle fifth of the field). */
+  const int rx = 176, ry = 112, rw = 160, rh = 160;
+
+  g_assert_true (wait_for (model_loaded, NULL, 60000));
+  open_folder (fx.field_dir, "field.png");
+
+  /* The abnormal classes of the fixture model have positive evidence. */
+  di_side_panel_set_target (panel, 0);
+  di_side_panel_set_overlay_opacity (panel, 0.6);
+  di_side_panel_set_overlay_visible (panel, TRUE);
+  wait_idle ();
+
+  /* Too small a rectangle is no region. */
+  di_image_canvas_image_to_widget (canvas, rx, ry, &wx0, &wy0);
+  g_assert_false (di_image_canvas_select_rect (canvas, wx0, wy0, wx0 + 3, wy0 + 2));
+  g_assert_null (di_window_get_region (fx.window));
+
+  /* What releasing a drawn rectangle does, corners in widget coordinates
+   * (here bottom-right to top-left). */
+  di_image_canvas_image_to_widget (canvas, rx + rw, ry + rh, &wx1, &wy1);
+  g_assert_true (di_image_canvas_select_rect (canvas, wx1, wy1, wx0, wy0));
+  region = di_window_get_region (fx.window);
+  g_assert_nonnull (region);
+  g_assert_true (di_image_canvas_get_region (canvas) == region);
+  g_assert_cmpint (abs (di_region_get_x (region) - rx), <=, 1);
+  g_assert_cmpint (abs (di_region_get_y (region) - ry), <=, 1);
+  g_assert_cmpint (abs (di_region_get_width (region) - rw), <=, 2);
+  g_assert_cmpint (abs (di_region_get_height (region) - rh), <=, 2);
+
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+  g_assert_true (region == di_window_get_region (fx.window));
+
+  /* The panel shows the region's classification, labelled as a region. */
+  prediction = di_region_get_prediction (region);
+  label = di_region_dup_label (region);
+  g_assert_cmpstr (di_side_panel_get_region_text (panel), ==, label);
+  g_assert_true (g_str_has_prefix (label, "Region at "));
+  g_assert_cmpstr (di_side_panel_get_top_class_text (panel), ==, di_prediction_get_top_name (prediction));
+  direct_probabilities (fx.field, di_region_get_x (region), di_region_get_y (region),
+                        di_region_get_width (region), di_region_get_height (region), probs);
+  for (int k = 0; k < 7; k++)
+    g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (prediction, k), probs[k], 1e-4);
+  g_assert_cmpfloat (di_prediction_get_abnormal (prediction), >=, 0);
+  g_assert_true (di_heatmap_has_evidence (di_region_get_heatmap (region)));
+  g_assert_nonnull (di_window_get_caption (fx.window));
+
+  /* The region's map is drawn inside it, and only there. */
+  with = render_canvas ();
+  press_overlay_key ();
+  g_assert_false (di_image_canvas_get_overlay_visible (canvas));
+  without = render_canvas ();
+  inside = difference_in (with, without, di_region_get_x (region), di_region_get_y (region),
+                          di_region_get_width (region), di_region_get_height (region), 4);
+  outside = difference_in (with, without, di_region_get_x (region), di_region_get_y (region),
+                           di_region_get_width (region), di_region_get_height (region), -4);
+  g_test_message ("region overlay changes %.1f%% inside, %.1f%% outside", 100 * inside, 100 * outside);
+  g_assert_cmpfloat (inside, >, 0.3);
+  g_assert_cmpfloat (outside, <, 0.001);
+  press_overlay_key ();
+  cairo_surface_destroy (with);
+  cairo_surface_destroy (without);
+
+  /* It is in the review case, labelled with its top class. */
+  stored = di_case_dup_regions (di_window_get_case (fx.window),
+                                di_item_get_case_id (di_window_get_current_item (fx.window)));
+  g_assert_cmpuint (stored->len, ==, 1);
+  g_assert_cmpstr (((DiCaseRegion *)g_ptr_array_index (stored, 0))->label, ==,
+                   di_prediction_get_top_name (prediction));
+  g_assert_cmpint (di_region_get_case_id (region), ==, ((DiCaseRegion *)g_ptr_array_index (stored, 0))->id);
+
+  /* Another method explains the region again. */
+  di_side_panel_set_method (panel, DI_EXPLAIN_CBAM);
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+  g_assert_cmpint (di_heatmap_get_method (di_region_get_heatmap (region)), ==, DI_EXPLAIN_CBAM);
+  di_side_panel_set_method (panel, DI_EXPLAIN_GRADCAM);
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+
+  /* Back to the whole image. */
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
+  g_assert_null (di_window_get_region (fx.window));
+  g_assert_null (di_image_canvas_get_region (canvas));
+  g_assert_null (di_side_panel_get_region_text (panel));
+  wait_idle ();
+}
+
+static gboolean
+scan_done (gpointer data)
+{
+  return !di_window_get_scan_running (fx.window) && window_idle (NULL);
+}
+
+static void
+test_scan (void)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+  DiSidePanel *panel = di_window_get_side_panel (fx.window);
+  DiFieldScan *scan;
+  cairo_surface_t *with, *without;
+  g_autofree char *expected = NULL;
+  int tx, ty, tw, th, tile;
+  float probs[7];
+  double diff;
+
+  g_assert_true (item_named ("field.png"));
+  g_assert_null (di_window_get_message (fx.window));
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.scan-field", NULL);
+  g_assert_true (di_window_get_scan_running (fx.window));
+  g_assert_nonnull (strstr (di_window_get_progress_text (fx.window), "of 70 tiles"));
+  scan = di_window_get_field_scan (fx.window);
+  g_assert_nonnull (scan);
+  g_assert_true (di_image_canvas_get_field_scan (canvas) == scan);
+
+  /* 512 x 384: window min(512, 384) / 4 = 96, stride 48; columns at 0, 48,
+   * ..., 384 and one flush with the right edge (416): 10; rows at 0, 48,
+   * ..., 288 (the last one ends at the edge): 7. */
+  g_assert_cmpint (di_field_scan_get_window (scan), ==, 96);
+  g_assert_cmpint (di_field_scan_get_stride (scan), ==, 48);
+  g_assert_cmpuint (di_field_scan_get_n_columns (scan), ==, (FIELD_W - 96) / 48 + 1 + 1);
+  g_assert_cmpuint (di_field_scan_get_n_rows (scan), ==, (FIELD_H - 96) / 48 + 1);
+  g_assert_cmpuint (di_field_scan_get_n_tiles (scan), ==, 70);
+  di_field_scan_get_tile (scan, 9, &tx, &ty, &tw, &th);
+  g_assert_cmpint (tx, ==, FIELD_W - 96);
+  g_assert_cmpint (tw, ==, 96);
+
+  g_assert_true (wait_for (scan_done, NULL, 120000));
+  g_assert_true (di_window_get_field_scan (fx.window) == scan);
+  g_assert_true (di_field_scan_get_complete (scan));
+  g_assert_true (di_field_scan_get_grouped (scan));
+  g_assert_null (di_window_get_message (fx.window));
+
+  /* Every tile's score is the P(abnormal) the engine gives its pixels. */
+  for (guint i = 0; i < 70; i += 23)
+    {
+      double abnormal = 0;
+
+      di_field_scan_get_tile (scan, i, &tx, &ty, &tw, &th);
+      direct_probabilities (fx.field, tx, ty, tw, th, probs);
+      for (int k = 0; k < 7; k++)
+        if (k == 0 || k == 1 || k == 2 || k == 6)
+          abnormal += probs[k];
+      g_assert_cmpfloat_with_epsilon (di_field_scan_get_score (scan, i), abnormal, 1e-4);
+    }
+
+  /* 0 .. 1 → the "%.0f%%" of the caption. */
+  expected = g_strdup_printf ("Field scan: 70 tiles, max P(abnormal) %.0f%%",
+                              100 * di_field_scan_get_max_score (scan));
+  g_assert_cmpstr (di_window_get_caption (fx.window), ==, expected);
+
+  /* The per-tile overlay covers the whole field. */
+  with = render_canvas ();
+  press_overlay_key ();
+  without = render_canvas ();
+  diff = difference_in (with, without, 0, 0, FIELD_W, FIELD_H, 2);
+  g_test_message ("field scan overlay changes %.1f%% of the field", 100 * diff);
+  g_assert_cmpfloat (diff, >, 0.5);
+  g_assert_null (di_window_get_caption (fx.window));
+  press_overlay_key ();
+  cairo_surface_destroy (with);
+  cairo_surface_destroy (without);
+
+  /* A click on a tile makes it the region. */
+  tile = di_field_scan_tile_at (scan, 300, 200);
+  g_assert_cmpint (tile, >=, 0);
+  di_field_scan_get_tile (scan, tile, &tx, &ty, &tw, &th);
+  g_assert_true (tx <= 300 && 300 < tx + tw && ty <= 200 && 200 < ty + th);
+  g_signal_emit_by_name (canvas, "clicked", 300.0, 200.0);
+  g_assert_nonnull (di_window_get_region (fx.window));
+  g_assert_cmpint (di_region_get_x (di_window_get_region (fx.window)), ==, tx);
+  g_assert_cmpint (di_region_get_y (di_window_get_region (fx.window)), ==, ty);
+  g_assert_cmpint (di_region_get_width (di_window_get_region (fx.window)), ==, tw);
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+  g_assert_nonnull (di_side_panel_get_region_text (panel));
+
+  /* Escape steps back: the region, then the scan's overlay. */
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
+  g_assert_null (di_window_get_region (fx.window));
+  g_assert_true (di_window_get_field_scan (fx.window) == scan);
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
+  g_assert_null (di_window_get_field_scan (fx.window));
+  g_assert_null (di_image_canvas_get_field_scan (canvas));
+
+  /* The scan is kept with its image: scanning again shows it at once. */
+  g_assert_true (di_window_scan_field (fx.window));
+  g_assert_false (di_window_get_scan_running (fx.window));
+  g_assert_true (di_window_get_field_scan (fx.window) == scan);
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
+  wait_idle ();
+}
+
+static gboolean
+scan_started (gpointer data)
+{
+  DiFieldScan *scan = di_window_get_field_scan (fx.window);
+
+  return scan != NULL && di_field_scan_get_n_done (scan) > 0;
+}
+
+static void
+test_scan_cancel (void)
+{
+  DiFieldScan *scan;
+  guint n;
+
+  open_folder (fx.big_dir, "big.png");
+
+  /* 2048 x 1536: window 384, stride 192: 10 x 7 tiles. */
+  g_assert_true (di_window_scan_field (fx.window));
+  scan = di_window_get_field_scan (fx.window);
+  g_assert_cmpint (di_field_scan_get_window (scan), ==, 384);
+  n = di_field_scan_get_n_tiles (scan);
+  g_assert_cmpuint (n, ==, 70);
+  g_assert_true (wait_for (scan_started, NULL, 60000));
+
+  /* Cancel (the progress bar's button) stops it within a batch. */
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.cancel-batch", NULL);
+  g_assert_true (wait_for (has_message, "cancelled", 30000));
+  g_assert_false (di_window_get_scan_running (fx.window));
+  g_assert_null (di_window_get_field_scan (fx.window));
+  g_test_message ("%s", di_window_get_message (fx.window));
+  wait_idle ();
+  g_assert_false (di_window_get_scan_running (fx.window));
+
+  /* The window still works: a region is classified... */
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.dismiss-message", NULL);
+  g_assert_true (di_window_select_region (fx.window, 800, 600, 400, 300));
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+
+  /* ...and a new scan runs; leaving the image cancels it, silently. */
+  g_assert_true (di_window_scan_field (fx.window));
+  g_assert_true (di_window_get_scan_running (fx.window));
+  g_assert_null (di_window_get_region (fx.window));
+  open_folder (fx.field_dir, "field.png");
+  g_assert_false (di_window_get_scan_running (fx.window));
+  g_assert_null (di_window_get_field_scan (fx.window));
+  g_assert_null (di_window_get_message (fx.window));
+}
+
+/* ---- Setup ------------------------------------------------------------------------- */
+
+static void
+make_fixtures (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *big = NULL;
+
+  fx.dir = g_dir_make_tmp ("deepinsight-field-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  fx.model = di_fixture_make_model (fx.dir, DINET_ARCH_CBAM_RESNET50, INPUT_SIZE, 11, &error);
+  g_assert_no_error (error);
+
+  fx.field_dir = g_build_filename (fx.dir, "field", NULL);
+  g_mkdir (fx.field_dir, 0755);
+  fx.field = g_build_filename (fx.field_dir, "field.png", NULL);
+  g_free (di_fixture_make_image (fx.field, FIELD_W, FIELD_H, 3, &error));
+  g_assert_no_error (error);
+
+  fx.big_dir = g_build_filename (fx.dir, "big", NULL);
+  g_mkdir (fx.big_dir, 0755);
+  big = g_build_filename (fx.big_dir, "big.png", NULL);
+  g_free (di_fixture_make_image (big, 2048, 1536, 9, &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display");
+      g_print ("1..0 # SKIP cannot open a display\n");
+      return 77;
+    }
+
+  make_fixtures ();
+
+  fx.app = di_application_new (G_APPLICATION_NON_UNIQUE);
+  g_settings_set_string (di_application_get_settings (fx.app), "default-model", fx.model);
+  g_application_register (G_APPLICATION (fx.app), NULL, &error);
+  g_assert_no_error (error);
+
+  fx.window = di_window_new (fx.app);
+  gtk_window_set_default_size (GTK_WINDOW (fx.window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (fx.window));
+
+  g_test_add_func ("/field/region", test_region);
+  g_test_add_func ("/field/scan", test_scan);
+  g_test_add_func ("/field/scan-cancel", test_scan_cancel);
+
+  ret = g_test_run ();
+
+  gtk_window_destroy (GTK_WINDOW (fx.window));
+  {
+    gint64 end = g_get_monotonic_time () + 50000;
+
+    while (g_get_monotonic_time () < end)
+      g_main_context_iteration (NULL, FALSE);
+  }
+  g_clear_object (&fx.app);
+  di_fixture_remove_tree (fx.dir);
+
+  return ret;
+}
