@@ -2,9 +2,11 @@
  * in a GTask thread, one job at a time.
  *
  * Jobs wait in two queues: interactive ones (load a model, classify or
- * explain the image on screen) and batch slices (one file of a folder
- * each). Interactive jobs always go first, so opening an image while a
- * folder is being classified waits for at most one file. A job's
+ * explain the image on screen or a region of it, and the slices of a
+ * field scan: a few tiles in one forward pass each, queued again behind
+ * whatever came meanwhile) and batch slices (one file of a folder each).
+ * Interactive jobs always go first, so opening an image while a folder is
+ * being classified waits for at most one file. A job's
  * GCancellable is wired to dinet_net_set_cancel(), so cancelling stops the
  * network between layers. Workers get a copy (or an immutable reference)
  * of everything they need and never touch widgets; results come back to

@@ -293,8 +293,8 @@ static void
 update_scan_progress (DiWindow *self)
 {
   g_autofree char *text = NULL;
-  guint total = di_field_scan_get_n_tiles (self->scan);
-  guint done = di_field_scan_get_n_done (self->scan);
+  guint total = di_field_scan_get_n_tiles (self->scanning);
+  guint done = di_field_scan_get_n_done (self->scanning);
   gint64 now = g_get_monotonic_time ();
 
   /* At most ten updates a second, but always the first and the last. */
@@ -322,6 +322,7 @@ static void
 release_progress (DiWindow *self)
 {
   g_clear_object (&self->scan_cancellable);
+  g_clear_object (&self->scanning);
   if (di_window_get_batch_running (self))
     _di_window_update_progress (self);
   gtk_revealer_set_reveal_child (self->progress_revealer, di_window_get_batch_running (self));
@@ -377,7 +378,8 @@ scan_batch_cb (DiEngine      *engine,
   for (guint i = 0; i < n; i++)
     di_field_scan_set_prediction (scan, first + i, predictions[i]);
 
-  if (scan == self->scan && _di_window_field_owns_progress (self))
+  /* Shown or not, the running scan has the progress bar. */
+  if (scan == self->scanning)
     update_scan_progress (self);
 }
 
@@ -464,9 +466,9 @@ di_window_scan_field (DiWindow *self)
   set_region (self, NULL);
 
   /* Running: show it. */
-  if (self->scan_cancellable != NULL)
+  if (self->scanning != NULL)
     {
-      show_scan (self, self->scan);
+      show_scan (self, self->scanning);
       return TRUE;
     }
 
@@ -486,6 +488,7 @@ di_window_scan_field (DiWindow *self)
            di_field_scan_get_n_tiles (scan));
 
   self->scan_cancellable = g_cancellable_new ();
+  self->scanning = g_object_ref (scan);
   self->scan_start = g_get_monotonic_time ();
   show_scan (self, scan);
   update_scan_progress (self);
@@ -737,6 +740,7 @@ _di_window_field_dispose (DiWindow *self)
     g_signal_handlers_disconnect_by_data (self->scan, self);
   g_clear_object (&self->region_cancellable);
   g_clear_object (&self->scan_cancellable);
+  g_clear_object (&self->scanning);
   g_clear_object (&self->region);
   g_clear_object (&self->scan);
 }

@@ -96,6 +96,7 @@ struct _DiWindow
   DiRegion *region;                  /* shown instead of the whole image */
   GCancellable *region_cancellable;
   DiFieldScan *scan;                 /* shown, complete or running */
+  DiFieldScan *scanning;             /* running (shown or not) */
   GCancellable *scan_cancellable;    /* the running scan's */
   gint64 scan_start;
   gint64 scan_progress_shown;

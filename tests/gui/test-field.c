@@ -483,10 +483,17 @@ test_scan_cancel (void)
   g_assert_true (di_window_select_region (fx.window, 800, 600, 400, 300));
   g_assert_true (wait_for (region_classified, NULL, 60000));
 
-  /* ...and a new scan runs; leaving the image cancels it, silently. */
+  /* ...and a new scan runs. Hidden, it goes on; shown again, it is the
+   * same scan. Leaving the image cancels it, silently. */
   g_assert_true (di_window_scan_field (fx.window));
   g_assert_true (di_window_get_scan_running (fx.window));
   g_assert_null (di_window_get_region (fx.window));
+  scan = di_window_get_field_scan (fx.window);
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
+  g_assert_null (di_window_get_field_scan (fx.window));
+  g_assert_true (di_window_get_scan_running (fx.window));
+  g_assert_true (di_window_scan_field (fx.window));
+  g_assert_true (di_window_get_field_scan (fx.window) == scan);
   open_folder (fx.field_dir, "field.png");
   g_assert_false (di_window_get_scan_running (fx.window));
   g_assert_null (di_window_get_field_scan (fx.window));
