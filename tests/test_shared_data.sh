@@ -29,7 +29,19 @@ $DINET train --data "$DATA/lbc" --out "$tmp/split" --group-by source_image_id --
   --epochs 1 --max-steps 1 --size 32 --batch 2 --seed 4 --quiet
 check "split run" test -s "$tmp/split/val.txt"
 $DINET cv --data "$DATA/lbc" --out "$tmp/cv" --group-by source_image_id --folds 3 \
-  --epochs 1 --max-steps 1 --size 32 --batch 2 --seed 4 --quiet > /dev/null
+  --epochs 1 --max-steps 1 --size 32 --batch 2 --seed 4 --quiet > "$tmp/cv1.out"
+check "cv prints a line per fold and the mean" test "$(grep -c '^fold \|^cv 3 folds' "$tmp/cv1.out")" -eq 5
+# a finished fold is not trained again: the rerun reports the same figures
+# and appends nothing to the folds' logs
+cat "$tmp"/cv/fold*/log.csv > "$tmp/logs1"
+$DINET cv --data "$DATA/lbc" --out "$tmp/cv" --group-by source_image_id --folds 3 \
+  --epochs 1 --max-steps 1 --size 32 --batch 2 --seed 4 --quiet > "$tmp/cv2.out"
+check "cv rerun skips finished folds" cmp -s "$tmp/cv1.out" "$tmp/cv2.out"
+check "cv rerun trains nothing" cmp -s "$tmp/logs1" <(cat "$tmp"/cv/fold*/log.csv)
+# --split-seed fixes the split while --seed changes the rest
+$DINET train --data "$DATA/lbc" --out "$tmp/split2" --group-by source_image_id --val-split 0.15 \
+  --epochs 1 --max-steps 1 --size 32 --batch 2 --seed 9 --split-seed 4 --quiet
+check "--split-seed gives the same split" cmp -s "$tmp/split/val.txt" "$tmp/split2/val.txt"
 check "grouped split and folds never straddle a source image" $PY - "$DATA/lbc/labels.csv" "$tmp" <<'PYEOF'
 import csv, sys, os
 rows = list(csv.DictReader(open(sys.argv[1])))

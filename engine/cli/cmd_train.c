@@ -31,7 +31,8 @@ typedef struct train_cfg {
   dinet_arch arch;
   int size, epochs, batch, threads, focal, adamw, balance, folds, eval_every;
   float lr, wd, gamma, val_split, crop, warmup, scale_min, jitter;
-  uint64_t seed;
+  uint64_t seed, split_seed; /* split_seed: the validation split / folds */
+  int split_seed_set;         /* --split-seed given (else split_seed = seed) */
   int max_steps;  /* for tests: stop after this many steps (0 = no limit) */
   int quiet;
 } train_cfg;
@@ -55,6 +56,16 @@ static void cfg_defaults(train_cfg *c) {
   c->eval_every = 1;
 }
 
+static int parse_seed(const char *v, const char *what, uint64_t *out) {
+  char *end;
+  errno = 0;
+  *out = strtoull(v, &end, 10);
+  int bad = errno || *end || end == v || *v == '-';
+  if (bad)
+    cli_error("%s must be a non-negative integer", what);
+  return bad;
+}
+
 static void train_usage(void) {
   fputs("usage: dinet train --data DIR --out DIR [options]\n"
         "  --arch cbam_resnet50|resnet50   (default cbam_resnet50)\n"
@@ -71,7 +82,7 @@ static void train_usage(void) {
         "  --jitter J        colour/stain jitter amplitude (default 0.1)\n"
         "  --abnormal a,b    classes grouped as abnormal (stored in the model)\n"
         "  --init MODEL      start from a model's weights (matching names and shapes)\n"
-        "  --seed N  --threads N  --resume CHECKPOINT  --max-steps N\n",
+        "  --seed N  --split-seed N (default: --seed)  --threads N  --resume CHECKPOINT  --max-steps N\n",
         stdout);
 }
 
@@ -132,12 +143,10 @@ static int parse_train_args(int argc, char **argv, int first, train_cfg *c) {
     } else if (cli_opt(argc, argv, &i, "--eval-every", &v)) {
       bad = cli_parse_int(v, "--eval-every", 1, 1000, &c->eval_every);
     } else if (cli_opt(argc, argv, &i, "--seed", &v)) {
-      char *end;
-      errno = 0;
-      c->seed = strtoull(v, &end, 10);
-      bad = errno || *end || end == v;
-      if (bad)
-        cli_error("--seed must be a non-negative integer");
+      bad = parse_seed(v, "--seed", &c->seed);
+    } else if (cli_opt(argc, argv, &i, "--split-seed", &v)) {
+      bad = parse_seed(v, "--split-seed", &c->split_seed);
+      c->split_seed_set = 1;
     } else if (cli_opt(argc, argv, &i, "--gamma", &v)) {
       bad = cli_parse_float(v, "--gamma", 0, 10, &c->gamma);
     } else if (cli_opt(argc, argv, &i, "--lr", &v)) {
@@ -327,8 +336,9 @@ static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *cla
 /* ---- the training run ----------------------------------------------- */
 
 typedef struct run_result {
-  double best_f1, best_acc;
+  double best_f1, best_acc; /* the epoch with the best validation macro-F1 */
   int best_epoch;
+  double last_f1, last_acc; /* the last validated epoch (no selection on validation) */
 } run_result;
 
 static void rng_to_hex(const dinet_rng *r, char *buf, size_t n) {
@@ -363,6 +373,8 @@ static int save_checkpoint(dinet_net *net, dinet_optim *opt, const char *path, i
   dinet_net_set_meta(net, "train.rng", buf, err);
   snprintf(buf, sizeof buf, "%.9g %.9g %d", best->best_f1, best->best_acc, best->best_epoch);
   dinet_net_set_meta(net, "train.best", buf, err);
+  snprintf(buf, sizeof buf, "%.9g %.9g", best->last_f1, best->last_acc);
+  dinet_net_set_meta(net, "train.last", buf, err);
   /* model tensors plus the optimiser state, written by one atomic call */
   const int np = dinet_net_param_tensors(net);
   dinet_st_tensor *t = calloc((size_t)np + 1, sizeof *t);
@@ -475,6 +487,7 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
   FILE *log = NULL;
   memset(res, 0, sizeof *res);
   res->best_f1 = -1;
+  res->last_f1 = res->last_acc = NAN;
   if (mkdir(c->out, 0777) != 0 && errno != EEXIST) {
     cli_error("%s: cannot create folder: %s", c->out, strerror(errno));
     return 1;
@@ -509,6 +522,9 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
     const char *b = dinet_net_meta(net, "train.best");
     if (b)
       sscanf(b, "%lf %lf %d", &res->best_f1, &res->best_acc, &res->best_epoch);
+    const char *l = dinet_net_meta(net, "train.last");
+    if (l)
+      sscanf(l, "%lf %lf", &res->last_f1, &res->last_acc);
     fprintf(stderr, "dinet: resuming %s at epoch %d\n", c->resume, start_epoch);
   } else {
     net = dinet_net_new(c->arch, K, &err);
@@ -702,6 +718,8 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
     if (m) {
       if (!c->quiet)
         fprintf(stderr, "; val acc %.4f macro-F1 %.4f\n", m->accuracy, m->macro_f1);
+      res->last_f1 = m->macro_f1;
+      res->last_acc = m->accuracy;
       if (m->macro_f1 > res->best_f1) {
         res->best_f1 = m->macro_f1;
         res->best_acc = m->accuracy;
@@ -839,7 +857,7 @@ int cmd_train(int argc, char **argv) {
     cli_error("separate --val folders are evaluated after training with dinet eval; using --val-split 0.15 of --data for model selection");
   }
   if (c.val_split > 0 || c.val_dir)
-    dataset_split(&ds, c.val_split > 0 ? c.val_split : 0.15, c.seed, val);
+    dataset_split(&ds, c.val_split > 0 ? c.val_split : 0.15, c.split_seed_set ? c.split_seed : c.seed, val);
   for (int i = 0; i < ds.n; i++) {
     if (val[i])
       vi[nv++] = i;
@@ -1090,9 +1108,14 @@ int cmd_cv(int argc, char **argv) {
   int *fold = malloc(sizeof(int) * ds.n), *ti = malloc(sizeof(int) * ds.n),
       *vi = malloc(sizeof(int) * ds.n);
   int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
-  double *acc = calloc((size_t)c.folds, sizeof(double)), *f1 = calloc((size_t)c.folds, sizeof(double));
+  /* per fold: [0] final accuracy, [1] final macro-F1, [2] best accuracy, [3] best macro-F1 */
+  double(*r)[4] = calloc((size_t)c.folds, sizeof *r);
   int rc = 0;
-  dataset_folds(&ds, c.folds, c.seed, fold);
+  if (!fold || !ti || !vi || !r) {
+    cli_error("out of memory");
+    rc = 1;
+  } else
+    dataset_folds(&ds, c.folds, c.split_seed_set ? c.split_seed : c.seed, fold);
   char base[4096];
   snprintf(base, sizeof base, "%s", c.out);
   for (int f = 0; f < c.folds && !rc; f++) {
@@ -1103,47 +1126,77 @@ int cmd_cv(int argc, char **argv) {
       else
         ti[nt++] = i;
     }
-    char dir[4200];
+    char dir[4200], lp[4300], ck[4300], rp[4300];
     snprintf(dir, sizeof dir, "%s/fold%d", base, f + 1);
-    train_cfg fc = c;
-    fc.out = dir;
-    fc.seed = c.seed + (uint64_t)f;
-    fprintf(stderr, "dinet: fold %d/%d: %d training, %d validation images\n", f + 1, c.folds, nt, nv);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-      cli_error("%s: cannot create folder: %s", dir, strerror(errno));
-      rc = 1;
-      break;
-    }
-    char lp[4300];
-    snprintf(lp, sizeof lp, "%s/val.txt", dir);
-    write_list(lp, &ds, vi, nv);
-    snprintf(lp, sizeof lp, "%s/train.txt", dir);
-    write_list(lp, &ds, ti, nt);
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    snprintf(rp, sizeof rp, "%s/result.txt", dir);
     run_result res;
-    rc = train_run(&fc, &ds, ti, nt, vi, nv, ab, argc, argv, &res);
-    acc[f] = res.best_acc;
-    f1[f] = res.best_f1;
-    printf("fold %d: accuracy %.4f macro-F1 %.4f (epoch %d)\n", f + 1, acc[f], f1[f], res.best_epoch);
+    int best_epoch = 0;
+    /* a finished fold is not trained again; an interrupted one resumes */
+    FILE *rf = fopen(rp, "r");
+    int done = rf && fscanf(rf, "%lf %lf %lf %lf %d", &r[f][0], &r[f][1], &r[f][2], &r[f][3],
+                            &best_epoch) == 5;
+    if (rf)
+      fclose(rf);
+    if (!done) {
+      train_cfg fc = c;
+      fc.out = dir;
+      fc.seed = c.seed + (uint64_t)f;
+      if (access(ck, R_OK) == 0)
+        fc.resume = ck;
+      fprintf(stderr, "dinet: fold %d/%d: %d training, %d validation images\n", f + 1, c.folds, nt, nv);
+      if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        cli_error("%s: cannot create folder: %s", dir, strerror(errno));
+        rc = 1;
+        break;
+      }
+      snprintf(lp, sizeof lp, "%s/val.txt", dir);
+      write_list(lp, &ds, vi, nv);
+      snprintf(lp, sizeof lp, "%s/train.txt", dir);
+      write_list(lp, &ds, ti, nt);
+      rc = train_run(&fc, &ds, ti, nt, vi, nv, ab, argc, argv, &res);
+      if (rc)
+        break;
+      r[f][0] = res.last_acc;
+      r[f][1] = res.last_f1;
+      r[f][2] = res.best_acc;
+      r[f][3] = res.best_f1;
+      best_epoch = res.best_epoch;
+      rf = fopen(rp, "w");
+      if (!rf || fprintf(rf, "%.9g %.9g %.9g %.9g %d\n", r[f][0], r[f][1], r[f][2], r[f][3],
+                         best_epoch) < 0 || fclose(rf) != 0) {
+        cli_error("%s: cannot write: %s", rp, strerror(errno));
+        rc = 1;
+        break;
+      }
+      unlink(ck); /* the fold is done: its checkpoint only served resuming */
+    }
+    printf("fold %d: last epoch accuracy %.4f macro-F1 %.4f; best epoch %d accuracy %.4f macro-F1 %.4f\n",
+           f + 1, r[f][0], r[f][1], best_epoch, r[f][2], r[f][3]);
     fflush(stdout);
   }
   if (!rc) {
-    double ma = 0, mf = 0, sa = 0, sf = 0;
-    for (int f = 0; f < c.folds; f++) {
-      ma += acc[f] / c.folds;
-      mf += f1[f] / c.folds;
+    double mean[4] = {0}, sd[4] = {0};
+    for (int j = 0; j < 4; j++) {
+      for (int f = 0; f < c.folds; f++)
+        mean[j] += r[f][j] / c.folds;
+      for (int f = 0; f < c.folds; f++)
+        sd[j] += (r[f][j] - mean[j]) * (r[f][j] - mean[j]) / (c.folds - 1);
+      sd[j] = sqrt(sd[j]);
     }
-    for (int f = 0; f < c.folds; f++) {
-      sa += (acc[f] - ma) * (acc[f] - ma) / (c.folds - 1);
-      sf += (f1[f] - mf) * (f1[f] - mf) / (c.folds - 1);
-    }
-    printf("cv %d folds: accuracy %.4f ± %.4f  macro-F1 %.4f ± %.4f\n", c.folds, ma, sqrt(sa), mf, sqrt(sf));
+    /* the last epoch is the unbiased figure; the best epoch was chosen on
+     * the validation fold itself and is optimistic */
+    printf("cv %d folds, last epoch: accuracy %.4f ± %.4f  macro-F1 %.4f ± %.4f\n", c.folds,
+           mean[0], sd[0], mean[1], sd[1]);
+    printf("cv %d folds, best epoch (selected on the validation fold, optimistic): accuracy %.4f ± "
+           "%.4f  macro-F1 %.4f ± %.4f\n",
+           c.folds, mean[2], sd[2], mean[3], sd[3]);
   }
+  free(r);
   free(fold);
   free(ti);
   free(vi);
   free(ab);
-  free(acc);
-  free(f1);
   dataset_free(&ds);
   return rc;
 }
