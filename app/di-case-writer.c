@@ -402,7 +402,7 @@ di_case_writer_add_explanation (DiCaseWriter *self,
   job->height = di_heatmap_get_height (heatmap);
   n = (gsize)job->width * job->height;
   job->values = g_memdup2 (di_heatmap_get_values (heatmap), n * sizeof (float));
-  job->method = di_heatmap_get_method (heatmap) == DI_EXPLAIN_CBAM ? "cbam" : "gradcam";
+  job->method = di_explain_method_get_nick (di_heatmap_get_method (heatmap));
   job->stage = di_heatmap_get_stage (heatmap);
   job->target = di_heatmap_get_target (heatmap);
   push (self, job);

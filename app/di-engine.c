@@ -19,6 +19,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ typedef enum {
   JOB_LOAD_MODEL,
   JOB_CLASSIFY,
   JOB_EXPLAIN,
+  JOB_FAITHFULNESS,
   JOB_BATCH,
   JOB_SCAN,
 } JobKind;
@@ -79,6 +81,11 @@ typedef struct
   DiModelInfo *new_model;
   DiPrediction *prediction;
   DiHeatmap *heatmap;
+  float *map;                 /* JOB_FAITHFULNESS: a copy of the map */
+  int map_width;
+  int map_height;
+  double faith_deletion;
+  double faith_insertion;
   GPtrArray *scan_predictions; /* DiPrediction, one per tile of the slice */
   GBytes *thumbnail;
   int thumb_width;
@@ -134,6 +141,7 @@ job_free (Job *job)
   g_clear_object (&job->task);
   g_clear_object (&job->cancellable);
   g_free (job->path);
+  g_free (job->map);
   g_clear_pointer (&job->image, di_image_unref);
   g_clear_pointer (&job->files, g_ptr_array_unref);
   g_clear_pointer (&job->classify_mask, g_array_unref);
@@ -282,53 +290,89 @@ classify_pixels (Job                *job,
   return di_prediction_new (job->model, logits);
 }
 
+static dinet_explain_method
+engine_method (DiExplainMethod method)
+{
+  switch (method)
+    {
+    case DI_EXPLAIN_CBAM: return DINET_EXPLAIN_CBAM_SPATIAL;
+    case DI_EXPLAIN_GRADCAMPP: return DINET_EXPLAIN_GRADCAMPP;
+    case DI_EXPLAIN_HIRESCAM: return DINET_EXPLAIN_HIRESCAM;
+    case DI_EXPLAIN_LAYERCAM: return DINET_EXPLAIN_LAYERCAM;
+    case DI_EXPLAIN_LAYERCAM_FUSION: return DINET_EXPLAIN_LAYERCAM_FUSION;
+    case DI_EXPLAIN_SCORECAM: return DINET_EXPLAIN_SCORECAM;
+    case DI_EXPLAIN_COUNTERFACTUAL: return DINET_EXPLAIN_COUNTERFACTUAL;
+    case DI_EXPLAIN_GRADCAM:
+    default: return DINET_EXPLAIN_GRADCAM;
+    }
+}
+
+/* One map of the job's image with dinet_explain(); the classification of
+ * the same forward pass comes with it, so an explained image needs no
+ * separate classify job. */
 static void
 job_explain (Job *job)
 {
   const dinet_image *pixels = di_image_get_pixels (job->image);
   g_autofree float *x = NULL;
-  g_autofree float *logits = NULL;
-  float *map = NULL;
+  dinet_explain_opts opts;
+  dinet_explanation ex;
   dinet_error err = {0};
-  int S, mh = 0, mw = 0, target = job->target, rc;
+  int S, rc;
+
+  if (job->method == DI_EXPLAIN_CBAM && !di_model_info_has_cbam (job->model))
+    {
+      g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_INVALID,
+                           _("This model has no CBAM attention"));
+      return;
+    }
 
   if (!(x = preprocess (job, pixels, &S, &job->error)))
     return;
 
-  logits = g_new0 (float, di_model_info_get_n_classes (job->model));
-  if (job->method == DI_EXPLAIN_CBAM)
-    {
-      if (!di_model_info_has_cbam (job->model))
-        {
-          g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_INVALID,
-                               _("This model has no CBAM attention"));
-          return;
-        }
-      rc = dinet_net_forward_keep (job->net, DINET_MODE_EVAL, x, 1, S, S, logits, &err);
-      if (rc == 0)
-        rc = dinet_net_cbam_spatial (job->net, job->stage, -1, 0, &map, &mh, &mw, &err);
-      if (rc == 0 && target < 0)
-        {
-          target = 0;
-          for (int i = 1; i < di_model_info_get_n_classes (job->model); i++)
-            if (logits[i] > logits[target])
-              target = i;
-        }
-    }
-  else
-    rc = dinet_gradcam (job->net, x, S, S, job->stage, job->target, logits, &target,
-                        &map, &mh, &mw, &err);
-
-  if (rc)
+  dinet_explain_opts_init (&opts);
+  opts.method = engine_method (job->method);
+  opts.stage = job->stage;
+  opts.target = job->target;
+  opts.block = -1;
+  if ((rc = dinet_explain (job->net, x, S, S, &opts, &ex, &err)))
     {
       set_error_from_dinet (&job->error, &err, rc);
-      free (map);
       return;
     }
 
-  job->heatmap = di_heatmap_new (map, mw, mh, job->method, job->stage, target);
-  job->prediction = di_prediction_new (job->model, logits);
-  free (map);
+  job->heatmap = di_heatmap_new (ex.map, ex.w, ex.h, job->method, ex.stage,
+                                 job->method == DI_EXPLAIN_CBAM && job->target < 0
+                                   ? ex.predicted : ex.target);
+  job->prediction = di_prediction_new (job->model, ex.logits);
+  dinet_explanation_free (&ex);
+}
+
+/* Deletion and insertion AUC of the job's map (dinet_faithfulness: 20
+ * steps against a blurred baseline, batched forwards). */
+static void
+job_faithfulness (Job *job)
+{
+  const dinet_image *pixels = di_image_get_pixels (job->image);
+  g_autofree float *x = NULL;
+  dinet_faith_opts opts;
+  dinet_faith_result res;
+  dinet_error err = {0};
+  int S, rc;
+
+  if (!(x = preprocess (job, pixels, &S, &job->error)))
+    return;
+
+  dinet_faith_opts_init (&opts);
+  rc = dinet_faithfulness (job->net, x, S, S, job->map, job->map_height, job->map_width,
+                           job->target, &opts, &res, &err);
+  if (rc)
+    {
+      set_error_from_dinet (&job->error, &err, rc);
+      return;
+    }
+  job->faith_deletion = res.no_positive_evidence ? NAN : res.deletion_auc;
+  job->faith_insertion = res.no_positive_evidence ? NAN : res.insertion_auc;
 }
 
 static void
@@ -515,6 +559,10 @@ job_thread (GTask        *worker,
           job_explain (job);
           break;
 
+        case JOB_FAITHFULNESS:
+          job_faithfulness (job);
+          break;
+
         case JOB_BATCH:
           job_batch_slice (job);
           break;
@@ -585,6 +633,19 @@ job_complete (DiEngine *self,
                                   g_steal_pointer (&job->prediction),
                                   (GDestroyNotify)di_prediction_unref);
           g_task_return_pointer (job->task, g_steal_pointer (&job->heatmap), g_object_unref);
+        }
+      return FALSE;
+
+    case JOB_FAITHFULNESS:
+      if (job->error != NULL)
+        g_task_return_error (job->task, g_steal_pointer (&job->error));
+      else
+        {
+          double *auc = g_new (double, 2);
+
+          auc[0] = job->faith_deletion;
+          auc[1] = job->faith_insertion;
+          g_task_return_pointer (job->task, auc, g_free);
         }
       return FALSE;
 
@@ -688,7 +749,8 @@ run_next (DiEngine *self)
           job_free (job);
           continue;
         }
-      if ((job->kind == JOB_CLASSIFY || job->kind == JOB_EXPLAIN) && self->net == NULL)
+      if ((job->kind == JOB_CLASSIFY || job->kind == JOB_EXPLAIN ||
+           job->kind == JOB_FAITHFULNESS) && self->net == NULL)
         {
           g_task_return_new_error (job->task, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL,
                                    _("No model is loaded"));
@@ -1083,7 +1145,8 @@ explain_job_new (DiEngine            *self,
  * @stage: 1..4 (layer1..layer4)
  * @target: a class index, or -1 for the predicted class
  *
- * Computes a Grad-CAM or CBAM spatial-attention map of @image.
+ * Computes a map of @image with @method (dinet_explain()); the
+ * classification of the same forward pass comes with it.
  */
 void
 di_engine_explain_async (DiEngine            *self,
@@ -1132,6 +1195,67 @@ di_engine_explain_finish (DiEngine      *self,
     }
 
   return heatmap;
+}
+
+/**
+ * di_engine_faithfulness_async:
+ * @heatmap: a map of @image from di_engine_explain_async()
+ *
+ * Measures how faithful @heatmap is to the loaded model: deletion and
+ * insertion AUC (20 steps against a blurred copy; 41 forward passes in
+ * batches). Queued behind other interactive jobs.
+ */
+void
+di_engine_faithfulness_async (DiEngine            *self,
+                              DiImage             *image,
+                              DiHeatmap           *heatmap,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (DI_IS_ENGINE (self));
+  g_return_if_fail (image != NULL);
+  g_return_if_fail (DI_IS_HEATMAP (heatmap));
+
+  job = job_new (self, JOB_FAITHFULNESS, cancellable, callback, user_data,
+                 di_engine_faithfulness_async);
+  job->image = di_image_ref (image);
+  job->map_width = di_heatmap_get_width (heatmap);
+  job->map_height = di_heatmap_get_height (heatmap);
+  job->map = g_memdup2 (di_heatmap_get_values (heatmap),
+                        sizeof (float) * job->map_width * job->map_height);
+  job->target = di_heatmap_get_target (heatmap);
+  enqueue (self, job, TRUE);
+}
+
+/**
+ * di_engine_faithfulness_finish:
+ * @deletion: (out): deletion AUC, lower is better; NaN for a map without
+ *   positive evidence
+ * @insertion: (out): insertion AUC, higher is better; NaN likewise
+ *
+ * Returns: %FALSE on error
+ */
+gboolean
+di_engine_faithfulness_finish (DiEngine      *self,
+                               GAsyncResult  *result,
+                               double        *deletion,
+                               double        *insertion,
+                               GError       **error)
+{
+  g_autofree double *auc = NULL;
+
+  g_return_val_if_fail (DI_IS_ENGINE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  auc = g_task_propagate_pointer (G_TASK (result), error);
+  if (auc == NULL)
+    return FALSE;
+  *deletion = auc[0];
+  *insertion = auc[1];
+  return TRUE;
 }
 
 /**

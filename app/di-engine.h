@@ -116,6 +116,18 @@ DiHeatmap    *di_engine_explain_finish        (DiEngine             *self,
                                                DiPrediction        **prediction,
                                                GError              **error);
 
+void          di_engine_faithfulness_async    (DiEngine             *self,
+                                               DiImage              *image,
+                                               DiHeatmap            *heatmap,
+                                               GCancellable         *cancellable,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+gboolean      di_engine_faithfulness_finish   (DiEngine             *self,
+                                               GAsyncResult         *result,
+                                               double               *deletion,
+                                               double               *insertion,
+                                               GError              **error);
+
 void          di_engine_classify_files_async  (DiEngine             *self,
                                                GFile               **files,
                                                guint                 n_files,

@@ -1431,8 +1431,7 @@ draw_cell (DiReport          *self,
         {
           const DiCaseExplanation *ex = cell->explanation;
           g_autoptr(DiHeatmap) heatmap = di_heatmap_new (ex->values, ex->width, ex->height,
-                                                         g_strcmp0 (ex->method, "cbam") == 0
-                                                           ? DI_EXPLAIN_CBAM : DI_EXPLAIN_GRADCAM,
+                                                         di_explain_method_from_nick (ex->method),
                                                          ex->stage, ex->target);
           double f = model_center_crop (s->model);
           int cw = MAX (1, (int)lrint (ow * f)), ch = MAX (1, (int)lrint (oh * f));
@@ -1491,8 +1490,7 @@ draw_cell (DiReport          *self,
       g_autofree char *caption =
         /* TRANSLATORS: "Grad-CAM · stage 4 · HSIL": method, network stage, explained class */
         g_strdup_printf (_("%s · stage %d · %s"),
-                         di_explain_method_get_label (g_strcmp0 (ex->method, "cbam") == 0
-                                                        ? DI_EXPLAIN_CBAM : DI_EXPLAIN_GRADCAM),
+                         di_explain_method_get_label (di_explain_method_from_nick (ex->method)),
                          ex->stage, target);
 
       draw_text_full (ctx, x_overlay, y + THUMB + 3, THUMB, "Sans 7.5", caption, FALSE, PANGO_ALIGN_LEFT, 1);

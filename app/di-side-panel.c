@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "di-case.h"
@@ -30,6 +32,7 @@ struct _DiSidePanel
   /* Template Widgets */
   GtkScrolledWindow *scroller;
   GtkLabel *model_label;
+  GtkLabel *faithfulness_label;
   GtkLabel *top_class_label;
   GtkLabel *top_prob_label;
   GtkBox *abnormal_box;
@@ -478,6 +481,30 @@ new_relabel_button (DiSidePanel *self,
   return button;
 }
 
+/* The method dropdown, in this order; CBAM attention (last) only for
+ * models that have it, so positions never shift. */
+static const DiExplainMethod method_order[] = {
+  DI_EXPLAIN_GRADCAM,
+  DI_EXPLAIN_GRADCAMPP,
+  DI_EXPLAIN_HIRESCAM,
+  DI_EXPLAIN_LAYERCAM,
+  DI_EXPLAIN_LAYERCAM_FUSION,
+  DI_EXPLAIN_SCORECAM,
+  DI_EXPLAIN_COUNTERFACTUAL,
+  DI_EXPLAIN_CBAM,
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (method_order) == DI_N_EXPLAIN_METHODS);
+
+static guint
+method_position (DiExplainMethod method)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (method_order); i++)
+    if (method_order[i] == method)
+      return i;
+  return 0;
+}
+
 static void
 update_model (DiSidePanel *self)
 {
@@ -505,9 +532,9 @@ update_model (DiSidePanel *self)
 
   self->updating = TRUE;
 
-  gtk_string_list_append (methods, di_explain_method_get_label (DI_EXPLAIN_GRADCAM));
-  if (di_side_panel_get_cbam_available (self))
-    gtk_string_list_append (methods, di_explain_method_get_label (DI_EXPLAIN_CBAM));
+  for (guint i = 0; i < G_N_ELEMENTS (method_order); i++)
+    if (method_order[i] != DI_EXPLAIN_CBAM || di_side_panel_get_cbam_available (self))
+      gtk_string_list_append (methods, di_explain_method_get_label (method_order[i]));
   gtk_drop_down_set_model (self->method_dropdown, G_LIST_MODEL (methods));
 
   gtk_string_list_append (targets, _("Predicted class"));
@@ -522,7 +549,7 @@ update_model (DiSidePanel *self)
   if (!di_side_panel_get_cbam_available (self))
     di_side_panel_set_method (self, DI_EXPLAIN_GRADCAM);
   else
-    gtk_drop_down_set_selected (self->method_dropdown, self->method);
+    gtk_drop_down_set_selected (self->method_dropdown, method_position (self->method));
   if (self->target >= n)
     di_side_panel_set_target (self, -1);
   else
@@ -543,8 +570,12 @@ static void
 method_selected_cb (DiSidePanel *self)
 {
   if (!self->updating)
-    di_side_panel_set_method (self, gtk_drop_down_get_selected (self->method_dropdown) == 1
-                                    ? DI_EXPLAIN_CBAM : DI_EXPLAIN_GRADCAM);
+    {
+      guint selected = gtk_drop_down_get_selected (self->method_dropdown);
+
+      if (selected < G_N_ELEMENTS (method_order))
+        di_side_panel_set_method (self, method_order[selected]);
+    }
 }
 
 static void
@@ -769,6 +800,7 @@ di_side_panel_class_init (DiSidePanelClass *klass)
                                                "/io/github/deepinsight/DeepInsight/ui/di-side-panel.ui");
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, scroller);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, model_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, faithfulness_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_class_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_prob_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_box);
@@ -985,7 +1017,7 @@ di_side_panel_set_method (DiSidePanel     *self,
     method = DI_EXPLAIN_GRADCAM;
 
   self->updating = TRUE;
-  gtk_drop_down_set_selected (self->method_dropdown, method == DI_EXPLAIN_CBAM ? 1 : 0);
+  gtk_drop_down_set_selected (self->method_dropdown, method_position (method));
   self->updating = FALSE;
 
   if (self->method != method)
@@ -1166,6 +1198,52 @@ di_side_panel_get_cbam_available (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), FALSE);
   return self->model != NULL && di_model_info_has_cbam (self->model);
+}
+
+/**
+ * di_side_panel_set_faithfulness:
+ * @state: %DI_FAITHFULNESS_NONE hides the line; %DI_FAITHFULNESS_MEASURING
+ *   says it is being measured; %DI_FAITHFULNESS_KNOWN shows the figures
+ * @deletion: deletion AUC (lower is better), NaN for a map without evidence
+ * @insertion: insertion AUC (higher is better)
+ *
+ * The faithfulness of the map on the canvas.
+ */
+void
+di_side_panel_set_faithfulness (DiSidePanel        *self,
+                                DiFaithfulnessState state,
+                                double              deletion,
+                                double              insertion)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (DI_IS_SIDE_PANEL (self));
+
+  if (state == DI_FAITHFULNESS_MEASURING)
+    text = g_strdup (_("Faithfulness: measuring…"));
+  else if (state == DI_FAITHFULNESS_KNOWN && (isnan (deletion) || isnan (insertion)))
+    text = g_strdup (_("Faithfulness: not measured, the map has no positive evidence"));
+  else if (state == DI_FAITHFULNESS_KNOWN)
+    /* TRANSLATORS: deletion and insertion AUC of the heat map, numbers in 0..1 */
+    text = g_strdup_printf (_("Faithfulness: deletion AUC %.2f (lower is better), insertion AUC %.2f (higher is better)"),
+                            deletion, insertion);
+
+  gtk_label_set_text (self->faithfulness_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->faithfulness_label), text != NULL);
+}
+
+/**
+ * di_side_panel_get_faithfulness_text:
+ *
+ * Returns: (nullable): the faithfulness line as shown, or %NULL when hidden
+ */
+const char *
+di_side_panel_get_faithfulness_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+
+  return gtk_widget_get_visible (GTK_WIDGET (self->faithfulness_label))
+           ? gtk_label_get_text (self->faithfulness_label) : NULL;
 }
 
 static void

@@ -52,4 +52,16 @@ void             di_side_panel_set_region          (DiSidePanel     *self,
                                                     DiRegion        *region);
 const char      *di_side_panel_get_region_text     (DiSidePanel     *self);
 
+typedef enum {
+  DI_FAITHFULNESS_NONE,
+  DI_FAITHFULNESS_MEASURING,
+  DI_FAITHFULNESS_KNOWN,
+} DiFaithfulnessState;
+
+void             di_side_panel_set_faithfulness      (DiSidePanel        *self,
+                                                      DiFaithfulnessState state,
+                                                      double              deletion,
+                                                      double              insertion);
+const char      *di_side_panel_get_faithfulness_text (DiSidePanel        *self);
+
 G_END_DECLS

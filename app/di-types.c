@@ -19,7 +19,13 @@ G_DEFINE_ENUM_TYPE (DiColormap, di_colormap,
 
 G_DEFINE_ENUM_TYPE (DiExplainMethod, di_explain_method,
   G_DEFINE_ENUM_VALUE (DI_EXPLAIN_GRADCAM, "gradcam"),
-  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_CBAM, "cbam"))
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_CBAM, "cbam"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_GRADCAMPP, "gradcam++"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_HIRESCAM, "hirescam"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_LAYERCAM, "layercam"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_LAYERCAM_FUSION, "layercam-fusion"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_SCORECAM, "scorecam"),
+  G_DEFINE_ENUM_VALUE (DI_EXPLAIN_COUNTERFACTUAL, "counterfactual"))
 
 G_DEFINE_ENUM_TYPE (DiSortMode, di_sort_mode,
   G_DEFINE_ENUM_VALUE (DI_SORT_NAME, "name"),
@@ -51,6 +57,33 @@ di_explain_method_get_label (DiExplainMethod method)
     {
     case DI_EXPLAIN_GRADCAM: return _("Grad-CAM");
     case DI_EXPLAIN_CBAM: return _("CBAM attention");
+    case DI_EXPLAIN_GRADCAMPP: return _("Grad-CAM++");
+    case DI_EXPLAIN_HIRESCAM: return _("HiResCAM");
+    case DI_EXPLAIN_LAYERCAM: return _("LayerCAM");
+    case DI_EXPLAIN_LAYERCAM_FUSION: return _("LayerCAM, layers 2–4 fused");
+    case DI_EXPLAIN_SCORECAM: return _("Score-CAM");
+    case DI_EXPLAIN_COUNTERFACTUAL: return _("Counterfactual (why not)");
     default: return "";
     }
+}
+
+const char *
+di_explain_method_get_nick (DiExplainMethod method)
+{
+  GEnumClass *klass = g_type_class_ref (DI_TYPE_EXPLAIN_METHOD);
+  GEnumValue *value = g_enum_get_value (klass, method);
+
+  g_type_class_unref (klass);
+  return value != NULL ? value->value_nick : "gradcam";
+}
+
+DiExplainMethod
+di_explain_method_from_nick (const char *nick)
+{
+  GEnumClass *klass = g_type_class_ref (DI_TYPE_EXPLAIN_METHOD);
+  GEnumValue *value = nick != NULL ? g_enum_get_value_by_nick (klass, nick) : NULL;
+  DiExplainMethod method = value != NULL ? (DiExplainMethod) value->value : DI_EXPLAIN_GRADCAM;
+
+  g_type_class_unref (klass);
+  return method;
 }

@@ -43,13 +43,30 @@ GType di_colormap_get_type (void);
 
 /**
  * DiExplainMethod:
- * @DI_EXPLAIN_GRADCAM: Grad-CAM at a stage (dinet_gradcam)
+ * @DI_EXPLAIN_GRADCAM: Grad-CAM at a stage
  * @DI_EXPLAIN_CBAM: CBAM spatial attention of a stage's last block
+ * @DI_EXPLAIN_GRADCAMPP: Grad-CAM++
+ * @DI_EXPLAIN_HIRESCAM: HiResCAM
+ * @DI_EXPLAIN_LAYERCAM: LayerCAM at a stage
+ * @DI_EXPLAIN_LAYERCAM_FUSION: LayerCAM of layer2–layer4 fused (fine maps)
+ * @DI_EXPLAIN_SCORECAM: Score-CAM (many batched forward passes)
+ * @DI_EXPLAIN_COUNTERFACTUAL: "why not this class" (negated gradients)
+ *
+ * The methods of the engine's dinet_explain(); the nicks are its names
+ * (`dinet explain --method`), also stored in case files.
  */
 typedef enum {
   DI_EXPLAIN_GRADCAM,
   DI_EXPLAIN_CBAM,
+  DI_EXPLAIN_GRADCAMPP,
+  DI_EXPLAIN_HIRESCAM,
+  DI_EXPLAIN_LAYERCAM,
+  DI_EXPLAIN_LAYERCAM_FUSION,
+  DI_EXPLAIN_SCORECAM,
+  DI_EXPLAIN_COUNTERFACTUAL,
 } DiExplainMethod;
+
+#define DI_N_EXPLAIN_METHODS (DI_EXPLAIN_COUNTERFACTUAL + 1)
 
 #define DI_TYPE_EXPLAIN_METHOD (di_explain_method_get_type ())
 GType di_explain_method_get_type (void);
@@ -81,5 +98,9 @@ GType di_filter_mode_get_type (void);
 /* Translated, user-visible names. */
 const char *di_colormap_get_label (DiColormap colormap);
 const char *di_explain_method_get_label (DiExplainMethod method);
+/* The engine's name ("gradcam", "gradcam++", ...) and back; unknown names
+ * give Grad-CAM. */
+const char *di_explain_method_get_nick (DiExplainMethod method);
+DiExplainMethod di_explain_method_from_nick (const char *nick);
 
 G_END_DECLS

@@ -60,6 +60,7 @@ struct _DiWindow
   GCancellable *current_cancellable;  /* decoding + classifying the current image */
   GCancellable *explain_cancellable;  /* its explanation */
   GCancellable *batch_cancellable;
+  gboolean batch_deferred;            /* opened: the batch waits for the first map */
   GCancellable *open_cancellable;
   GtkFileChooserNative *chooser;
   char *message;

@@ -16,6 +16,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "di-application.h"
@@ -148,10 +150,20 @@ update_caption (DiWindow *self)
   if (di_heatmap_get_method (heatmap) == DI_EXPLAIN_CBAM)
     /* TRANSLATORS: caption over the image, e.g. "CBAM attention at layer4" */
     caption = g_strdup_printf (_("CBAM attention at layer%d"), di_heatmap_get_stage (heatmap));
-  else
-    /* TRANSLATORS: caption over the image, e.g. "Grad-CAM of severe_dysplastic at layer4" */
-    caption = g_strdup_printf (_("Grad-CAM of %s at layer%d"), class_name,
+  else if (di_heatmap_get_method (heatmap) == DI_EXPLAIN_LAYERCAM_FUSION)
+    /* TRANSLATORS: caption over the image, e.g. "LayerCAM of HSIL, layers 2–4 fused" */
+    caption = g_strdup_printf (_("LayerCAM of %s, layers 2–4 fused"), class_name);
+  else if (di_heatmap_get_method (heatmap) == DI_EXPLAIN_COUNTERFACTUAL)
+    /* TRANSLATORS: caption over the image: regions whose removal would make
+     * the class more likely, e.g. "Why not HSIL: counterfactual at layer4" */
+    caption = g_strdup_printf (_("Why not %s: counterfactual at layer%d"), class_name,
                                di_heatmap_get_stage (heatmap));
+  else
+    /* TRANSLATORS: caption over the image, e.g. "Grad-CAM of severe_dysplastic at layer4";
+     * the first %s is the method */
+    caption = g_strdup_printf (_("%s of %s at layer%d"),
+                               di_explain_method_get_label (di_heatmap_get_method (heatmap)),
+                               class_name, di_heatmap_get_stage (heatmap));
 
   gtk_label_set_text (self->caption_label, caption);
   gtk_widget_set_visible (GTK_WIDGET (self->caption_label), visible);
@@ -236,10 +248,41 @@ request_free (Request *request)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
 
+static void request_classification (DiWindow *self);
+static void start_deferred_batch (DiWindow *self);
+
 static void
-explain_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+faithfulness_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Request) request = user_data;
+  DiWindow *self = request->self;
+  g_autoptr(GError) error = NULL;
+  double deletion = NAN, insertion = NAN;
+  gboolean ok;
+
+  analysis_end (self);
+  ok = di_engine_faithfulness_finish (DI_ENGINE (object), result, &deletion, &insertion, &error);
+
+  if (request->image != self->current_image || self->current == NULL)
+    return;
+
+  if (ok)
+    di_side_panel_set_faithfulness (self->side_panel, DI_FAITHFULNESS_KNOWN, deletion, insertion);
+  else
+    {
+      di_side_panel_set_faithfulness (self->side_panel, DI_FAITHFULNESS_NONE, NAN, NAN);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_NO_MODEL))
+        g_message ("faithfulness: %s", error->message);
+    }
+}
+
+static void
+explain_shown (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
   g_autoptr(Request) request = user_data;
   DiWindow *self = request->self;
@@ -263,6 +306,8 @@ explain_cb (GObject      *object,
           g_autofree char *text = g_strdup_printf (_("Could not explain the prediction: %s"),
                                                    error->message);
           di_window_show_message (self, TRUE, text);
+          /* the classification still counts */
+          request_classification (self);
         }
       return;
     }
@@ -278,6 +323,30 @@ explain_cb (GObject      *object,
   di_image_canvas_set_heatmap (self->canvas, heatmap,
                                di_model_info_get_center_crop (di_prediction_get_model (prediction)));
   update_caption (self);
+
+  /* How faithful the map is, measured after it is on screen (41 forward
+   * passes), cancelled with the explanation. */
+  if (di_heatmap_has_evidence (heatmap))
+    {
+      di_side_panel_set_faithfulness (self->side_panel, DI_FAITHFULNESS_MEASURING, NAN, NAN);
+      analysis_begin (self);
+      di_engine_faithfulness_async (self->engine, self->current_image, heatmap,
+                                    self->explain_cancellable, faithfulness_cb,
+                                    request_new (self, self->current, self->current_image));
+    }
+  else
+    di_side_panel_set_faithfulness (self->side_panel, DI_FAITHFULNESS_KNOWN, NAN, NAN);
+}
+
+static void
+explain_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(DiWindow) self = g_object_ref (((Request *)user_data)->self);
+
+  explain_shown (object, result, user_data);
+  start_deferred_batch (self);
 }
 
 static void
@@ -291,6 +360,7 @@ request_explanation (DiWindow *self)
     return;
 
   self->explain_cancellable = g_cancellable_new ();
+  di_side_panel_set_faithfulness (self->side_panel, DI_FAITHFULNESS_NONE, NAN, NAN);
   analysis_begin (self);
   di_engine_explain_async (self->engine, self->current_image,
                            di_side_panel_get_method (self->side_panel),
@@ -343,14 +413,22 @@ request_analysis (DiWindow *self)
   if (self->current == NULL || self->current_image == NULL || _di_window_current_model (self) == NULL)
     return;
 
-  if (!_di_window_prediction_is_current (self, di_item_get_prediction (self->current)))
-    {
-      analysis_begin (self);
-      di_engine_classify_async (self->engine, self->current_image, self->current_cancellable,
-                                classify_cb, request_new (self, self->current, self->current_image));
-    }
-
+  /* The explanation's forward pass also classifies the image: the first
+   * heatmap costs one network pass, not two. */
   request_explanation (self);
+}
+
+/* Classifies the current image on its own (when no explanation came). */
+static void
+request_classification (DiWindow *self)
+{
+  if (self->current == NULL || self->current_image == NULL || _di_window_current_model (self) == NULL ||
+      _di_window_prediction_is_current (self, di_item_get_prediction (self->current)))
+    return;
+
+  analysis_begin (self);
+  di_engine_classify_async (self->engine, self->current_image, self->current_cancellable,
+                            classify_cb, request_new (self, self->current, self->current_image));
 }
 
 static void
@@ -382,6 +460,7 @@ image_loaded_cb (GObject      *object,
       di_image_canvas_set_image (self->canvas, NULL);
       g_clear_pointer (&self->current_image, di_image_unref);
       update_caption (self);
+      start_deferred_batch (self);
       return;
     }
 
@@ -609,8 +688,25 @@ batch_done_cb (GObject      *object,
 static void
 cancel_batch (DiWindow *self)
 {
+  if (self->batch_deferred)
+    {
+      self->batch_deferred = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
+      g_autofree char *text = g_strdup_printf (_("Classification cancelled after %u of %u images"), 0,
+                                               g_list_model_get_n_items (G_LIST_MODEL (self->items)));
+
+      di_window_show_message (self, FALSE, text);
+    }
   if (self->batch_cancellable != NULL)
     g_cancellable_cancel (self->batch_cancellable);
+}
+
+/* Starts the batch that opening deferred until the first explanation. */
+static void
+start_deferred_batch (DiWindow *self)
+{
+  if (self->batch_deferred)
+    start_batch (self, FALSE);
 }
 
 /* Thumbnails the items (all of them, or those without a thumbnail) and,
@@ -624,9 +720,10 @@ start_batch (DiWindow *self,
   g_autoptr(GArray) classify = g_array_new (FALSE, FALSE, sizeof (gboolean));
   Batch *batch;
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
-  gboolean was_running = self->batch_cancellable != NULL;
+  gboolean was_running = self->batch_cancellable != NULL || self->batch_deferred;
   gboolean any_classify = FALSE;
 
+  self->batch_deferred = FALSE;
   if (self->batch_cancellable != NULL)
     g_cancellable_cancel (self->batch_cancellable);
   g_clear_object (&self->batch_cancellable);
@@ -1096,7 +1193,17 @@ collect_cb (GObject      *object,
   if (items->len > 0)
     first = g_ptr_array_index (items, 0);
   di_window_set_current_item (self, first);
-  start_batch (self, FALSE);
+  /* The first heatmap comes first: the batch (thumbnails, the other
+   * classifications) starts when the shown image's explanation is done,
+   * so that the worker is not busy decoding and classifying another file
+   * when it is asked for. */
+  if (first != NULL && _di_window_current_model (self) != NULL)
+    {
+      self->batch_deferred = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH_RUNNING]);
+    }
+  else
+    start_batch (self, FALSE);
   di_gallery_invalidate (self->gallery);
 }
 
@@ -1935,7 +2042,7 @@ gboolean
 di_window_get_batch_running (DiWindow *self)
 {
   g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
-  return self->batch_cancellable != NULL;
+  return self->batch_cancellable != NULL || self->batch_deferred;
 }
 
 guint
