@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinet/dinet.h"
+
 int tu_passed = 0, tu_failed = 0;
 
 int tu_finish(void) {
@@ -25,6 +27,15 @@ double tu_max_rel_diff(const float *a, const float *b, size_t n, double *abs_out
   return maxd / (maxb + 1e-12);
 }
 
+void *tu_xcalloc(size_t bytes) {
+  void *p = calloc(1, bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
 int tu_write_file(const char *path, const void *data, size_t len) {
   FILE *f = fopen(path, "wb");
   if (!f)
@@ -43,4 +54,34 @@ const char *tu_tmpdir(void) {
       dir[0] = '\0';
   }
   return dir;
+}
+
+dinet_net *tu_rerandomised(dinet_net *net, dinet_net *fresh, const char *const *prefixes,
+                           int n) {
+  dinet_error err = {0};
+  if (dinet_net_arch(fresh) != dinet_net_arch(net) ||
+      dinet_net_num_classes(fresh) != dinet_net_num_classes(net)) {
+    fprintf(stderr, "tu_rerandomised: the fresh network has another architecture\n");
+    return NULL;
+  }
+  dinet_net *r = dinet_net_new(dinet_net_arch(net), dinet_net_num_classes(net), &err);
+  if (!r) {
+    fprintf(stderr, "tu_rerandomised: %s\n", err.message);
+    return NULL;
+  }
+  for (int i = 0; i < dinet_net_param_tensors(net); i++) {
+    dinet_param *p = dinet_net_param(net, i);
+    int from_fresh = 0;
+    for (int k = 0; k < n && !from_fresh; k++)
+      from_fresh = strncmp(p->name, prefixes[k], strlen(prefixes[k])) == 0;
+    if (from_fresh)
+      p = dinet_net_param(fresh, i);
+    memcpy(dinet_net_param(r, i)->data, p->data, sizeof(float) * p->n);
+  }
+  float mean[3], std[3];
+  dinet_net_get_norm(net, mean, std);
+  dinet_net_set_norm(r, mean, std);
+  dinet_net_set_input_size(r, dinet_net_input_size(net));
+  dinet_net_params_changed(r);
+  return r;
 }
