@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "di-application.h"
 #include "di-engine.h"
@@ -926,7 +927,24 @@ folder_case_path (GFile        *input,
     folder = g_file_get_parent (input);
 
   path = folder ? g_file_get_path (folder) : NULL;
-  return path ? g_build_filename (path, DI_CASE_FOLDER_NAME, NULL) : NULL;
+  if (path == NULL)
+    return NULL;
+
+  /* A folder the user cannot write to (a slide archive, a read-only
+   * share) keeps its case in the user's data folder, one per folder. */
+  if (g_access (path, W_OK) != 0)
+    {
+      g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, path, -1);
+      g_autofree char *base = g_path_get_basename (path);
+      g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "deepinsight", "cases", NULL);
+      g_autofree char *name = g_strdup_printf ("%s-%.12s%s", base, hash, DI_CASE_SUFFIX);
+
+      if (g_mkdir_with_parents (dir, 0700) != 0)
+        return NULL;
+      return g_build_filename (dir, name, NULL);
+    }
+
+  return g_build_filename (path, DI_CASE_FOLDER_NAME, NULL);
 }
 
 /* Worker: finds the images, opens (or creates) the case, adds the images

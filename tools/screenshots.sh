@@ -58,6 +58,21 @@ take zoom 25 zoom "$model" "$images"
 take gallery 6 gallery "$model" "$images"
 take relabel 25 relabel "$model" "$images"
 take preferences 12 preferences "$model" "$images"
+take fusion 40 fusion "$model" "$images"
+# a liquid-based-cytology field: scan it tile by tile, and classify a region
+lbc=$root/../shared/data/lbc/HSIL
+if [ -d "$lbc" ] && [ -f "$root/models/lbc4.safetensors" ]; then
+  # linked into the temporary folder: the viewer keeps its case beside the
+  # images, and ../shared/data stays untouched
+  mkdir -p "$tmp/field"
+  field=$(ls "$lbc" | grep -i '\.jpe\?g$' | head -1)
+  ln -s "$lbc/$field" "$tmp/field/hsil-field.jpg"
+  take scan 60 scan "$root/models/lbc4.safetensors" "$tmp/field/hsil-field.jpg"
+  take region 40 region "$root/models/lbc4.safetensors" "$tmp/field/hsil-field.jpg"
+else
+  take scan 60 scan "$model" "$tmp/cells"
+  take region 40 region "$model" "$tmp/cells"
+fi
 take shortcuts 6 shortcuts none
 take no-model 8 no-model none "$images"
 take error 8 error none "$tmp/broken.png"

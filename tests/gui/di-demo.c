@@ -23,6 +23,7 @@
 #include "di-gallery.h"
 #include "di-heatmap.h"
 #include "di-image-canvas.h"
+#include "di-image.h"
 #include "di-item.h"
 #include "di-model-info.h"
 #include "di-side-panel.h"
@@ -120,6 +121,21 @@ drive (gpointer data)
         }
       else if (g_str_equal (state, "preferences"))
         g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+      else if (g_str_equal (state, "fusion"))
+        {
+          /* fine maps, and the faithfulness line under the legend */
+          di_side_panel_set_method (panel, DI_EXPLAIN_LAYERCAM_FUSION);
+          di_side_panel_set_colormap (panel, DI_COLORMAP_TURBO);
+        }
+      else if (g_str_equal (state, "scan"))
+        di_window_scan_field (window);
+      else if (g_str_equal (state, "region"))
+        {
+          DiImage *image = di_image_canvas_get_image (di_window_get_canvas (window));
+          int w = di_image_get_width (image), h = di_image_get_height (image);
+
+          di_window_select_region (window, w / 3, h / 3, w / 3, h / 3);
+        }
       return G_SOURCE_CONTINUE;
 
     case 2:
