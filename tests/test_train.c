@@ -1,6 +1,7 @@
 /* test_train.c — dinet train on a generated, learnable data set: the loss
  * falls and validation accuracy clears chance; a run interrupted after one
  * epoch and resumed gives bit-identical weights to an uninterrupted run. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,38 @@ int main(void) {
   snprintf(ca, sizeof ca, "%s/checkpoint.safetensors", a);
   snprintf(cb, sizeof cb, "%s/checkpoint.safetensors", b);
   CHECK(same_tensors(ca, cb), "resumed weights are bit-identical to an uninterrupted run");
+
+  /* --val DIR: every image of --data trains, DIR's images validate */
+  {
+    char vdata[700], vout[700], list[800];
+    snprintf(vdata, sizeof vdata, "%s/valdata", tmp);
+    snprintf(vout, sizeof vout, "%s/valrun", tmp);
+    CHECK(make_dataset(vdata, 5, 4) == 0, "generate a validation set");
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --val %s --out %s --epochs 1 --size 32 --batch 8 --seed 2 --quiet",
+             dinet_bin(), data, vdata, vout);
+    CHECK(run(cmd) == 0, "train with --val DIR");
+    snprintf(list, sizeof list, "%s/val.txt", vout);
+    int nval = 0, ntrain = 0;
+    char line[512];
+    FILE *f = fopen(list, "r");
+    while (f && fgets(line, sizeof line, f))
+      nval++;
+    if (f)
+      fclose(f);
+    snprintf(list, sizeof list, "%s/train.txt", vout);
+    f = fopen(list, "r");
+    while (f && fgets(line, sizeof line, f))
+      ntrain++;
+    if (f)
+      fclose(f);
+    CHECK(nval == 15 && ntrain == 72, "--val DIR validates on its 15 images, trains on all 72: %d, %d",
+          nval, ntrain);
+    CHECK(!isnan(log_value(vout, 1, 5)), "validation accuracy logged for the --val set");
+    snprintf(cmd, sizeof cmd, "%s train --data %s --val %s --val-split 0.2 --out %s/x 2>/dev/null",
+             dinet_bin(), data, vdata, tmp);
+    CHECK(run(cmd) != 0, "--val with --val-split is refused");
+  }
 
   /* a checkpoint that is not one */
   snprintf(cmd, sizeof cmd, "%s train --resume %s/nothing.safetensors 2>/dev/null", dinet_bin(), tmp);

@@ -840,24 +840,36 @@ int cmd_train(int argc, char **argv) {
     dataset_free(&ds);
     return 1;
   }
+  /* --val DIR: trained on all of --data, validated on DIR (same classes) */
+  dataset vds = {0};
+  int n_train_set = ds.n;
+  if (c.val_dir) {
+    if (c.val_split > 0) {
+      cli_error("give --val DIR or --val-split F, not both");
+      dataset_free(&ds);
+      return 1;
+    }
+    if (dataset_scan(&vds, c.val_dir, ds.classes, ds.k, NULL, &err) ||
+        dataset_append(&ds, &vds, &err)) {
+      cli_error("%s", err.message);
+      dataset_free(&vds);
+      dataset_free(&ds);
+      return 1;
+    }
+  }
   int *val = calloc((size_t)ds.n, sizeof(int)), *ti = malloc(sizeof(int) * ds.n),
       *vi = malloc(sizeof(int) * ds.n);
   int nt = 0, nv = 0, rc = 1;
-  dataset vds = {0};
   int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
   if (!val || !ti || !vi) {
     cli_error("out of memory");
     goto out;
   }
   if (c.val_dir) {
-    if (dataset_scan(&vds, c.val_dir, ds.classes, ds.k, NULL, &err)) {
-      cli_error("%s", err.message);
-      goto out;
-    }
-    cli_error("separate --val folders are evaluated after training with dinet eval; using --val-split 0.15 of --data for model selection");
-  }
-  if (c.val_split > 0 || c.val_dir)
-    dataset_split(&ds, c.val_split > 0 ? c.val_split : 0.15, c.split_seed_set ? c.split_seed : c.seed, val);
+    for (int i = n_train_set; i < ds.n; i++)
+      val[i] = 1;
+  } else if (c.val_split > 0)
+    dataset_split(&ds, c.val_split, c.split_seed_set ? c.split_seed : c.seed, val);
   for (int i = 0; i < ds.n; i++) {
     if (val[i])
       vi[nv++] = i;

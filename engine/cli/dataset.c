@@ -243,6 +243,24 @@ void dataset_free(dataset *ds) {
   memset(ds, 0, sizeof *ds);
 }
 
+int dataset_append(dataset *ds, dataset *more, dinet_error *err) {
+  if (more->k != ds->k)
+    return dinet_error_set(err, DINET_ERR_INVALID, "%s: %d classes, not %d", more->root, more->k,
+                           ds->k);
+  sample *s = realloc(ds->s, sizeof *s * ((size_t)ds->n + (size_t)more->n + 1));
+  if (!s)
+    return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
+  ds->s = s;
+  for (int i = 0; i < more->n; i++) {
+    ds->s[ds->n + i] = more->s[i];
+    ds->s[ds->n + i].group += ds->n_groups; /* groups stay apart */
+  }
+  ds->n += more->n;
+  ds->n_groups += more->n_groups;
+  more->n = 0; /* the samples moved */
+  return 0;
+}
+
 int dataset_filter_list(dataset *ds, const char *list, int keep, dinet_error *err) {
   FILE *f = fopen(list, "r");
   if (!f)

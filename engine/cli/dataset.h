@@ -27,6 +27,9 @@ typedef struct dataset {
 int dataset_scan(dataset *ds, const char *dir, char *const *classes, int k,
                  const char *group_by, dinet_error *err);
 void dataset_free(dataset *ds);
+/* Moves the samples of `more` (scanned with the same classes) to the end of
+ * ds; `more` keeps its classes and root, and no samples. */
+int dataset_append(dataset *ds, dataset *more, dinet_error *err);
 /* Keeps only the samples whose rel path is listed in a text file (one per
  * line). Returns 0 or an error. */
 int dataset_filter_list(dataset *ds, const char *list, int keep, dinet_error *err);
