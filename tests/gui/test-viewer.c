@@ -21,6 +21,7 @@
 #include "di-application.h"
 #include "di-engine.h"
 #include "di-fixtures.h"
+#include "di-gui-test.h"
 #include "di-gallery.h"
 #include "di-heatmap.h"
 #include "di-image.h"
@@ -51,42 +52,6 @@ static struct
 } fx;
 
 /* ---- Helpers ---------------------------------------------------------------- */
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs the main loop until @cond holds or @timeout_ms passes. */
-static gboolean
-wait_for (Condition cond,
-          gpointer  data,
-          guint     timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-  guint wake = g_timeout_add (5, wake_cb, NULL);
-  gboolean ok;
-
-  while (!(ok = cond (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (wake);
-  return ok;
-}
-
-static void
-spin (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64)ms * 1000;
-  guint wake = g_timeout_add (5, wake_cb, NULL);
-
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (wake);
-}
 
 static gboolean
 model_is (gpointer data)
@@ -150,30 +115,7 @@ wait_idle (void)
 static cairo_surface_t *
 render_canvas (void)
 {
-  GtkWidget *canvas = GTK_WIDGET (di_window_get_canvas (fx.window));
-  int width = gtk_widget_get_width (canvas);
-  int height = gtk_widget_get_height (canvas);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  GskRenderNode *node;
-  cairo_surface_t *surface;
-  cairo_t *cr;
-
-  g_assert_cmpint (width, >, 0);
-  g_assert_true (gtk_widget_get_mapped (canvas));
-  GTK_WIDGET_GET_CLASS (canvas)->snapshot (canvas, snapshot);
-  node = gtk_snapshot_free_to_node (snapshot);
-
-  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
-  cr = cairo_create (surface);
-  if (node != NULL)
-    {
-      gsk_render_node_draw (node, cr);
-      gsk_render_node_unref (node);
-    }
-  cairo_destroy (cr);
-  cairo_surface_flush (surface);
-
-  return surface;
+  return di_test_render_widget (GTK_WIDGET (di_window_get_canvas (fx.window)));
 }
 
 /* Fraction of pixels that differ by more than a few levels. */
