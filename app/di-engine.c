@@ -102,6 +102,7 @@ struct _DiEngine
   DiModelInfo *model;
   GQueue interactive;         /* Job */
   GQueue batch;               /* Job */
+  GQueue background;          /* Job: only when nothing else waits */
   Job *running;
 
   int threads;
@@ -737,6 +738,8 @@ run_next (DiEngine *self)
       if (job == NULL)
         job = g_queue_pop_head (&self->batch);
       if (job == NULL)
+        job = g_queue_pop_head (&self->background);
+      if (job == NULL)
         {
           set_busy (self, FALSE);
           return;
@@ -815,6 +818,8 @@ di_engine_dispose (GObject *object)
   while ((job = g_queue_pop_head (&self->interactive)))
     job_free (job);
   while ((job = g_queue_pop_head (&self->batch)))
+    job_free (job);
+  while ((job = g_queue_pop_head (&self->background)))
     job_free (job);
 
   G_OBJECT_CLASS (di_engine_parent_class)->dispose (object);
@@ -910,6 +915,7 @@ di_engine_init (DiEngine *self)
 {
   g_queue_init (&self->interactive);
   g_queue_init (&self->batch);
+  g_queue_init (&self->background);
 }
 
 DiEngine *
@@ -1203,7 +1209,8 @@ di_engine_explain_finish (DiEngine      *self,
  *
  * Measures how faithful @heatmap is to the loaded model: deletion and
  * insertion AUC (20 steps against a blurred copy; 41 forward passes in
- * batches). Queued behind other interactive jobs.
+ * batches). It waits until no interactive or batch job is queued: a folder
+ * being classified comes first.
  */
 void
 di_engine_faithfulness_async (DiEngine            *self,
@@ -1227,7 +1234,9 @@ di_engine_faithfulness_async (DiEngine            *self,
   job->map = g_memdup2 (di_heatmap_get_values (heatmap),
                         sizeof (float) * job->map_width * job->map_height);
   job->target = di_heatmap_get_target (heatmap);
-  enqueue (self, job, TRUE);
+  /* Behind a folder being classified: thumbnails and classes first. */
+  g_queue_push_tail (&self->background, job);
+  run_next (self);
 }
 
 /**

@@ -33,6 +33,7 @@ struct _DiSidePanel
   GtkScrolledWindow *scroller;
   GtkLabel *model_label;
   GtkLabel *faithfulness_label;
+  gboolean faithfulness_shown;
   GtkLabel *top_class_label;
   GtkLabel *top_prob_label;
   GtkBox *abnormal_box;
@@ -1200,6 +1201,15 @@ di_side_panel_get_cbam_available (DiSidePanel *self)
   return self->model != NULL && di_model_info_has_cbam (self->model);
 }
 
+/* The faithfulness line is the whole image's map's: hidden while a
+ * region's result is shown. */
+static void
+update_faithfulness_visible (DiSidePanel *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->faithfulness_label),
+                          self->faithfulness_shown && self->region == NULL);
+}
+
 /**
  * di_side_panel_set_faithfulness:
  * @state: %DI_FAITHFULNESS_NONE hides the line; %DI_FAITHFULNESS_MEASURING
@@ -1229,7 +1239,8 @@ di_side_panel_set_faithfulness (DiSidePanel        *self,
                             deletion, insertion);
 
   gtk_label_set_text (self->faithfulness_label, text != NULL ? text : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->faithfulness_label), text != NULL);
+  self->faithfulness_shown = text != NULL;
+  update_faithfulness_visible (self);
 }
 
 /**
@@ -1242,7 +1253,7 @@ di_side_panel_get_faithfulness_text (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
 
-  return gtk_widget_get_visible (GTK_WIDGET (self->faithfulness_label))
+  return self->faithfulness_shown && self->region == NULL
            ? gtk_label_get_text (self->faithfulness_label) : NULL;
 }
 
@@ -1292,6 +1303,7 @@ di_side_panel_set_region (DiSidePanel *self,
     }
 
   update_prediction (self);
+  update_faithfulness_visible (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGION]);
 }
 

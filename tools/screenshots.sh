@@ -52,13 +52,13 @@ take () {  # NAME SECONDS STATE MODEL PATH...
   "$shot" "$out/$name.png" "$secs" "$demo" "$@"
 }
 
-take overlay 25 overlay "$model" "$images"
-take cbam 25 cbam "$model" "$images"
-take zoom 25 zoom "$model" "$images"
+take overlay 45 overlay "$model" "$images"
+take cbam 50 cbam "$model" "$images"
+take zoom 50 zoom "$model" "$images"
 take gallery 6 gallery "$model" "$images"
-take relabel 25 relabel "$model" "$images"
+take relabel 50 relabel "$model" "$images"
 take preferences 12 preferences "$model" "$images"
-take fusion 40 fusion "$model" "$images"
+take fusion 100 fusion "$model" "$images"
 # a liquid-based-cytology field: scan it tile by tile, and classify a region
 lbc=$root/../shared/data/lbc/HSIL
 if [ -d "$lbc" ] && [ -f "$root/models/lbc4.safetensors" ]; then
