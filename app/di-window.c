@@ -861,7 +861,59 @@ open_result_free (OpenResult *result)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenResult, open_result_free)
 
-/* Expands folders (one level) into their image files. */
+/* Folders nest this deep at most: FOLDER/CLASS/IMAGE (the ImageFolder
+ * layout of training sets) and one level more. */
+#define COLLECT_MAX_DEPTH 3
+
+/* Adds the image files of @dir, sorted, then those of its subfolders
+ * (hidden ones skipped), down to COLLECT_MAX_DEPTH levels. */
+static void
+collect_folder (GFile         *dir,
+                int            depth,
+                GPtrArray     *files,
+                GCancellable  *cancellable,
+                GError       **first_error)
+{
+  g_autoptr(GFileEnumerator) enumerator = NULL;
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) subdirs = g_ptr_array_new_with_free_func (g_object_unref);
+  GError *error = NULL;
+  GFileInfo *info;
+
+  enumerator = g_file_enumerate_children (dir,
+                                          G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                          G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                          G_FILE_QUERY_INFO_NONE, cancellable, &error);
+  if (enumerator == NULL)
+    {
+      if (*first_error == NULL)
+        *first_error = error;
+      else
+        g_error_free (error);
+      return;
+    }
+
+  while ((info = g_file_enumerator_next_file (enumerator, cancellable, NULL)))
+    {
+      const char *name = g_file_info_get_name (info);
+      GFileType type = g_file_info_get_file_type (info);
+
+      if (type == G_FILE_TYPE_REGULAR && is_image_name (name))
+        g_ptr_array_add (found, g_file_get_child (dir, name));
+      else if (type == G_FILE_TYPE_DIRECTORY && name[0] != '.' && depth < COLLECT_MAX_DEPTH)
+        g_ptr_array_add (subdirs, g_file_get_child (dir, name));
+      g_object_unref (info);
+    }
+  g_ptr_array_sort (found, compare_files);
+  for (guint j = 0; j < found->len; j++)
+    g_ptr_array_add (files, g_object_ref (g_ptr_array_index (found, j)));
+
+  g_ptr_array_sort (subdirs, compare_files);
+  for (guint j = 0; j < subdirs->len && !g_cancellable_is_cancelled (cancellable); j++)
+    collect_folder (g_ptr_array_index (subdirs, j), depth + 1, files, cancellable, first_error);
+}
+
+/* Expands folders into their image files (see collect_folder()). */
 static GPtrArray *
 collect_files (GPtrArray     *inputs,
                GCancellable  *cancellable,
@@ -875,36 +927,7 @@ collect_files (GPtrArray     *inputs,
       GFileType type = g_file_query_file_type (input, G_FILE_QUERY_INFO_NONE, cancellable);
 
       if (type == G_FILE_TYPE_DIRECTORY)
-        {
-          g_autoptr(GFileEnumerator) enumerator = NULL;
-          g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
-          GError *error = NULL;
-          GFileInfo *info;
-
-          enumerator = g_file_enumerate_children (input,
-                                                  G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                                  G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                                  G_FILE_QUERY_INFO_NONE, cancellable, &error);
-          if (enumerator == NULL)
-            {
-              if (*first_error == NULL)
-                *first_error = error;
-              else
-                g_error_free (error);
-              continue;
-            }
-
-          while ((info = g_file_enumerator_next_file (enumerator, cancellable, NULL)))
-            {
-              if (g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR &&
-                  is_image_name (g_file_info_get_name (info)))
-                g_ptr_array_add (found, g_file_get_child (input, g_file_info_get_name (info)));
-              g_object_unref (info);
-            }
-          g_ptr_array_sort (found, compare_files);
-          for (guint j = 0; j < found->len; j++)
-            g_ptr_array_add (files, g_object_ref (g_ptr_array_index (found, j)));
-        }
+        collect_folder (input, 1, files, cancellable, first_error);
       else
         /* A file: the engine reports what is wrong with it when it is opened. */
         g_ptr_array_add (files, g_object_ref (input));

@@ -615,6 +615,32 @@ test_first_heatmap_time (void)
   g_assert_cmpfloat (app_ms[1], <=, direct_ms[1] + 250);
 }
 
+/* A training set's layout (FOLDER/CLASS/IMAGE) opens with every image;
+ * hidden folders are skipped. */
+static void
+test_open_class_folders (void)
+{
+  g_autofree char *root = g_build_filename (fx.dir, "nested", NULL);
+  const char *parts[] = { "a", "b", ".hidden" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *dir = g_build_filename (root, parts[i], NULL);
+      g_autofree char *path = g_build_filename (dir, "cell.png", NULL);
+      g_autofree char *made = NULL;
+
+      g_mkdir_with_parents (dir, 0755);
+      made = di_fixture_make_image (path, 64, 64, 70 + i, &error);
+      g_assert_no_error (error);
+    }
+
+  open_path (root);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (2), 20000));
+  wait_idle ();
+  g_assert_cmpuint (g_list_model_get_n_items (di_window_get_items (fx.window)), ==, 2);
+}
+
 static void
 test_no_evidence_notice (void)
 {
@@ -1257,6 +1283,7 @@ main (int   argc,
   g_test_add_func ("/viewer/big-image-is-fluid", test_big_image_is_fluid);
   g_test_add_func ("/viewer/first-heatmap-time", test_first_heatmap_time);
   g_test_add_func ("/viewer/errors-in-window", test_errors_in_window);
+  g_test_add_func ("/viewer/open-class-folders", test_open_class_folders);
   g_test_add_func ("/viewer/drop-files", test_drop_files);
   g_test_add_func ("/viewer/switch-model-hides-cbam", test_switch_model_hides_cbam);
   g_test_add_func ("/viewer/preferences-bound", test_preferences_bound);
