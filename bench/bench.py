@@ -18,6 +18,16 @@ Cases (CBAM-ResNet50, --threads threads for both engines):
   train     at --train-size (128), batch --train-batch (16): forward in
             train mode, focal loss (gamma 2), backward, SGD step (momentum
             0.9, weight decay 1e-4) — dinet bench --train vs the same in torch.
+  explain   explanation cost relative to a forward pass, measured in turns
+            so that a busy machine slows both sides alike: one image at
+            --size, forward and map alternating (the order too), the median
+            of the per-pair ratios (`dinet bench --explain METHOD`): Grad-CAM,
+            Grad-CAM++, HiResCAM, LayerCAM and counterfactual at layer4, the
+            LayerCAM fusion (layer2-4), Score-CAM (64 channels, batches of
+            16) and Grad-CAM + faithfulness (deletion and insertion, 20 steps
+            each). PyTorch equivalents, timed the same way, where one is
+            written here: Grad-CAM (the same work as dinet) and the LayerCAM
+            fusion (backward to layer2's output only, parameters frozen).
 Each case: one warm-up iteration, then --runs1 (batch 1) / --runs16 (other
 batches) timed iterations; the median (the upper one for an even count, as
 dinet bench reports) is the result; ms/image = median / batch.
@@ -98,6 +108,45 @@ def dinet_bench(dinet, what, batch, size, threads, runs):
     return r
 
 
+EXPLAIN_CASES = [  # (method, layer, faithfulness, pairs at --runs-explain scale)
+    ("gradcam", 4, False, 1.0), ("gradcam++", 4, False, 1.0), ("hirescam", 4, False, 1.0),
+    ("layercam", 4, False, 1.0), ("counterfactual", 4, False, 1.0),
+    ("layercam-fusion", 4, False, 1.0), ("scorecam", 4, False, 0.2), ("gradcam", 4, True, 0.2),
+]
+
+
+def dinet_explain_paired(dinet, method, layer, faith, size, threads, pairs):
+    cmd = [dinet, "bench", "--arch", ARCH, "--classes", str(K), "--size", str(size),
+           "--threads", str(threads), "--iters", str(pairs), "--explain", method,
+           "--layer", "layer%d" % layer, "--json"]
+    if faith:
+        cmd.append("--faithfulness")
+    rc, out, err, rss = run_rusage(cmd)
+    if rc != 0:
+        raise RuntimeError("%s: rc %d: %s" % (" ".join(cmd), rc, err.strip()))
+    r = json.loads(out)
+    r["cmd"] = " ".join(cmd[1:])
+    return r
+
+
+def paired_ratios(fa, fb, pairs):
+    """fa, fb timed in turns (order alternating); per-pair ratios tb/ta."""
+    fa()
+    fb()  # warm-up, excluded
+    ta, tb, r = [], [], []
+    for i in range(pairs):
+        t = [0.0, 0.0]
+        for k in range(2):
+            which = (k + i + 1) & 1  # even pairs: fb first, as dinet bench --explain
+            t0 = time.perf_counter()
+            (fb if which else fa)()
+            t[which] = time.perf_counter() - t0
+        ta.append(t[0])
+        tb.append(t[1])
+        r.append(t[1] / t[0])
+    return ta, tb, r
+
+
 # ---- torch ---------------------------------------------------------------
 
 class TorchBench:
@@ -160,6 +209,61 @@ class TorchBench:
         finally:
             for h in hooks:
                 h.remove()
+            for p in m.parameters():
+                p.requires_grad_(True)
+
+    def explain_paired(self, method, size, pairs):
+        """One image's forward (no_grad) and map, in turns: (forward times,
+        map times, ratios). The backward stops where dinet's does: at
+        layer4's output (gradcam) or layer2's (layercam-fusion); parameters
+        are frozen."""
+        torch, m, F = self.torch, self.model, self.nn_f
+        m.eval()
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(7))
+        for p in m.parameters():
+            p.requires_grad_(False)
+        leaf = 4 if method == "gradcam" else 2
+
+        def forward_keep():  # tests/torch_ref.py's forward, the graph cut at leaf
+            z = F.max_pool2d(F.relu(m.bn1(m.conv1(x))), 3, 2, 1)
+            feats = {}
+            for s_ in range(1, 5):
+                z = getattr(m, "layer%d" % s_)(z)
+                if s_ == leaf:
+                    z = z.detach().requires_grad_(True)
+                if s_ >= leaf:
+                    z.retain_grad()
+                feats[s_] = z
+            return m.fc(z.mean((2, 3))), feats
+
+        def fwd():
+            with torch.no_grad():
+                m(x)
+
+        def norm01(c):
+            c = torch.relu(c)
+            mx = c.max()
+            return c / mx if mx > 0 else c
+
+        def cam():
+            logits, feats = forward_keep()
+            target = int(logits[0].argmax())
+            logits[0, target].backward()
+            if method == "gradcam":
+                a, g = feats[4].detach()[0], feats[4].grad[0]
+                torch.relu((g.mean((1, 2))[:, None, None] * a).sum(0))
+                return
+            maps = []
+            h2, w2 = feats[2].shape[2:]
+            for s_ in (2, 3, 4):
+                a, g = feats[s_].detach()[0], feats[s_].grad[0]
+                c = norm01((torch.relu(g) * a).sum(0))[None, None]
+                maps.append(F.interpolate(c, size=(h2, w2), mode="bilinear",
+                                          align_corners=False)[0, 0])
+            torch.stack(maps).max(0)
+        try:
+            return paired_ratios(fwd, cam, pairs)
+        finally:
             for p in m.parameters():
                 p.requires_grad_(True)
 
@@ -259,6 +363,10 @@ def main():
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--runs1", type=int, default=5, help="timed runs at batch 1")
     ap.add_argument("--runs16", type=int, default=3, help="timed runs at larger batches")
+    ap.add_argument("--runs-explain", type=int, default=15,
+                    help="forward/map pairs per explanation case (Score-CAM and "
+                         "faithfulness: a fifth of it, at least 2)")
+    ap.add_argument("--no-explain", action="store_true", help="skip the explanation rows")
     ap.add_argument("--quick", action="store_true", help="1 timed run per case (a smoke test)")
     ap.add_argument("--no-torch-autograd-cam", action="store_true",
                     help="skip the gradcam-autograd (full torch backward) rows")
@@ -266,6 +374,7 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.runs1 = a.runs16 = 1
+        a.runs_explain = 2
     dinet = find_dinet(a.dinet)
     try:
         import torch
@@ -300,7 +409,24 @@ def main():
         print("dinet %-10s batch %2d size %3d, %d runs ..." % (what, b, s, runs), file=sys.stderr,
               flush=True)
         dinet_rows[(what, b)] = dinet_bench(dinet, what, b, s, a.threads, runs)
+    explain_rows = []
+    for method, layer, faith, scale in ([] if a.no_explain else EXPLAIN_CASES):
+        pairs = max(2, int(round(a.runs_explain * scale)))
+        print("dinet explain %-16s%s size %3d, %d pairs ..."
+              % (method, " + faithfulness" if faith else "", a.size, pairs),
+              file=sys.stderr, flush=True)
+        explain_rows.append(dinet_explain_paired(dinet, method, layer, faith, a.size,
+                                                 a.threads, pairs))
     tb = TorchBench(a.threads)
+    for r in explain_rows:
+        if r["method"] in ("gradcam", "layercam-fusion") and not r["faithfulness"]:
+            print("torch explain %-16s size %3d, %d pairs ..." % (r["method"], a.size, r["pairs"]),
+                  file=sys.stderr, flush=True)
+            tf, tm, tr = tb.explain_paired(r["method"], a.size, r["pairs"])
+            r["torch_ratio_median"] = median(tr)
+            r["torch_forward_median_s"] = median(tf)
+            r["torch_explain_median_s"] = median(tm)
+            r["torch_explain_over_dinet_explain"] = median(tm) / r["explain_median_s"]
     results = []
     for what, b, s in cases:
         runs = a.runs1 if b == 1 else a.runs16
@@ -345,6 +471,20 @@ def main():
         print("| %s | %d | %d | %.1f | %.1f | %.2f |" % (
             r["what"], r["batch"], r["size"], r["dinet_ms_per_image"], r["torch_ms_per_image"],
             r["ratio_torch_over_dinet"]))
+    if explain_rows:
+        print("\nExplanation / forward, one %dx%d image, median of per-pair ratios:\n" % (a.size, a.size))
+        print("| map | pairs | dinet map ms | dinet map / forward | torch map / forward | torch map / dinet map |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in explain_rows:
+            name = "%s layer%d" % (r["method"], r["layer"]) if r["method"] != "layercam-fusion" \
+                else "layercam-fusion (layer2-4)"
+            if r["faithfulness"]:
+                name += " + faithfulness"
+            t = r.get("torch_ratio_median")
+            print("| %s | %d | %.1f | %.2f | %s | %s |" % (
+                name, r["pairs"], 1000 * r["explain_median_s"], r["ratio_median"],
+                "%.2f" % t if t else "n/a",
+                "%.2f" % r["torch_explain_over_dinet_explain"] if t else "n/a"))
     if mem:
         print("\nPeak RSS, classify one %dx%d image (model file %.0f MiB): dinet %.0f MiB, "
               "torch %s" % (mem["size"], mem["size"], mem["model_file_mib"],
@@ -357,7 +497,7 @@ def main():
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"machine": info, "settings": vars(a), "results": results,
-                       "memory": mem}, f, indent=2)
+                       "explain": explain_rows, "memory": mem}, f, indent=2)
             f.write("\n")
         print("\nJSON: %s" % a.out)
     return 0

@@ -6,7 +6,8 @@
  *                  [--colormap NAME] IMAGE
  *   dinet info     --model M
  *   dinet bench    [--model M | --arch A --classes K] [--batch B] [--size S]
- *                  [--threads N] [--iters I] [--gradcam]
+ *                  [--threads N] [--iters I] [--gradcam] [--train]
+ *                  [--explain METHOD [--layer layerN] [--faithfulness]]
  *   dinet train | eval | cv | calibrate   (see dinet train --help)
  */
 #include <math.h>
@@ -32,6 +33,9 @@ static void usage(FILE *f) {
         "  init     --out M --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]\n"
         "  bench    [--model M | --arch cbam_resnet50|resnet50 --classes K]\n"
         "           [--batch B] [--size S] [--threads N] [--iters I] [--gradcam] [--train]\n"
+        "           [--explain METHOD [--layer layerN] [--faithfulness]]: one image's\n"
+        "           forward and METHOD's map (default layer4; + deletion/insertion AUC)\n"
+        "           timed in turns; prints the median per-pair ratio\n"
         "  train    --data DIR --out DIR [...]   (dinet train --help)\n"
         "  eval     --model M --data DIR [--json] [--tta]\n"
         "  cv       --folds K --data DIR [...]\n"
@@ -603,10 +607,89 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static double median_of(double *v, int n) { /* upper median; sorts v */
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return v[n / 2];
+}
+
+/* One image's forward and its explanation map (dinet_explain with o), timed
+ * in turns (the order alternates), so that a busy machine slows both alike;
+ * the result is the median of the per-pair ratios. */
+static int bench_paired(dinet_net *net, const float *x, int size, int iters,
+                        const dinet_explain_opts *o, int faith, int json,
+                        dinet_error *err) {
+  const int K = dinet_net_num_classes(net);
+  double *tf = malloc(sizeof(double) * 3 * iters), *tg = tf + iters, *r = tg + iters;
+  float *z = malloc(sizeof(float) * K);
+  if (!tf || !z) {
+    free(tf);
+    free(z);
+    cli_error("out of memory");
+    return 1;
+  }
+  int rc = 0, skipped = 0; /* maps without positive evidence: no faithfulness */
+  for (int it = -1; it < iters && !rc; it++) { /* it = -1 warms both up */
+    double tt[2];
+    for (int k = 0; k < 2 && !rc; k++) {
+      const int cam = (k + it) & 1; /* even iterations: Grad-CAM first */
+      double t0 = now_s();
+      if (cam) {
+        dinet_explanation e;
+        rc = dinet_explain(net, x, size, size, o, &e, err);
+        if (!rc) {
+          if (faith && e.no_positive_evidence)
+            skipped++;
+          else if (faith) {
+            dinet_faith_opts fo;
+            dinet_faith_result fr;
+            dinet_faith_opts_init(&fo);
+            rc = dinet_faithfulness(net, x, size, size, e.map, e.h, e.w, e.target, &fo, &fr,
+                                    err);
+          }
+          dinet_explanation_free(&e);
+        }
+      } else {
+        rc = dinet_net_forward(net, x, 1, size, size, z, err);
+      }
+      tt[cam] = now_s() - t0;
+    }
+    if (it >= 0 && !rc) {
+      tf[it] = tt[0];
+      tg[it] = tt[1];
+      r[it] = tt[1] / tt[0];
+    }
+  }
+  if (rc) {
+    cli_error("%s", err->message);
+  } else {
+    const double ratio = median_of(r, iters), fmed = median_of(tf, iters),
+                 gmed = median_of(tg, iters);
+    if (json)
+      printf("{\"what\": \"explain-paired\", \"method\": \"%s\", \"layer\": %d, "
+             "\"faithfulness\": %s, \"faithfulness_skipped\": %d, \"arch\": \"%s\", \"batch\": 1, \"size\": %d, \"threads\": %d, \"pairs\": %d, "
+             "\"ratio_median\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, "
+             "\"forward_median_s\": %.6f, \"explain_median_s\": %.6f}\n",
+             dinet_explain_method_name(o->method), o->stage, faith ? "true" : "false", skipped,
+             dinet_arch_name(dinet_net_arch(net)), size, dinet_get_threads(), iters, ratio, r[0],
+             r[iters - 1], fmed, gmed);
+    else
+      printf("%s layer%d%s / forward, %s size %d threads %d: median ratio %.3f over %d pairs "
+             "(range %.3f..%.3f); forward median %.1f ms, %s median %.1f ms\n",
+             dinet_explain_method_name(o->method), o->stage, faith ? " + faithfulness" : "",
+             dinet_arch_name(dinet_net_arch(net)), size, dinet_get_threads(), ratio, iters, r[0],
+             r[iters - 1], 1000 * fmed, dinet_explain_method_name(o->method), 1000 * gmed);
+  }
+  free(tf);
+  free(z);
+  return rc ? 1 : 0;
+}
+
 static int cmd_bench(int argc, char **argv) {
   const char *model = NULL, *arch_s = "cbam_resnet50", *v;
   int batch = 1, size = 224, threads = 0, iters = 10, classes = 7, gradcam = 0, train = 0,
-      json = 0;
+      json = 0, stage = 4;
+  const char *explain = NULL, *layer_s = NULL;
+  int faith = 0;
   for (int i = 2; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--arch", &arch_s))
       continue;
@@ -618,6 +701,13 @@ static int cmd_bench(int argc, char **argv) {
       train = 1;
       continue;
     }
+    if (cli_opt(argc, argv, &i, "--faithfulness", NULL)) {
+      faith = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--explain", &explain) ||
+        cli_opt(argc, argv, &i, "--layer", &layer_s))
+      continue;
     if (cli_opt(argc, argv, &i, "--json", NULL)) {
       json = 1;
       continue;
@@ -644,6 +734,26 @@ static int cmd_bench(int argc, char **argv) {
   }
   if (size < 32) {
     cli_error("--size must be at least 32");
+    return 1;
+  }
+  dinet_explain_opts eo;
+  dinet_explain_opts_init(&eo);
+  if (explain) {
+    dinet_error e = {0};
+    if (gradcam || train || batch != 1) {
+      cli_error("--explain compares one image's map with its forward: no --gradcam, --train "
+                "or --batch");
+      return 1;
+    }
+    if (dinet_explain_method_from_name(explain, &eo.method, &e)) {
+      cli_error("%s", e.message);
+      return 1;
+    }
+    if (layer_s && parse_layer(layer_s, &stage))
+      return 1;
+    eo.stage = stage;
+  } else if (layer_s || faith) {
+    cli_error("--layer and --faithfulness go with --explain");
     return 1;
   }
   dinet_set_threads(threads);
@@ -681,6 +791,15 @@ static int cmd_bench(int argc, char **argv) {
     x[i] = (float)dinet_rng_normal(&rng);
   for (int b = 0; b < batch; b++)
     labels[b] = b % K;
+  if (explain) {
+    int rc = bench_paired(net, x, size, iters, &eo, faith, json, &err);
+    free(x);
+    free(z);
+    free(t);
+    free(labels);
+    dinet_net_free(net);
+    return rc;
+  }
   for (int it = 0; it <= iters; it++) { /* iteration 0 warms up */
     double t0 = now_s();
     int rc;
