@@ -33,6 +33,7 @@ struct _DiSidePanel
   GtkScrolledWindow *scroller;
   GtkLabel *model_label;
   GtkLabel *faithfulness_label;
+  GtkLabel *method_note;
   gboolean faithfulness_shown;
   GtkLabel *top_class_label;
   GtkLabel *top_prob_label;
@@ -802,6 +803,7 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, scroller);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, model_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, faithfulness_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, method_note);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_class_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_prob_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_box);
@@ -851,6 +853,7 @@ di_side_panel_init (DiSidePanel *self)
   self->updating = FALSE;
 
   gtk_drawing_area_set_draw_func (self->legend, draw_legend, self, NULL);
+  gtk_label_set_text (self->method_note, di_explain_method_get_note (self->method));
 
   g_signal_connect_swapped (self->method_dropdown, "notify::selected",
                             G_CALLBACK (method_selected_cb), self);
@@ -1020,6 +1023,8 @@ di_side_panel_set_method (DiSidePanel     *self,
   self->updating = TRUE;
   gtk_drop_down_set_selected (self->method_dropdown, method_position (method));
   self->updating = FALSE;
+
+  gtk_label_set_text (self->method_note, di_explain_method_get_note (method));
 
   if (self->method != method)
     {
@@ -1318,4 +1323,18 @@ di_side_panel_get_region_text (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
   return self->region != NULL ? gtk_label_get_text (self->region_label) : NULL;
+}
+
+/**
+ * di_side_panel_get_method_note:
+ *
+ * Returns: the note under the explanation controls: what the chosen
+ *   method's map shows, with the sanity-check caution where it applies
+ */
+const char *
+di_side_panel_get_method_note (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+
+  return gtk_label_get_text (self->method_note);
 }

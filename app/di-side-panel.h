@@ -63,5 +63,6 @@ void             di_side_panel_set_faithfulness      (DiSidePanel        *self,
                                                       double              deletion,
                                                       double              insertion);
 const char      *di_side_panel_get_faithfulness_text (DiSidePanel        *self);
+const char      *di_side_panel_get_method_note       (DiSidePanel        *self);
 
 G_END_DECLS

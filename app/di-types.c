@@ -67,6 +67,33 @@ di_explain_method_get_label (DiExplainMethod method)
     }
 }
 
+/* What a map of @method shows, one or two sentences for the side panel.
+ * The methods whose maps barely change when the model's top stages are
+ * re-randomised (tests/test_explain_sanity.c; README, "Explanations") say
+ * so: their maps follow the image's strong features more than the decision. */
+const char *
+di_explain_method_get_note (DiExplainMethod method)
+{
+  switch (method)
+    {
+    case DI_EXPLAIN_GRADCAM:
+      return _("Where the features that raise the class score lie. Follows the model: passes the randomisation sanity check.");
+    case DI_EXPLAIN_HIRESCAM:
+      return _("Grad-CAM with the gradient kept at each position. Follows the model: passes the randomisation sanity check.");
+    case DI_EXPLAIN_GRADCAMPP:
+    case DI_EXPLAIN_LAYERCAM:
+    case DI_EXPLAIN_LAYERCAM_FUSION:
+    case DI_EXPLAIN_SCORECAM:
+      return _("Caution: this map barely changes when the model’s top layers are randomised. It shows where the image has strong features more than why the model decided; compare with Grad-CAM.");
+    case DI_EXPLAIN_COUNTERFACTUAL:
+      return _("Regions whose removal would raise the chosen class’s score: the evidence against it.");
+    case DI_EXPLAIN_CBAM:
+      return _("The network’s own spatial attention, the same for every class: where it looked, not why it decided.");
+    default:
+      return "";
+    }
+}
+
 const char *
 di_explain_method_get_nick (DiExplainMethod method)
 {

@@ -98,6 +98,9 @@ GType di_filter_mode_get_type (void);
 /* Translated, user-visible names. */
 const char *di_colormap_get_label (DiColormap colormap);
 const char *di_explain_method_get_label (DiExplainMethod method);
+/* What the method's map shows, with a caution for the methods that fail the
+ * model-randomisation sanity check; translated. */
+const char *di_explain_method_get_note (DiExplainMethod method);
 /* The engine's name ("gradcam", "gradcam++", ...) and back; unknown names
  * give Grad-CAM. */
 const char *di_explain_method_get_nick (DiExplainMethod method);

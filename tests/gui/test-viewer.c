@@ -475,6 +475,14 @@ test_every_method (void)
       g_assert_cmpint (di_heatmap_get_stage (heatmap), ==,
                        methods[i] == DI_EXPLAIN_LAYERCAM_FUSION ? 2 : 4);
 
+      /* the note says what the map shows; the methods that fail the
+       * randomisation sanity check carry the caution */
+      g_assert_cmpstr (di_side_panel_get_method_note (panel), ==,
+                       di_explain_method_get_note (methods[i]));
+      g_assert_true (g_str_has_prefix (di_side_panel_get_method_note (panel), "Caution:") ==
+                     (methods[i] != DI_EXPLAIN_HIRESCAM &&
+                      methods[i] != DI_EXPLAIN_COUNTERFACTUAL));
+
       caption = di_window_get_caption (fx.window);
       faith = di_side_panel_get_faithfulness_text (panel);
       g_test_message ("%s: caption “%s”; %s", di_explain_method_get_label (methods[i]), caption,
@@ -499,6 +507,7 @@ test_every_method (void)
     }
 
   di_side_panel_set_method (panel, DI_EXPLAIN_GRADCAM);
+  g_assert_false (g_str_has_prefix (di_side_panel_get_method_note (panel), "Caution:"));
   di_side_panel_set_target (panel, -1);
   wait_idle ();
 }
