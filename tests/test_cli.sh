@@ -95,6 +95,17 @@ check "truncated model exits 1" test $? -eq 1
 # bench runs (no timing asserted)
 $DINET bench --size 32 --batch 2 --iters 1 --threads 1 --json > "$tmp/b.json"
 check "bench JSON" $PY -c "import json; o=json.load(open('$tmp/b.json')); assert o['median_s']>0"
+# explanation vs forward in turns: pairs, a ratio, the method and layer echoed
+$DINET bench --size 64 --iters 3 --threads 1 --explain layercam --layer layer3 --json > "$tmp/e.json"
+check "bench --explain JSON" $PY -c "import json; o=json.load(open('$tmp/e.json')); assert o['what']=='explain-paired' and o['method']=='layercam' and o['layer']==3 and o['pairs']==3 and o['ratio_min']<=o['ratio_median']<=o['ratio_max'] and o['ratio_min']>0 and o['faithfulness'] is False"
+$DINET bench --size 64 --iters 2 --threads 1 --explain gradcam --faithfulness --json > "$tmp/f.json"
+check "bench --explain --faithfulness JSON" $PY -c "import json; o=json.load(open('$tmp/f.json')); assert o['faithfulness'] is True and o['explain_median_s']>0"
+$DINET bench --size 64 --iters 2 --explain gradcam --batch 2 2>/dev/null
+check "bench --explain with --batch exits 1" test $? -eq 1
+$DINET bench --size 64 --iters 2 --explain nosuchmethod 2>/dev/null
+check "bench --explain unknown method exits 1" test $? -eq 1
+$DINET bench --size 64 --iters 2 --layer layer3 2>/dev/null
+check "bench --layer without --explain exits 1" test $? -eq 1
 $DINET nosuchcommand 2>/dev/null
 check "unknown command exits 1" test $? -eq 1
 
