@@ -17,7 +17,10 @@
  * On top of the image the canvas draws one of three overlays: a region's
  * own map inside its rectangle (with the region's outline, also when the
  * overlay is hidden), else a field scan's per-tile scores, else the map of
- * the whole image.
+ * the whole image. Above the overlay, below the region, it outlines the
+ * regions saved in the review case for the image, thinly, each with a
+ * small tag (its stored class); the one that is the region on screen is
+ * drawn as the region only. Hovering one says that a click selects it.
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -28,6 +31,10 @@
 
 #include <math.h>
 
+#include <glib/gi18n.h>
+#include <pango/pangocairo.h>
+
+#include "di-case.h"
 #include "di-field-scan.h"
 #include "di-heatmap.h"
 #include "di-image.h"
@@ -49,6 +56,7 @@ struct _DiImageCanvas
   cairo_surface_t *half;     /* the image at half size, made on demand */
   DiRegion *region;
   DiFieldScan *scan;
+  GPtrArray *saved_regions;  /* DiCaseRegion: the case's regions of the image */
 
   /* Overlay region in image pixels (the model's centre crop). */
   int crop_x, crop_y, crop_w, crop_h;
@@ -111,6 +119,10 @@ static guint signals[N_SIGNALS];
 
 /* A drag shorter than this (widget pixels) is a click. */
 #define CLICK_SLOP 4.0
+/* A saved region's tag: padding around its text, and the smallest side (in
+ * widget pixels) of a rectangle that gets one. */
+#define TAG_PAD 2.0
+#define TAG_MIN_SIDE 12.0
 
 static int
 image_width (DiImageCanvas *self)
@@ -277,6 +289,82 @@ draw_region (DiImageCanvas *self,
   cairo_restore (cr);
 }
 
+static const char *
+saved_region_label (const DiCaseRegion *saved)
+{
+  /* TRANSLATORS: the tag of a region saved in the case without a class */
+  return saved->label != NULL && *saved->label ? saved->label : _("Region");
+}
+
+/* The region on screen is drawn by draw_region(), not twice. */
+static gboolean
+is_current_region (DiImageCanvas      *self,
+                   const DiCaseRegion *saved)
+{
+  return self->region != NULL &&
+         di_region_has_rect (self->region, saved->x, saved->y, saved->width, saved->height);
+}
+
+/* The case's regions of the image: a thin outline each, quieter than the
+ * region's, with its label in a small tag above its top left corner
+ * (inside it at the top of the view). In widget pixels, from the image
+ * origin, so that lines and text keep their size at any zoom. */
+static void
+draw_saved_regions (DiImageCanvas *self,
+                    cairo_t       *cr)
+{
+  g_autoptr(PangoLayout) layout = NULL;
+  PangoAttrList *attrs;
+
+  if (self->saved_regions == NULL)
+    return;
+
+  layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
+  attrs = pango_attr_list_new ();
+  pango_attr_list_insert (attrs, pango_attr_scale_new (PANGO_SCALE_SMALL));
+  pango_layout_set_attributes (layout, attrs);
+  pango_attr_list_unref (attrs);
+
+  cairo_save (cr);
+  cairo_scale (cr, 1.0 / self->zoom, 1.0 / self->zoom);
+  for (guint i = 0; i < self->saved_regions->len; i++)
+    {
+      const DiCaseRegion *saved = g_ptr_array_index (self->saved_regions, i);
+      double x = floor (saved->x * self->zoom) + 0.5, y = floor (saved->y * self->zoom) + 0.5;
+      double w = floor (saved->width * self->zoom), h = floor (saved->height * self->zoom);
+      double tag_x, tag_y;
+      int tw, th;
+
+      if (is_current_region (self, saved))
+        continue;
+
+      cairo_rectangle (cr, x, y, w, h);
+      cairo_set_line_width (cr, 3.0);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.35);
+      cairo_stroke_preserve (cr);
+      cairo_set_line_width (cr, 1.0);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.7);
+      cairo_stroke (cr);
+
+      if (w < TAG_MIN_SIDE || h < TAG_MIN_SIDE)
+        continue;
+
+      pango_layout_set_text (layout, saved_region_label (saved), -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      tag_x = x - 0.5;
+      tag_y = y - 1.5 - th - 2 * TAG_PAD;
+      if (self->ty + tag_y < 0)
+        tag_y = y + 1.5;
+      cairo_rectangle (cr, tag_x, tag_y, tw + 2 * TAG_PAD, th + 2 * TAG_PAD);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.5);
+      cairo_fill (cr);
+      cairo_move_to (cr, tag_x + TAG_PAD, tag_y + TAG_PAD);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.85);
+      pango_cairo_show_layout (cr, layout);
+    }
+  cairo_restore (cr);
+}
+
 /* The rubber band, in widget coordinates. */
 static void
 draw_band (DiImageCanvas *self,
@@ -341,15 +429,16 @@ di_image_canvas_draw (DiImageCanvas *self,
   cairo_fill (cr);
   cairo_pattern_destroy (pattern);
 
-  if (self->region != NULL)
-    draw_region (self, cr);
-  else if (self->overlay_visible && self->scan != NULL)
+  if (self->region == NULL && self->overlay_visible && self->scan != NULL)
     di_field_scan_draw (self->scan, cr, self->colormap, self->opacity);
-  else if (self->overlay_visible && self->heatmap != NULL)
+  else if (self->region == NULL && self->overlay_visible && self->heatmap != NULL)
     di_heatmap_draw (self->heatmap, cr,
                      self->crop_x, self->crop_y, self->crop_w, self->crop_h,
                      self->crop_w, self->crop_h,
                      self->colormap, self->opacity, FALSE);
+  draw_saved_regions (self, cr);
+  if (self->region != NULL)
+    draw_region (self, cr);
 
   cairo_restore (cr);
 
@@ -372,6 +461,36 @@ di_image_canvas_snapshot (GtkWidget   *widget,
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
   di_image_canvas_draw (self, cr, width, height);
   cairo_destroy (cr);
+}
+
+/* Over a saved region (not the one on screen): which, and that a click
+ * selects it. Not over a field scan: there a click picks a tile
+ * (di-window-field.c). */
+static gboolean
+di_image_canvas_query_tooltip (GtkWidget  *widget,
+                               int         x,
+                               int         y,
+                               gboolean    keyboard,
+                               GtkTooltip *tooltip)
+{
+  DiImageCanvas *self = DI_IMAGE_CANVAS (widget);
+  const DiCaseRegion *saved;
+  g_autofree char *text = NULL;
+  double ix, iy;
+
+  if (keyboard || self->banding)
+    return FALSE;
+
+  di_image_canvas_widget_to_image (self, x, y, &ix, &iy);
+  saved = di_image_canvas_get_saved_region_at (self, ix, iy);
+  if (saved == NULL || self->scan != NULL || is_current_region (self, saved) ||
+      (self->region != NULL && di_region_contains (self->region, ix, iy)))
+    return FALSE;
+
+  /* TRANSLATORS: tooltip over a region saved in the case; %s is its class */
+  text = g_strdup_printf (_("Saved region: %s — click to select it again"), saved_region_label (saved));
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
 }
 
 static void
@@ -604,6 +723,7 @@ di_image_canvas_dispose (GObject *object)
   g_clear_pointer (&self->half, cairo_surface_destroy);
   di_image_canvas_set_region (self, NULL);
   di_image_canvas_set_field_scan (self, NULL);
+  g_clear_pointer (&self->saved_regions, g_ptr_array_unref);
 
   G_OBJECT_CLASS (di_image_canvas_parent_class)->dispose (object);
 }
@@ -723,6 +843,7 @@ di_image_canvas_class_init (DiImageCanvasClass *klass)
   widget_class->snapshot = di_image_canvas_snapshot;
   widget_class->size_allocate = di_image_canvas_size_allocate;
   widget_class->measure = di_image_canvas_measure;
+  widget_class->query_tooltip = di_image_canvas_query_tooltip;
 
   properties[PROP_IMAGE] =
     g_param_spec_boxed ("image", NULL, NULL, DI_TYPE_IMAGE,
@@ -867,6 +988,7 @@ di_image_canvas_set_image (DiImageCanvas *self,
   di_image_canvas_set_heatmap (self, NULL, 1.0);
   di_image_canvas_set_region (self, NULL);
   di_image_canvas_set_field_scan (self, NULL);
+  di_image_canvas_set_saved_regions (self, NULL);
   di_image_canvas_cancel_selection (self);
   set_best_fit (self, TRUE);
   update_best_fit (self);
@@ -1209,6 +1331,90 @@ di_image_canvas_set_field_scan (DiImageCanvas *self,
 
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIELD_SCAN]);
+}
+
+/**
+ * di_image_canvas_set_saved_regions:
+ * @regions: (nullable) (element-type DiCaseRegion): the regions saved in the
+ *   case for the image on screen; copied
+ *
+ * Outlines @regions, each with a tag, under the region on screen. Setting
+ * another image drops them.
+ */
+void
+di_image_canvas_set_saved_regions (DiImageCanvas *self,
+                                   GPtrArray     *regions)
+{
+  GPtrArray *copy = NULL;
+
+  g_return_if_fail (DI_IS_IMAGE_CANVAS (self));
+
+  if (regions == NULL && self->saved_regions == NULL)
+    return;
+
+  if (regions != NULL && regions->len > 0)
+    {
+      copy = g_ptr_array_new_full (regions->len, (GDestroyNotify)di_case_region_free);
+      for (guint i = 0; i < regions->len; i++)
+        g_ptr_array_add (copy, di_case_region_copy (g_ptr_array_index (regions, i)));
+    }
+  g_clear_pointer (&self->saved_regions, g_ptr_array_unref);
+  self->saved_regions = copy;
+
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), copy != NULL);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+guint
+di_image_canvas_get_n_saved_regions (DiImageCanvas *self)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), 0);
+  return self->saved_regions ? self->saved_regions->len : 0;
+}
+
+/**
+ * di_image_canvas_get_saved_region:
+ * @index: less than di_image_canvas_get_n_saved_regions()
+ *
+ * Returns: (transfer none): a saved region, in the order they were set
+ */
+const DiCaseRegion *
+di_image_canvas_get_saved_region (DiImageCanvas *self,
+                                  guint          index)
+{
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), NULL);
+  g_return_val_if_fail (index < di_image_canvas_get_n_saved_regions (self), NULL);
+
+  return g_ptr_array_index (self->saved_regions, index);
+}
+
+/**
+ * di_image_canvas_get_saved_region_at:
+ * @x: image x
+ * @y: image y
+ *
+ * Returns: (transfer none) (nullable): the smallest saved region that
+ *   contains the point
+ */
+const DiCaseRegion *
+di_image_canvas_get_saved_region_at (DiImageCanvas *self,
+                                     double         x,
+                                     double         y)
+{
+  const DiCaseRegion *found = NULL;
+
+  g_return_val_if_fail (DI_IS_IMAGE_CANVAS (self), NULL);
+
+  for (guint i = 0; i < di_image_canvas_get_n_saved_regions (self); i++)
+    {
+      const DiCaseRegion *saved = g_ptr_array_index (self->saved_regions, i);
+
+      if (x >= saved->x && x < saved->x + saved->width &&
+          y >= saved->y && y < saved->y + saved->height &&
+          (found == NULL || saved->width * saved->height < found->width * found->height))
+        found = saved;
+    }
+  return found;
 }
 
 gboolean

@@ -7,6 +7,7 @@
 
 #include <gtk/gtk.h>
 
+#include "di-case.h"
 #include "di-types.h"
 
 G_BEGIN_DECLS
@@ -63,6 +64,14 @@ void        di_image_canvas_set_region          (DiImageCanvas *self,
 DiFieldScan *di_image_canvas_get_field_scan     (DiImageCanvas *self);
 void        di_image_canvas_set_field_scan      (DiImageCanvas *self,
                                                  DiFieldScan   *scan);
+void        di_image_canvas_set_saved_regions   (DiImageCanvas *self,
+                                                 GPtrArray     *regions);
+guint       di_image_canvas_get_n_saved_regions (DiImageCanvas *self);
+const DiCaseRegion *di_image_canvas_get_saved_region    (DiImageCanvas *self,
+                                                         guint          index);
+const DiCaseRegion *di_image_canvas_get_saved_region_at (DiImageCanvas *self,
+                                                         double         x,
+                                                         double         y);
 gboolean    di_image_canvas_get_select_mode     (DiImageCanvas *self);
 void        di_image_canvas_set_select_mode     (DiImageCanvas *self,
                                                  gboolean       select_mode);

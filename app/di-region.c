@@ -317,6 +317,28 @@ di_region_contains (DiRegion *self,
 }
 
 /**
+ * di_region_has_rect:
+ * @x: left edge, in image pixels
+ * @y: top edge
+ * @width: width
+ * @height: height
+ *
+ * Returns: whether the region is exactly that rectangle (as stored in the
+ *   case: a region saved there is found again by its rectangle)
+ */
+gboolean
+di_region_has_rect (DiRegion *self,
+                    double    x,
+                    double    y,
+                    double    width,
+                    double    height)
+{
+  g_return_val_if_fail (DI_IS_REGION (self), FALSE);
+
+  return x == self->x && y == self->y && width == self->width && height == self->height;
+}
+
+/**
  * di_region_dup_label:
  *
  * Returns: (transfer full): where the region is, for people:

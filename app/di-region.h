@@ -39,6 +39,11 @@ int           di_region_get_height     (DiRegion     *self);
 gboolean      di_region_contains       (DiRegion     *self,
                                         double        x,
                                         double        y);
+gboolean      di_region_has_rect       (DiRegion     *self,
+                                        double        x,
+                                        double        y,
+                                        double        width,
+                                        double        height);
 char         *di_region_dup_label      (DiRegion     *self);
 DiPrediction *di_region_get_prediction (DiRegion     *self);
 DiHeatmap    *di_region_get_heatmap    (DiRegion     *self);
