@@ -12,7 +12,13 @@
  *     canvas shows the region's outline and its map inside it. Clicking
  *     outside it, Escape or "Whole Image" go back to the whole image.
  *     Regions go into the review case (its regions table, with the top
- *     class as the label), so they are in the GeoJSON export.
+ *     class as the label), so they are in the GeoJSON export. Whenever
+ *     an image is shown (reopened, or the case opened again), the canvas
+ *     outlines the regions the case holds for it, thinly, each tagged
+ *     with its stored class; clicking inside one (without dragging) makes
+ *     it the region again: classified and explained anew, its row found
+ *     by its rectangle, not stored twice. Over a field scan a click picks
+ *     a tile instead.
  *   - A field scan (Ctrl+Shift+F): the field is tiled by a sliding window
  *     (DiFieldScan: window min(W, H) / 4, at least 64 px, stride half the
  *     window) and every tile is classified in the worker, eight per forward
@@ -90,7 +96,24 @@ refresh (DiWindow *self)
 
 /* ---- Regions -------------------------------------------------------------- */
 
-/* The region goes into the case, once per rectangle and image. */
+/**
+ * _di_window_field_show_saved_regions:
+ *
+ * The image on screen was opened: the canvas outlines the regions the
+ * case holds for it (one query).
+ */
+void
+_di_window_field_show_saved_regions (DiWindow *self)
+{
+  g_autoptr(GPtrArray) stored = NULL;
+
+  if (self->current_image != NULL && _di_window_item_in_case (self, self->current))
+    stored = di_case_dup_regions (self->kase, di_item_get_case_id (self->current));
+  di_image_canvas_set_saved_regions (self->canvas, stored);
+}
+
+/* The region goes into the case, once per rectangle and image, and among
+ * the canvas's saved regions (they are read for the check anyway). */
 static void
 record_region (DiWindow *self,
                DiRegion *region)
@@ -98,6 +121,7 @@ record_region (DiWindow *self,
   DiPrediction *prediction = di_region_get_prediction (region);
   g_autoptr(GPtrArray) stored = NULL;
   g_autoptr(GError) error = NULL;
+  DiCaseRegion *added;
   gint64 image_id, id;
 
   if (prediction == NULL || di_region_get_case_id (region) > 0 ||
@@ -110,10 +134,10 @@ record_region (DiWindow *self,
     {
       DiCaseRegion *r = g_ptr_array_index (stored, i);
 
-      if (r->x == di_region_get_x (region) && r->y == di_region_get_y (region) &&
-          r->width == di_region_get_width (region) && r->height == di_region_get_height (region))
+      if (di_region_has_rect (region, r->x, r->y, r->width, r->height))
         {
           di_region_set_case_id (region, r->id);
+          di_image_canvas_set_saved_regions (self->canvas, stored);
           return;
         }
     }
@@ -132,6 +156,17 @@ record_region (DiWindow *self,
       return;
     }
   di_region_set_case_id (region, id);
+
+  added = g_new0 (DiCaseRegion, 1);
+  added->id = id;
+  added->image_id = image_id;
+  added->x = di_region_get_x (region);
+  added->y = di_region_get_y (region);
+  added->width = di_region_get_width (region);
+  added->height = di_region_get_height (region);
+  added->label = g_strdup (di_prediction_get_top_name (prediction));
+  g_ptr_array_add (stored, added);
+  di_image_canvas_set_saved_regions (self->canvas, stored);
 }
 
 static void
@@ -549,14 +584,16 @@ di_window_show_whole_image (DiWindow *self)
   return FALSE;
 }
 
-/* A click on the image: a tile of the scan becomes the region; elsewhere
- * the region gives way to the whole image. */
+/* A click on the image: a tile of the scan becomes the region, else a
+ * region saved in the case does again; elsewhere the region gives way to
+ * the whole image. */
 static void
 canvas_clicked_cb (DiImageCanvas *canvas,
                    double         x,
                    double         y,
                    DiWindow      *self)
 {
+  const DiCaseRegion *saved;
   int tile;
 
   if (self->region != NULL && di_region_contains (self->region, x, y))
@@ -570,6 +607,14 @@ canvas_clicked_cb (DiImageCanvas *canvas,
 
       di_field_scan_get_tile (self->scan, tile, &tx, &ty, &tw, &th);
       di_window_select_region (self, tx, ty, tw, th);
+      return;
+    }
+
+  /* Classified again; record_region() finds its row by the rectangle. */
+  if ((saved = di_image_canvas_get_saved_region_at (self->canvas, x, y)) != NULL)
+    {
+      di_window_select_region (self, (int)saved->x, (int)saved->y,
+                               (int)saved->width, (int)saved->height);
       return;
     }
 

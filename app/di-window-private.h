@@ -131,6 +131,7 @@ char         *_di_window_format_duration       (double             seconds);
 void          _di_window_field_init            (DiWindow          *self);
 void          _di_window_field_dispose         (DiWindow          *self);
 void          _di_window_field_reset           (DiWindow          *self);
+void          _di_window_field_show_saved_regions (DiWindow       *self);
 void          _di_window_field_settings_changed (DiWindow         *self);
 gboolean      _di_window_field_update_caption  (DiWindow          *self);
 DiHeatmap    *_di_window_field_get_heatmap     (DiWindow          *self);

@@ -468,6 +468,7 @@ image_loaded_cb (GObject      *object,
   g_clear_pointer (&self->current_image, di_image_unref);
   self->current_image = di_image_ref (image);
   di_image_canvas_set_image (self->canvas, image);
+  _di_window_field_show_saved_regions (self);
   gtk_widget_set_visible (self->placeholder, FALSE);
   update_caption (self);
   request_analysis (self);

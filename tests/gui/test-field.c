@@ -1,7 +1,8 @@
 /* test-field.c — multi-cell fields in the viewer, in-process, on an X
  * display (Xvfb in CI): a region drawn on the canvas is classified and
  * explained on its own, a field scan tiles the image and colours every
- * tile, and a scan can be cancelled.
+ * tile, and a scan can be cancelled. Regions saved in the case are
+ * outlined when their image is shown again, and a click selects one.
  *
  * Everything it opens is made here (di-fixtures.c): a 512 x 384 field with
  * one synthetic cell, a 2048 x 1536 one, and a small random-weight model.
@@ -298,6 +299,146 @@ test_region (void)
 }
 
 static gboolean
+shows_saved_regions (gpointer data)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+
+  return di_image_canvas_get_image (canvas) != NULL &&
+         di_image_canvas_get_n_saved_regions (canvas) == GPOINTER_TO_UINT (data);
+}
+
+static GPtrArray *
+dup_stored_regions (void)
+{
+  return di_case_dup_regions (di_window_get_case (fx.window),
+                              di_item_get_case_id (di_window_get_current_item (fx.window)));
+}
+
+/* The canvas outlines exactly the regions stored for the image on screen. */
+static void
+assert_saved_regions_shown (GPtrArray *stored)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, stored->len);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      const DiCaseRegion *expected = g_ptr_array_index (stored, i);
+      const DiCaseRegion *shown = di_image_canvas_get_saved_region (canvas, i);
+
+      g_assert_cmpint (shown->id, ==, expected->id);
+      g_assert_cmpfloat (shown->x, ==, expected->x);
+      g_assert_cmpfloat (shown->y, ==, expected->y);
+      g_assert_cmpfloat (shown->width, ==, expected->width);
+      g_assert_cmpfloat (shown->height, ==, expected->height);
+      g_assert_cmpstr (shown->label, ==, expected->label);
+    }
+}
+
+static void
+test_saved_regions (void)
+{
+  DiImageCanvas *canvas = di_window_get_canvas (fx.window);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+  g_autoptr(DiItem) item = NULL;
+  const DiCaseRegion *saved;
+  DiRegion *region;
+  cairo_surface_t *with, *without;
+  double inside, outside, whole;
+  double sx, sy, sw, sh;
+
+  /* /field/region left its region in the case and went back to the whole
+   * image: the region's rectangle is outlined as saved. */
+  g_assert_true (item_named ("field.png"));
+  g_assert_null (di_window_get_region (fx.window));
+  stored = dup_stored_regions ();
+  g_assert_cmpuint (stored->len, ==, 1);
+  assert_saved_regions_shown (stored);
+  saved = g_ptr_array_index (stored, 0);
+  sx = saved->x, sy = saved->y, sw = saved->width, sh = saved->height;
+
+  /* Drawn: along its edges and in its tag, not over the cell inside. */
+  with = render_canvas ();
+  di_image_canvas_set_saved_regions (canvas, NULL);
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 0);
+  without = render_canvas ();
+  di_image_canvas_set_saved_regions (canvas, stored);
+  inside = difference_in (with, without, sx, sy, sw, sh, 4);
+  outside = difference_in (with, without, sx, sy, sw, sh, -4);
+  whole = difference_in (with, without, 0, 0, FIELD_W, FIELD_H, 0);
+  g_test_message ("saved outline changes %.2f%% inside, %.2f%% outside, %.2f%% of the field",
+                  100 * inside, 100 * outside, 100 * whole);
+  g_assert_cmpfloat (inside, <, 0.001);
+  g_assert_cmpfloat (whole, >, 0.002);
+  g_assert_cmpfloat (outside, >, 0.0005);
+  cairo_surface_destroy (with);
+  cairo_surface_destroy (without);
+
+  /* Another image (none), then this one again. */
+  item = g_object_ref (di_window_get_current_item (fx.window));
+  di_window_set_current_item (fx.window, NULL);
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 0);
+  di_window_set_current_item (fx.window, item);
+  g_assert_true (wait_for (shows_saved_regions, GUINT_TO_POINTER (1), 20000));
+  assert_saved_regions_shown (stored);
+  wait_idle ();
+
+  /* Another folder, without regions, then this one again: its case is
+   * read anew from the file, as when the app starts again. */
+  open_folder (fx.big_dir, "big.png");
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 0);
+  open_folder (fx.field_dir, "field.png");
+  g_assert_true (shows_saved_regions (GUINT_TO_POINTER (1)));
+  g_clear_pointer (&stored, g_ptr_array_unref);
+  stored = dup_stored_regions ();
+  g_assert_cmpuint (stored->len, ==, 1);
+  assert_saved_regions_shown (stored);
+  saved = di_image_canvas_get_saved_region (canvas, 0);
+  g_assert_true (di_image_canvas_get_saved_region_at (canvas, sx + sw / 2, sy + sh / 2) == saved);
+  g_assert_null (di_image_canvas_get_saved_region_at (canvas, sx - 1, sy));
+  g_assert_null (di_image_canvas_get_saved_region_at (canvas, sx + sw, sy + sh / 2));
+
+  /* A click outside it is what it was: nothing to leave, nothing taken. */
+  g_signal_emit_by_name (canvas, "clicked", sx / 2, sy / 2);
+  g_assert_null (di_window_get_region (fx.window));
+
+  /* A click inside it makes it the region again, classified anew... */
+  g_signal_emit_by_name (canvas, "clicked", sx + sw / 3, sy + sh / 3);
+  region = di_window_get_region (fx.window);
+  g_assert_nonnull (region);
+  g_assert_true (di_image_canvas_get_region (canvas) == region);
+  g_assert_true (di_region_has_rect (region, sx, sy, sw, sh));
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+  g_assert_true (region == di_window_get_region (fx.window));
+
+  /* ...found in the case by its rectangle, not stored twice. */
+  g_assert_cmpint (di_region_get_case_id (region), ==, ((DiCaseRegion *)g_ptr_array_index (stored, 0))->id);
+  after = dup_stored_regions ();
+  g_assert_cmpuint (after->len, ==, 1);
+  assert_saved_regions_shown (after);
+
+  /* The region on screen is drawn as the region, not also as saved. */
+  with = render_canvas ();
+  di_image_canvas_set_saved_regions (canvas, NULL);
+  without = render_canvas ();
+  di_image_canvas_set_saved_regions (canvas, after);
+  whole = difference_in (with, without, 0, 0, FIELD_W, FIELD_H, 0);
+  g_test_message ("saved outline under the region changes %.3f%% of the field", 100 * whole);
+  g_assert_cmpfloat (whole, ==, 0);
+  cairo_surface_destroy (with);
+  cairo_surface_destroy (without);
+
+  /* A click inside the region keeps it; outside both, the whole image. */
+  g_signal_emit_by_name (canvas, "clicked", sx + sw / 2, sy + sh / 2);
+  g_assert_true (region == di_window_get_region (fx.window));
+  g_signal_emit_by_name (canvas, "clicked", sx / 2, sy / 2);
+  g_assert_null (di_window_get_region (fx.window));
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 1);
+  wait_idle ();
+}
+
+static gboolean
 scan_done (gpointer data)
 {
   return !di_window_get_scan_running (fx.window) && window_idle (NULL);
@@ -512,6 +653,7 @@ main (int   argc,
   gtk_window_present (GTK_WINDOW (fx.window));
 
   g_test_add_func ("/field/region", test_region);
+  g_test_add_func ("/field/saved-regions", test_saved_regions);
   g_test_add_func ("/field/scan", test_scan);
   g_test_add_func ("/field/scan-cancel", test_scan_cancel);
 
