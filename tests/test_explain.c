@@ -422,6 +422,27 @@ static void test_pointing_game(void) {
   CHECK(hit == 1, "pointing game: within the 15 px tolerance is a miss");
   dinet_pointing_game(map, 8, 8, mask, H, W, 5, &hit, &ne, &err);
   CHECK(hit == 0, "pointing game: outside a 5 px tolerance is a hit");
+  /* a flat maximum: a border cell of a 2 x 2 map is a 16 x 16 plateau at
+   * 64 px (clamped out to the edge); it counts at its cell's centre (15.5),
+   * not at its first pixel in raster order */
+  float coarse[4] = {1.0f, 0.0f, 0.0f, 0.0f};                      /* top left */
+  memset(mask, 0, H * W);
+  mask[16 * W + 16] = 1;
+  dinet_pointing_game(coarse, 2, 2, mask, H, W, 1.5f, &hit, &ne, &err);
+  CHECK(hit == 1, "pointing game: the cell centre of a flat maximum is a miss");
+  memset(mask, 0, H * W);
+  mask[0] = 1;
+  dinet_pointing_game(coarse, 2, 2, mask, H, W, 1.5f, &hit, &ne, &err);
+  CHECK(hit == 0, "pointing game: the first pixel of a flat maximum still counts");
+  float coarse_br[4] = {0.0f, 0.0f, 0.0f, 1.0f};                   /* bottom right */
+  memset(mask, 0, H * W);
+  mask[47 * W + 47] = 1;                                          /* centre 47.5 */
+  dinet_pointing_game(coarse_br, 2, 2, mask, H, W, 1.5f, &hit, &ne, &err);
+  CHECK(hit == 1, "pointing game: the cell centre of a bottom-right maximum is a miss");
+  memset(mask, 0, H * W);
+  mask[(H - 1) * W + W - 1] = 1;
+  dinet_pointing_game(coarse_br, 2, 2, mask, H, W, 1.5f, &hit, &ne, &err);
+  CHECK(hit == 0, "pointing game: the corner of a bottom-right plateau counts");
   memset(map, 0, sizeof map);
   dinet_pointing_game(map, 8, 8, mask, H, W, 15, &hit, &ne, &err);
   CHECK(hit == 0 && ne == 1, "pointing game: an all-zero map must be a flagged miss");

@@ -42,8 +42,9 @@
  * are), so the pointing game cannot tell them apart from a faithful map.
  *
  * Layer4 maps are 3 x 3 here (96 px input): their maximum is a 32-px cell,
- * and an edge cell's maximum is a plateau whose first pixel (the pointing
- * game's tie rule) is the image's corner; their hit rates are printed only.
+ * which cannot place a 7-px disc within 8 px (a border cell's maximum is a
+ * plateau after upsampling; dinet_pointing_game counts it at the cell's
+ * centre); their hit rates (about 54 %) are printed only.
  *
  * DINET_SANITIZED=1 (the ASan/UBSan run of tools/test.sh) trains the same
  * model and only runs Score-CAM on fewer images (and 2 Herlev images);

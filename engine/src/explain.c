@@ -786,10 +786,31 @@ int dinet_pointing_game(const float *map, int mh, int mw, const uint8_t *mask, i
     return DINET_OK;                                                 /* a miss */
   }
   dinet_map_upsample(map, mh, mw, tmp, h, w);                        /* [h][w] */
-  size_t best = 0;
+  float vmax = tmp[0];
   for (size_t i = 1; i < n; i++)
-    if (tmp[i] > tmp[best])
-      best = i;
+    vmax = tmp[i] > vmax ? tmp[i] : vmax;
+  /* The maximal set (within rounding: bilinear upsampling of equal values
+   * is not always bit-exact), and of it the pixel nearest the centre of the
+   * map cell that holds the maximum, where the map was sampled: a flat
+   * maximum (a border cell, clamped by the upsampling out to the image's
+   * edge) counts at its cell, not at its first pixel in raster order. */
+  size_t mc = 0;
+  for (size_t i = 1; i < nm; i++)
+    if (map[i] > map[mc])
+      mc = i;
+  const double cy = ((double)(mc / mw) + 0.5) * h / mh - 0.5,      /* cell centre, pixels */
+               cx = ((double)(mc % mw) + 0.5) * w / mw - 0.5;
+  const float floor_v = vmax - 1e-5f * fabsf(vmax);
+  size_t best = 0;
+  double bd = INFINITY;
+  for (size_t i = 0; i < n; i++)
+    if (tmp[i] >= floor_v) {
+      const double dy = (double)(i / w) - cy, dx = (double)(i % w) - cx, d = dy * dy + dx * dx;
+      if (d < bd) {
+        bd = d;
+        best = i;
+      }
+    }
   free(tmp);
   const int by = (int)(best / w), bx = (int)(best % w), t = (int)floorf(tolerance);
   const float t2 = tolerance * tolerance;

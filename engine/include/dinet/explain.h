@@ -193,7 +193,11 @@ int dinet_gaussian_blur(const float *x, int c, int h, int w, float sigma, float 
 /* ---- evaluation helpers --------------------------------------------- */
 /* Pointing game (Zhang et al.): the map's maximum (after upsampling to
  * h x w) is a hit when a mask pixel (nonzero) lies within `tolerance`
- * pixels (Euclidean) of it (ties: the first maximum in raster order). A
+ * pixels (Euclidean) of it. Ties: of the pixels within 1e-5 (relative) of
+ * the maximum, the one nearest the centre of the map cell that holds the
+ * maximum, so that a flat maximum (a border cell of a coarse map, clamped
+ * by the upsampling out to the image's edge) counts where the map sampled
+ * it rather than at its first pixel in raster order. A
  * map without positive evidence is a miss and sets *no_evidence when not
  * NULL. *hit = 1 or 0. */
 int dinet_pointing_game(const float *map, int mh, int mw, const uint8_t *mask, int h, int w,
