@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dinet/dinet.h"
+#include "net_private.h"
 
 static const char *const method_names[DINET_EXPLAIN_METHOD_COUNT] = {
     "gradcam", "gradcam++", "hirescam", "layercam", "layercam-fusion",
@@ -304,7 +305,17 @@ static int one_map(dinet_net *net, const float *x, int h, int w, const dinet_exp
     rc = dinet_gradcam(net, x, h, w, o->stage, target, z, &target, map, mh, mw, err);
     goto done;
   }
-  rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
+  /* Keep only the activations the map needs, as dinet_gradcam does: those
+   * from the map's stage on (from layer2 on for the fusion); CBAM attention
+   * of stage s lives in its blocks, kept from the end of stage s - 1. */
+  if (o->method == DINET_EXPLAIN_CBAM_SPATIAL && o->stage == 1)
+    rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
+  else
+    rc = dinet__net_forward_keep_from(net, x, 1, h, w, z,
+                                      o->method == DINET_EXPLAIN_LAYERCAM_FUSION ? 2
+                                      : o->method == DINET_EXPLAIN_CBAM_SPATIAL ? o->stage - 1
+                                                                                : o->stage,
+                                      err);
   if (rc)
     goto out;
   if (target < 0)
@@ -519,7 +530,7 @@ int dinet_explain(dinet_net *net, const float *x, int h, int w, const dinet_expl
 /* ---- CBAM channel attention --------------------------------------------- */
 
 int dinet_explain_cbam_channels(dinet_net *net, const float *x, int h, int w, int stage,
-                                int block, int k, dinet_channel_weight *out, int *n_out,
+                                int block_i, int k, dinet_channel_weight *out, int *n_out,
                                 float *logits, dinet_error *err) {
   *n_out = 0;
   if (!net || !x || !out || k < 1)
@@ -527,15 +538,15 @@ int dinet_explain_cbam_channels(dinet_net *net, const float *x, int h, int w, in
   if (stage < 1 || stage > 4)
     return dinet_error_set(err, DINET_ERR_INVALID, "stage %d out of range 1..4", stage);
   const int K = dinet_net_num_classes(net), nb = dinet_net_stage_blocks(stage);
-  if (block < -2 || block >= nb)
+  if (block_i < -2 || block_i >= nb)
     return dinet_error_set(err, DINET_ERR_INVALID, "block %d out of range for layer%d (%d blocks)",
-                           block, stage, nb);
+                           block_i, stage, nb);
   float *z = malloc(sizeof(float) * K), *acc = NULL, *s = NULL;
   ranked *r = NULL;
   if (!z)
     return nomem(err);
   int rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err), C = 0;
-  const int b0 = block == -2 ? 0 : block, b1 = block == -2 ? nb - 1 : block;
+  const int b0 = block_i == -2 ? 0 : block_i, b1 = block_i == -2 ? nb - 1 : block_i;
   for (int b = b0; b <= b1 && !rc; b++) {
     if ((rc = dinet_net_cbam_channel(net, stage, b, 0, &s, &C, err)))
       break;                                                         /* s [C] */
