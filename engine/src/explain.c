@@ -291,6 +291,14 @@ out:
 
 /* One map of x (3 x h x w) for class target (-1: predicted). logits (K)
  * and *target_out receive the forward's logits and the class used. */
+/* An eval forward of one image that keeps the CBAM attention of stage's
+ * blocks (and what follows them): kept from the end of stage - 1. */
+static int forward_keep_cbam(dinet_net *net, const float *x, int h, int w, int stage,
+                             float *logits, dinet_error *err) {
+  return stage <= 1 ? dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, logits, err)
+                    : dinet__net_forward_keep_from(net, x, 1, h, w, logits, stage - 1, err);
+}
+
 static int one_map(dinet_net *net, const float *x, int h, int w, const dinet_explain_opts *o,
                    int target, float **map, int *mh, int *mw, float *logits, int *target_out,
                    dinet_error *err) {
@@ -306,16 +314,12 @@ static int one_map(dinet_net *net, const float *x, int h, int w, const dinet_exp
     goto done;
   }
   /* Keep only the activations the map needs, as dinet_gradcam does: those
-   * from the map's stage on (from layer2 on for the fusion); CBAM attention
-   * of stage s lives in its blocks, kept from the end of stage s - 1. */
-  if (o->method == DINET_EXPLAIN_CBAM_SPATIAL && o->stage == 1)
-    rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err);
-  else
-    rc = dinet__net_forward_keep_from(net, x, 1, h, w, z,
-                                      o->method == DINET_EXPLAIN_LAYERCAM_FUSION ? 2
-                                      : o->method == DINET_EXPLAIN_CBAM_SPATIAL ? o->stage - 1
-                                                                                : o->stage,
-                                      err);
+   * from the map's stage on (from layer2 on for the fusion). */
+  rc = o->method == DINET_EXPLAIN_CBAM_SPATIAL
+           ? forward_keep_cbam(net, x, h, w, o->stage, z, err)
+           : dinet__net_forward_keep_from(
+                 net, x, 1, h, w, z, o->method == DINET_EXPLAIN_LAYERCAM_FUSION ? 2 : o->stage,
+                 err);
   if (rc)
     goto out;
   if (target < 0)
@@ -545,7 +549,7 @@ int dinet_explain_cbam_channels(dinet_net *net, const float *x, int h, int w, in
   ranked *r = NULL;
   if (!z)
     return nomem(err);
-  int rc = dinet_net_forward_keep(net, DINET_MODE_EVAL, x, 1, h, w, z, err), C = 0;
+  int rc = forward_keep_cbam(net, x, h, w, stage, z, err), C = 0;
   const int b0 = block_i == -2 ? 0 : block_i, b1 = block_i == -2 ? nb - 1 : block_i;
   for (int b = b0; b <= b1 && !rc; b++) {
     if ((rc = dinet_net_cbam_channel(net, stage, b, 0, &s, &C, err)))
