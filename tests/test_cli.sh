@@ -52,6 +52,33 @@ check "each failure is one line naming the file" bash -c "[ \$(wc -l < '$tmp/c2.
 $DINET classify --model "$tmp/m.safetensors" "$tmp/img0.png" > "$tmp/c.txt"
 check "text output names the class and group" grep -Eq "img0.png: (normal_a|abnormal_b|abnormal_c) \(.*%\) (normal|abnormal)" "$tmp/c.txt"
 
+# classify --tta: the mean probability of the 8 dihedral views, checked
+# against single-view classifications of the 8 views made by PIL
+$PY - "$tmp" <<'PYEOF'
+import sys
+from PIL import Image
+d = sys.argv[1]; im = Image.open(f"{d}/img0.png")
+ops = [None, Image.FLIP_LEFT_RIGHT, Image.FLIP_TOP_BOTTOM, Image.ROTATE_180,
+       Image.TRANSPOSE, Image.TRANSVERSE, Image.ROTATE_90, Image.ROTATE_270]
+for i, op in enumerate(ops):
+    (im if op is None else im.transpose(op)).save(f"{d}/view{i}.png")
+PYEOF
+$DINET classify --model "$tmp/m.safetensors" --json "$tmp"/view?.png > "$tmp/views.json"
+$DINET classify --model "$tmp/m.safetensors" --json --tta "$tmp/img0.png" > "$tmp/tta.json"
+check "classify --tta exits 0" test $? -eq 0
+check "classify --tta averages the 8 views" $PY - "$tmp/views.json" "$tmp/tta.json" <<'PYEOF'
+import json, sys, math
+views = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))[0]
+assert len(views) == 8 and t["views"] == 8 and "logits" not in t
+def softmax(z):
+    m = max(z); e = [math.exp(v - m) for v in z]; s = sum(e); return [v / s for v in e]
+mean = [sum(softmax(v["logits"])[k] for v in views) / 8 for k in range(3)]
+got = [math.exp(v) for v in t["log_probabilities"]]
+assert all(abs(a - b) < 1e-4 for a, b in zip(mean, got)), (mean, got)
+assert abs(sum(t["probabilities"]) - 1) < 1e-4
+assert t["class"] == ["normal_a", "abnormal_b", "abnormal_c"][max(range(3), key=lambda j: mean[j])]
+PYEOF
+
 # explain
 for layer in layer1 layer2 layer3 layer4; do
   $DINET explain --model "$tmp/m.safetensors" --method gradcam --layer $layer --json "$tmp/img0.png" > "$tmp/e.json"

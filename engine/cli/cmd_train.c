@@ -227,51 +227,27 @@ static char *abnormal_json(char *const *classes, const int *ab, int k) {
   return s;
 }
 
-/* Logits of every cached image (eval mode), with optional 8-view TTA
- * (probabilities averaged; then stored as log-probabilities). */
+/* Logits of every cached image (eval mode); with tta, the log of the mean
+ * probability over the 8 dihedral views (dinet_predict_tta). */
 static int predict_cache(dinet_net *net, const image_cache *c, int tta, float *logits,
                          dinet_error *err) {
   const int S = c->side, K = dinet_net_num_classes(net), B = 8;
   float mean[3], std[3];
   dinet_net_get_norm(net, mean, std);
   const size_t per = (size_t)3 * S * S;
-  float *x = malloc(sizeof(float) * per * B), *z = malloc(sizeof(float) * K * B),
-        *p = malloc(sizeof(float) * K * B);
-  if (!x || !z || !p) {
-    free(x);
-    free(z);
-    free(p);
+  float *x = malloc(sizeof(float) * per * B);
+  if (!x)
     return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
-  }
   int rc = 0;
-  const int views = tta ? 8 : 1;
   for (int i0 = 0; i0 < c->n && !rc; i0 += B) {
     int nb = c->n - i0 < B ? c->n - i0 : B;
-    double *acc = calloc((size_t)nb * K, sizeof(double));
-    for (int d = 0; d < views && !rc && acc; d++) {
-      for (int b = 0; b < nb; b++)
-        cache_view(c, i0 + b, S, mean, std, NULL, d, NULL, x + b * per);
-      rc = dinet_net_forward(net, x, nb, S, S, z, err);
-      if (rc)
-        break;
-      if (!tta) {
-        memcpy(logits + (size_t)i0 * K, z, sizeof(float) * nb * K);
-      } else {
-        dinet_softmax(z, nb, K, 1.0f, p);
-        for (int j = 0; j < nb * K; j++)
-          acc[j] += p[j] / views;
-      }
-    }
-    if (tta && acc && !rc)
-      for (int j = 0; j < nb * K; j++)
-        logits[(size_t)i0 * K + j] = (float)log(fmax(acc[j], 1e-12));
-    if (!acc)
-      rc = dinet_error_set(err, DINET_ERR_NOMEM, "out of memory");
-    free(acc);
+    for (int b = 0; b < nb; b++)
+      cache_view(c, i0 + b, S, mean, std, NULL, 0, NULL, x + b * per);    /* [nb][3][S][S] */
+    float *out = logits + (size_t)i0 * K;                                 /* [nb][K] */
+    rc = tta ? dinet_predict_tta(net, x, nb, S, S, out, err)
+             : dinet_net_forward(net, x, nb, S, S, out, err);
   }
   free(x);
-  free(z);
-  free(p);
   return rc;
 }
 

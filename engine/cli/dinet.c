@@ -21,7 +21,7 @@ static void usage(FILE *f) {
   fputs("usage: dinet COMMAND [OPTIONS]\n"
         "\n"
         "commands:\n"
-        "  classify --model M [--json] [--threads N] IMAGE...\n"
+        "  classify --model M [--json] [--tta] [--threads N] IMAGE...\n"
         "  explain  --model M --method METHOD --layer layer1..layer4 [--class NAME|INDEX]\n"
         "           [--smooth] [--faithfulness] [--json] [--png OUT] [--colormap NAME]\n"
         "           [--opacity F] [--block N|last|mean] [--topk K] [--channels N]\n"
@@ -61,7 +61,7 @@ static int argmax(const float *v, int n) {
 
 static int cmd_classify(int argc, char **argv) {
   const char *model = NULL, *v;
-  int json = 0, threads = 0, nimg = 0;
+  int json = 0, tta = 0, threads = 0, nimg = 0;
   char **imgs = calloc((size_t)argc, sizeof(char *));
   if (!imgs)
     return 1;
@@ -70,6 +70,10 @@ static int cmd_classify(int argc, char **argv) {
       continue;
     if (cli_opt(argc, argv, &i, "--json", NULL)) {
       json = 1;
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--tta", NULL)) {
+      tta = 1;
       continue;
     }
     if (cli_opt(argc, argv, &i, "--threads", &v)) {
@@ -84,7 +88,7 @@ static int cmd_classify(int argc, char **argv) {
     imgs[nimg++] = argv[i];
   }
   if (!model || nimg == 0) {
-    cli_error("classify needs --model and at least one image");
+    cli_error("classify needs --model and at least one image [--tta: average the 8 dihedral views]");
     free(imgs);
     return 1;
   }
@@ -110,7 +114,8 @@ static int cmd_classify(int argc, char **argv) {
   for (int i = 0; i < nimg; i++) {
     dinet_error_clear(&err);
     if (cli_load_input(net, imgs[i], x, NULL, &err) ||
-        dinet_net_forward(net, x, 1, S, S, z, &err)) {
+        (tta ? dinet_predict_tta(net, x, 1, S, S, z, &err)
+             : dinet_net_forward(net, x, 1, S, S, z, &err))) {
       cli_error("%s", err.message);
       failures++;
       continue;
@@ -124,7 +129,9 @@ static int cmd_classify(int argc, char **argv) {
       json_string(stdout, dinet_net_class_name(net, top));
       fputs(", \"probabilities\": ", stdout);
       json_float_array(stdout, p, K);
-      fputs(", \"logits\": ", stdout);
+      /* with --tta, z is the log of the mean probability of the 8 views */
+      fputs(tta ? ", \"views\": 8, \"log_probabilities\": " : ", \"views\": 1, \"logits\": ",
+            stdout);
       json_float_array(stdout, z, K);
       fputc('}', stdout);
     } else {

@@ -445,6 +445,41 @@ int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h
   return DINET_OK;
 }
 
+/* Each image's 8 views go through the network as one batch of 8; the
+ * softmax probabilities (temperature 1) are averaged and logged, so the
+ * result can stand in for logits (dinet_softmax of it at t = 1 gives the
+ * mean back). */
+int dinet_predict_tta(dinet_net *net, const float *x, int n, int h, int w, float *logp,
+                      dinet_error *err) {
+  if (!net || !x || !logp || n < 1 || h < 1 || h != w)
+    return dinet_error_set(err, DINET_ERR_INVALID,
+                           "tta: needs a network and square inputs (got %dx%d)", w, h);
+  const int K = dinet_net_num_classes(net), V = 8;
+  const size_t per = (size_t)3 * h * w;
+  float *views = malloc(sizeof(float) * per * V), *z = malloc(sizeof(float) * K * V),
+        *p = malloc(sizeof(float) * K * V);
+  int rc = DINET_OK;
+  if (!views || !z || !p)
+    rc = nomem(err);
+  for (int i = 0; i < n && !rc; i++) {
+    for (int d = 0; d < V; d++)
+      dinet_dihedral(x + per * i, 3, h, w, d, views + per * d);        /* [8][3][h][w] */
+    if ((rc = dinet_net_forward(net, views, V, h, w, z, err)))         /* [8][K] */
+      break;
+    dinet_softmax(z, V, K, 1.0f, p);                                   /* [8][K] */
+    for (int k = 0; k < K; k++) {
+      double m = 0;
+      for (int d = 0; d < V; d++)
+        m += p[d * K + k];
+      logp[(size_t)i * K + k] = (float)log(fmax(m / V, 1e-12));       /* [n][K] */
+    }
+  }
+  free(views);
+  free(z);
+  free(p);
+  return rc;
+}
+
 /* dinet_map_fn adapter: one_map with a fixed target. */
 typedef struct view_ctx {
   dinet_net *net;

@@ -137,6 +137,12 @@ typedef int (*dinet_map_fn)(void *user, const float *x, int c, int h, int w, flo
 int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h, int w,
                        float **map, int *mh, int *mw, struct dinet_error *err);
 
+/* Class log-probabilities of n square images (n x 3 x h x w, h == w) averaged
+ * over their 8 dihedral views: logp[i] = log(mean_d softmax(net(view_d(x_i)))),
+ * n x K. Use logp as logits (a model's temperature still applies). */
+int dinet_predict_tta(struct dinet_net *net, const float *x, int n, int h, int w, float *logp,
+                      struct dinet_error *err);
+
 /* ---- faithfulness --------------------------------------------------- */
 #define DINET_FAITH_MAX_STEPS 100
 
