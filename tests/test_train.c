@@ -100,7 +100,7 @@ static int same_tensors(const char *a, const char *b) {
 
 int main(void) {
   const char *tmp = tu_tmpdir();
-  char data[600], out1[600], out2[600], cmd[4096];
+  char data[600], out1[600], out2[600], cmd[16384];
   snprintf(data, sizeof data, "%s/data", tmp);
   snprintf(out1, sizeof out1, "%s/run1", tmp);
   snprintf(out2, sizeof out2, "%s/run2", tmp);
@@ -118,6 +118,31 @@ int main(void) {
   snprintf(cmd, sizeof cmd, "%s eval --model %s --data %s --list %s/val.txt > %s/eval.txt", dinet_bin(),
            best, data, out1, tmp);
   CHECK(run(cmd) == 0, "eval of the best model");
+
+  /* calibrate --tta: the shipped model then predicts with 8 views by
+   * default (eval, classify), --no-tta still gives one view */
+  snprintf(cmd, sizeof cmd,
+           "%s calibrate --model %s --data %s --list %s/val.txt --tta --out %s/tta.safetensors "
+           "> %s/cal.txt && grep -q 'mean of 8 dihedral views' %s/cal.txt && "
+           "%s eval --model %s/tta.safetensors --data %s --list %s/val.txt --json > %s/e0.json && "
+           "%s eval --model %s/tta.safetensors --data %s --list %s/val.txt --json --tta > %s/e8.json && "
+           "cmp -s %s/e0.json %s/e8.json && "
+           "%s classify --model %s/tta.safetensors --json %s/reddish/000.png | grep -q '\"views\": 8' && "
+           "%s classify --model %s/tta.safetensors --json --no-tta %s/reddish/000.png | grep -q '\"views\": 1'",
+           dinet_bin(), best, data, out1, tmp, tmp, tmp, dinet_bin(), tmp, data, out1, tmp, dinet_bin(),
+           tmp, data, out1, tmp, tmp, tmp, dinet_bin(), tmp, data, dinet_bin(), tmp, data);
+  CHECK(run(cmd) == 0, "calibrate --tta: eval defaults to the model's 8 views, --no-tta to one");
+  {
+    char path[700];
+    snprintf(path, sizeof path, "%s/tta.safetensors", tmp);
+    dinet_error err = {0};
+    dinet_net *net = dinet_net_load(path, &err);
+    CHECK(net && dinet_net_tta_views(net) == 8, "calibrate --tta stores the views in the model");
+    dinet_net_free(net);
+    net = dinet_net_load(best, &err);
+    CHECK(net && dinet_net_tta_views(net) == 1, "a model without \"tta\" predicts from one view");
+    dinet_net_free(net);
+  }
 
   /* exact resume: 2 epochs straight vs 1 epoch, stop, resume */
   char a[700], b[700];

@@ -11,6 +11,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Option parsing: returns 1 if argv[*i] is opt (then *val = next arg). */
 int cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
+/* --tta / --no-tta: *views = 8 / 1 (0, the default, means the model's own). */
+int cli_tta_opt(int argc, char **argv, int *i, int *views);
 int cli_parse_int(const char *s, const char *what, long lo, long hi, int *out);
 int cli_parse_float(const char *s, const char *what, double lo, double hi, float *out);
 

@@ -36,6 +36,16 @@ int cli_opt(int argc, char **argv, int *i, const char *opt, const char **val) {
   return 1;
 }
 
+int cli_tta_opt(int argc, char **argv, int *i, int *views) {
+  if (cli_opt(argc, argv, i, "--tta", NULL))
+    *views = 8;
+  else if (cli_opt(argc, argv, i, "--no-tta", NULL))
+    *views = 1;
+  else
+    return 0;
+  return 1;
+}
+
 int cli_parse_int(const char *s, const char *what, long lo, long hi, int *out) {
   char *end;
   errno = 0;

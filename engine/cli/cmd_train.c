@@ -227,9 +227,10 @@ static char *abnormal_json(char *const *classes, const int *ab, int k) {
   return s;
 }
 
-/* Logits of every cached image (eval mode); with tta, the log of the mean
- * probability over the 8 dihedral views (dinet_predict_tta). */
-static int predict_cache(dinet_net *net, const image_cache *c, int tta, float *logits,
+/* Scores of every cached image (eval mode) by dinet_net_predict: logits,
+ * or with views 8 the log of the mean probability over the 8 dihedral
+ * views; views 0 takes the model's own. */
+static int predict_cache(dinet_net *net, const image_cache *c, int views, float *logits,
                          dinet_error *err) {
   const int S = c->side, K = dinet_net_num_classes(net), B = 8;
   float mean[3], std[3];
@@ -244,8 +245,7 @@ static int predict_cache(dinet_net *net, const image_cache *c, int tta, float *l
     for (int b = 0; b < nb; b++)
       cache_view(c, i0 + b, S, mean, std, NULL, 0, NULL, x + b * per);    /* [nb][3][S][S] */
     float *out = logits + (size_t)i0 * K;                                 /* [nb][K] */
-    rc = tta ? dinet_predict_tta(net, x, nb, S, S, out, err)
-             : dinet_net_forward(net, x, nb, S, S, out, err);
+    rc = dinet_net_predict(net, x, nb, S, S, views, out, err);
   }
   free(x);
   return rc;
@@ -674,7 +674,7 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
     double vloss = NAN;
     dinet_metrics *m = NULL;
     if (nval && ((epoch + 1) % c->eval_every == 0 || epoch + 1 == c->epochs)) {
-      if (predict_cache(net, &vc, 0, vlog, &err)) {
+      if (predict_cache(net, &vc, 1, vlog, &err)) {   /* one view while training */
         cli_error("validation: %s", err.message);
         goto out;
       }
@@ -905,7 +905,7 @@ static void eval_set_free(eval_set *e) {
 
 /* Loads the model, scans the data in the model's class order and runs it. */
 static int eval_set_run(eval_set *e, const char *model, const char *data, const char *list,
-                        const char *exclude, int tta, dinet_error *err) {
+                        const char *exclude, int views, dinet_error *err) {
   memset(e, 0, sizeof *e);
   if (!(e->net = dinet_net_load(model, err)))
     return 1;
@@ -933,7 +933,7 @@ static int eval_set_run(eval_set *e, const char *model, const char *data, const 
   }
   image_cache cache = {0};
   int rc = cache_build(&cache, &e->ds, idx, n, S, dinet_net_center_crop(e->net), err) ||
-           predict_cache(e->net, &cache, tta, e->logits, err);
+           predict_cache(e->net, &cache, views, e->logits, err);
   cache_free(&cache);
   free(idx);
   return rc;
@@ -941,17 +941,14 @@ static int eval_set_run(eval_set *e, const char *model, const char *data, const 
 
 int cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *list = NULL, *exclude = NULL, *v;
-  int json = 0, tta = 0, threads = 0;
+  int json = 0, views = 0, threads = 0;
   for (int i = 2; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--data", &data) ||
-        cli_opt(argc, argv, &i, "--list", &list) || cli_opt(argc, argv, &i, "--exclude", &exclude))
+        cli_opt(argc, argv, &i, "--list", &list) || cli_opt(argc, argv, &i, "--exclude", &exclude) ||
+        cli_tta_opt(argc, argv, &i, &views))
       continue;
     if (cli_opt(argc, argv, &i, "--json", NULL)) {
       json = 1;
-      continue;
-    }
-    if (cli_opt(argc, argv, &i, "--tta", NULL)) {
-      tta = 1;
       continue;
     }
     if (cli_opt(argc, argv, &i, "--threads", &v)) {
@@ -963,14 +960,14 @@ int cmd_eval(int argc, char **argv) {
     return 1;
   }
   if (!model || !data) {
-    cli_error("eval needs --model M --data DIR [--list FILE] [--exclude FILE] [--json] [--tta]");
+    cli_error("eval needs --model M --data DIR [--list FILE] [--exclude FILE] [--json] [--tta|--no-tta]");
     return 1;
   }
   dinet_set_threads(threads);
   dinet_error err = {0};
   eval_set e;
   int rc = 1;
-  if (eval_set_run(&e, model, data, list, exclude, tta, &err)) {
+  if (eval_set_run(&e, model, data, list, exclude, views, &err)) {
     cli_error("%s", err.message);
     eval_set_free(&e);
     return 1;
@@ -998,11 +995,11 @@ int cmd_eval(int argc, char **argv) {
 
 int cmd_calibrate(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *list = NULL, *out = NULL, *dtype = "f32", *v;
-  int threads = 0;
+  int threads = 0, views = 0;
   for (int i = 2; i < argc; i++) {
     if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--data", &data) ||
         cli_opt(argc, argv, &i, "--list", &list) || cli_opt(argc, argv, &i, "--out", &out) ||
-        cli_opt(argc, argv, &i, "--dtype", &dtype))
+        cli_opt(argc, argv, &i, "--dtype", &dtype) || cli_tta_opt(argc, argv, &i, &views))
       continue;
     if (cli_opt(argc, argv, &i, "--threads", &v)) {
       if (cli_parse_int(v, "--threads", 1, 256, &threads))
@@ -1013,25 +1010,30 @@ int cmd_calibrate(int argc, char **argv) {
     return 1;
   }
   if (!model || !data) {
-    cli_error("calibrate needs --model M --data DIR [--list VALFILE] [--out M2] [--dtype f16|f32]");
+    cli_error("calibrate needs --model M --data DIR [--list VALFILE] [--out M2] [--dtype f16|f32] [--tta|--no-tta]");
     return 1;
   }
   dinet_set_threads(threads);
   dinet_error err = {0};
   eval_set e;
-  if (eval_set_run(&e, model, data, list, NULL, 0, &err)) {
+  if (eval_set_run(&e, model, data, list, NULL, views, &err)) {
     cli_error("%s", err.message);
     eval_set_free(&e);
     return 1;
   }
   dinet_net *net = e.net;
+  /* --tta: the model's predictions average the 8 dihedral views from now
+   * on (viewer and classify too); the temperature is fitted to those. */
+  if (views)
+    dinet_net_set_meta(net, DINET_META_TTA, views == 8 ? DINET_TTA_DIHEDRAL8 : NULL, NULL);
   const int K = dinet_net_num_classes(net), n = e.ds.n;
   float t = dinet_fit_temperature(e.logits, e.labels, n, K);
   double before = dinet_nll(e.logits, e.labels, n, K, 1.0f), after = dinet_nll(e.logits, e.labels, n, K, t);
   char buf[64];
   snprintf(buf, sizeof buf, "%.6g", t);
   dinet_net_set_meta(net, "temperature", buf, NULL);
-  printf("temperature %.4f: NLL %.4f -> %.4f on %d images\n", t, before, after, n);
+  printf("temperature %.4f: NLL %.4f -> %.4f on %d images (%s)\n", t, before, after, n,
+         dinet_net_tta_views(net) == 8 ? "mean of 8 dihedral views" : "one view");
   /* a shipped model carries no checkpoint bookkeeping */
   dinet_net_set_meta(net, "train.rng", NULL, NULL);
   dinet_net_set_meta(net, "train.step", NULL, NULL);

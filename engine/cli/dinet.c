@@ -21,7 +21,7 @@ static void usage(FILE *f) {
   fputs("usage: dinet COMMAND [OPTIONS]\n"
         "\n"
         "commands:\n"
-        "  classify --model M [--json] [--tta] [--threads N] IMAGE...\n"
+        "  classify --model M [--json] [--tta|--no-tta] [--threads N] IMAGE...\n"
         "  explain  --model M --method METHOD --layer layer1..layer4 [--class NAME|INDEX]\n"
         "           [--smooth] [--faithfulness] [--json] [--png OUT] [--colormap NAME]\n"
         "           [--opacity F] [--block N|last|mean] [--topk K] [--channels N]\n"
@@ -37,9 +37,9 @@ static void usage(FILE *f) {
         "           forward and METHOD's map (default layer4; + deletion/insertion AUC)\n"
         "           timed in turns; prints the median per-pair ratio\n"
         "  train    --data DIR --out DIR [...]   (dinet train --help)\n"
-        "  eval     --model M --data DIR [--json] [--tta]\n"
+        "  eval     --model M --data DIR [--json] [--tta|--no-tta]\n"
         "  cv       --folds K --data DIR [...]\n"
-        "  calibrate --model M --data DIR [--out M2]\n",
+        "  calibrate --model M --data DIR [--out M2] [--tta|--no-tta]\n",
         f);
 }
 
@@ -61,7 +61,7 @@ static int argmax(const float *v, int n) {
 
 static int cmd_classify(int argc, char **argv) {
   const char *model = NULL, *v;
-  int json = 0, tta = 0, threads = 0, nimg = 0;
+  int json = 0, views = 0, threads = 0, nimg = 0;
   char **imgs = calloc((size_t)argc, sizeof(char *));
   if (!imgs)
     return 1;
@@ -72,10 +72,8 @@ static int cmd_classify(int argc, char **argv) {
       json = 1;
       continue;
     }
-    if (cli_opt(argc, argv, &i, "--tta", NULL)) {
-      tta = 1;
+    if (cli_tta_opt(argc, argv, &i, &views))
       continue;
-    }
     if (cli_opt(argc, argv, &i, "--threads", &v)) {
       if (cli_parse_int(v, "--threads", 1, 256, &threads))
         return 1;
@@ -88,7 +86,7 @@ static int cmd_classify(int argc, char **argv) {
     imgs[nimg++] = argv[i];
   }
   if (!model || nimg == 0) {
-    cli_error("classify needs --model and at least one image [--tta: average the 8 dihedral views]");
+    cli_error("classify needs --model and at least one image [--tta|--no-tta: 8 dihedral views or 1; default: the model's]");
     free(imgs);
     return 1;
   }
@@ -102,6 +100,8 @@ static int cmd_classify(int argc, char **argv) {
   }
   const int K = dinet_net_num_classes(net), S = dinet_net_input_size(net);
   const float T = dinet_net_temperature(net);
+  if (views == 0)
+    views = dinet_net_tta_views(net);
   float *x = malloc(sizeof(float) * 3 * S * S), *z = malloc(sizeof(float) * 2 * K);
   int failures = 0, first = 1;
   if (!x || !z) {
@@ -114,8 +114,7 @@ static int cmd_classify(int argc, char **argv) {
   for (int i = 0; i < nimg; i++) {
     dinet_error_clear(&err);
     if (cli_load_input(net, imgs[i], x, NULL, &err) ||
-        (tta ? dinet_predict_tta(net, x, 1, S, S, z, &err)
-             : dinet_net_forward(net, x, 1, S, S, z, &err))) {
+        dinet_net_predict(net, x, 1, S, S, views, z, &err)) {
       cli_error("%s", err.message);
       failures++;
       continue;
@@ -130,7 +129,8 @@ static int cmd_classify(int argc, char **argv) {
       fputs(", \"probabilities\": ", stdout);
       json_float_array(stdout, p, K);
       /* with --tta, z is the log of the mean probability of the 8 views */
-      fputs(tta ? ", \"views\": 8, \"log_probabilities\": " : ", \"views\": 1, \"logits\": ",
+      fputs(views == 8 ? ", \"views\": 8, \"log_probabilities\": "
+                       : ", \"views\": 1, \"logits\": ",
             stdout);
       json_float_array(stdout, z, K);
       fputc('}', stdout);

@@ -480,6 +480,22 @@ int dinet_predict_tta(dinet_net *net, const float *x, int n, int h, int w, float
   return rc;
 }
 
+int dinet_net_tta_views(const dinet_net *net) {
+  const char *t = net ? dinet_net_meta(net, DINET_META_TTA) : NULL;
+  return t && !strcmp(t, DINET_TTA_DIHEDRAL8) ? 8 : 1;
+}
+
+int dinet_net_predict(dinet_net *net, const float *x, int n, int h, int w, int views,
+                      float *scores, dinet_error *err) {
+  if (views == 0)
+    views = dinet_net_tta_views(net);
+  if (views == 8)
+    return dinet_predict_tta(net, x, n, h, w, scores, err);
+  if (views != 1)
+    return dinet_error_set(err, DINET_ERR_INVALID, "predict: %d views (1 or 8)", views);
+  return dinet_net_forward(net, x, n, h, w, scores, err);
+}
+
 /* dinet_map_fn adapter: one_map with a fixed target. */
 typedef struct view_ctx {
   dinet_net *net;

@@ -143,6 +143,17 @@ int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h
 int dinet_predict_tta(struct dinet_net *net, const float *x, int n, int h, int w, float *logp,
                       struct dinet_error *err);
 
+/* The views a model's predictions average (metadata "tta": "dihedral8",
+ * set by `dinet calibrate --tta`): 8, or 1 when the model asks for none. */
+#define DINET_META_TTA "tta"
+#define DINET_TTA_DIHEDRAL8 "dihedral8"
+int dinet_net_tta_views(const struct dinet_net *net);
+/* Class scores of n images as the model means them: logits (one view), or
+ * with views 8 dinet_predict_tta's log mean probabilities; views 0 takes
+ * dinet_net_tta_views(net). Softmax with the model's temperature either way. */
+int dinet_net_predict(struct dinet_net *net, const float *x, int n, int h, int w, int views,
+                      float *scores, struct dinet_error *err);
+
 /* ---- faithfulness --------------------------------------------------- */
 #define DINET_FAITH_MAX_STEPS 100
 
