@@ -281,8 +281,10 @@ classify_pixels (Job                *job,
   if (!(x = preprocess (job, pixels, &S, error)))
     return NULL;
 
+  /* The model's own views: one, or the mean of the 8 dihedral views when
+   * its metadata asks for TTA (logits are then log mean probabilities). */
   logits = g_new0 (float, di_model_info_get_n_classes (job->model));
-  if ((rc = dinet_net_forward (job->net, x, 1, S, S, logits, &err)))
+  if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, &err)))
     {
       set_error_from_dinet (error, &err, rc);
       return NULL;
@@ -331,10 +333,26 @@ job_explain (Job *job)
   if (!(x = preprocess (job, pixels, &S, &job->error)))
     return;
 
+  /* A model that predicts from 8 views is classified that way first, and
+   * the map explains that prediction's class unless another was asked for. */
+  if (dinet_net_tta_views (job->net) > 1)
+    {
+      g_autofree float *logits = g_new0 (float, di_model_info_get_n_classes (job->model));
+
+      if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, &err)))
+        {
+          set_error_from_dinet (&job->error, &err, rc);
+          return;
+        }
+      job->prediction = di_prediction_new (job->model, logits);
+    }
+
   dinet_explain_opts_init (&opts);
   opts.method = engine_method (job->method);
   opts.stage = job->stage;
   opts.target = job->target;
+  if (opts.target < 0 && job->prediction != NULL && job->method != DI_EXPLAIN_CBAM)
+    opts.target = di_prediction_get_top (job->prediction);
   opts.block = -1;
   if ((rc = dinet_explain (job->net, x, S, S, &opts, &ex, &err)))
     {
@@ -345,7 +363,8 @@ job_explain (Job *job)
   job->heatmap = di_heatmap_new (ex.map, ex.w, ex.h, job->method, ex.stage,
                                  job->method == DI_EXPLAIN_CBAM && job->target < 0
                                    ? ex.predicted : ex.target);
-  job->prediction = di_prediction_new (job->model, ex.logits);
+  if (job->prediction == NULL)
+    job->prediction = di_prediction_new (job->model, ex.logits);
   dinet_explanation_free (&ex);
 }
 
@@ -469,6 +488,8 @@ job_scan_slice (Job *job)
         return;
     }
 
+  /* One view per tile even for a model that asks for 8: a scan is a coarse
+   * map of many tiles, and 8 views would make it 8 times slower. */
   logits = g_new0 (float, (gsize)n_classes * n);
   if ((rc = dinet_net_forward (job->net, x, (int)n, S, S, logits, &err)))
     {

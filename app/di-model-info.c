@@ -26,6 +26,7 @@ struct _DiModelInfo
   int input_size;
   double center_crop;
   double temperature;
+  int views;            /* 1, or 8: predictions average the dihedral views */
   gboolean cbam;
   gboolean grouping;
 
@@ -127,6 +128,7 @@ _di_model_info_new_from_net (const char             *path,
   self->input_size = dinet_net_input_size (net);
   self->center_crop = dinet_net_center_crop (net);
   self->temperature = dinet_net_temperature (net);
+  self->views = dinet_net_tta_views (net);
 
   self->sha256 = g_strdup (sha256);
   self->file_name = path ? g_path_get_basename (path) : g_strdup (self->name);
@@ -183,6 +185,7 @@ _di_model_info_new_from_record (const char         *sha256,
   self->grouping = any_abnormal && any_normal;
   self->center_crop = 1.0;
   self->temperature = temperature > 0 ? temperature : 1.0;
+  self->views = 1;
   self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   return self;
@@ -293,6 +296,19 @@ di_model_info_get_temperature (DiModelInfo *self)
 {
   g_return_val_if_fail (self != NULL, 1.0);
   return self->temperature;
+}
+
+/**
+ * di_model_info_get_views:
+ *
+ * Returns: how many views of an image a prediction averages: 1, or 8 when
+ * the model asks for test-time augmentation (the dihedral views)
+ */
+int
+di_model_info_get_views (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 1);
+  return self->views;
 }
 
 /**

@@ -30,6 +30,7 @@ gboolean     di_model_info_has_grouping      (DiModelInfo *self);
 int          di_model_info_get_input_size    (DiModelInfo *self);
 double       di_model_info_get_center_crop   (DiModelInfo *self);
 double       di_model_info_get_temperature   (DiModelInfo *self);
+int          di_model_info_get_views         (DiModelInfo *self);
 const char  *di_model_info_get_sha256        (DiModelInfo *self);
 const char  *di_model_info_get_file_name     (DiModelInfo *self);
 GHashTable  *di_model_info_get_metadata      (DiModelInfo *self);

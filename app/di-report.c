@@ -1005,6 +1005,7 @@ draw_title_page (DiReport *self,
       const char *size = meta (s->model, "input_size");
       const char *temperature = meta (s->model, "temperature");
       const char *crop = meta (s->model, "center_crop");
+      const char *tta = meta (s->model, DINET_META_TTA);
 
       for (int i = 0; s->model->abnormal && i < s->model->n_classes; i++)
         if (s->model->abnormal[i] == 1)
@@ -1019,6 +1020,9 @@ draw_title_page (DiReport *self,
           _("Input size"), size ? size : "—",
           _("Centre crop"), crop ? crop : "1",
           _("Temperature"), temperature ? temperature : _("1 (not calibrated)"),
+          _("Views"), g_strcmp0 (tta, DINET_TTA_DIHEDRAL8) == 0
+                        ? _("mean of 8 orientations (rotations and mirror images)")
+                        : _("one"),
           NULL, NULL,
         };
         y += key_values (ctx, y, 110, rows, NULL);

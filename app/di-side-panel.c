@@ -522,9 +522,24 @@ update_model (DiSidePanel *self)
                                             di_model_info_get_name (self->model),
                                             di_model_info_get_arch_name (self->model), n);
 
-      gtk_label_set_text (self->model_label, s);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label),
-                                   di_model_info_get_path (self->model));
+      if (di_model_info_get_views (self->model) > 1)
+        {
+          /* TRANSLATORS: appended to the model line; tooltip below */
+          g_autofree char *views = g_strdup_printf ("%s · %s", s, _("8 views"));
+          g_autofree char *tip = g_strdup_printf ("%s\n%s", di_model_info_get_path (self->model),
+                                                  _("Each prediction is the mean over the 8 orientations "
+                                                    "of the image (rotations and mirror images), as the "
+                                                    "model was validated."));
+
+          gtk_label_set_text (self->model_label, views);
+          gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label), tip);
+        }
+      else
+        {
+          gtk_label_set_text (self->model_label, s);
+          gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label),
+                                       di_model_info_get_path (self->model));
+        }
     }
   else
     {

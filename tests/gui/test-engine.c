@@ -7,7 +7,10 @@
  */
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gstdio.h>
+#include <dinet/dinet.h>
 
 #include "di-engine.h"
 #include "di-fixtures.h"
@@ -162,6 +165,78 @@ test_explain (void)
   g_assert_cmpint (di_heatmap_get_target (heatmap), ==, di_prediction_get_top (prediction));
   g_assert_cmpint (di_heatmap_get_width (heatmap), ==, 8);
   g_clear_object (&w.result);
+}
+
+/* A model that asks for 8-view TTA: classify and explain both give the
+ * mean over the dihedral views, as dinet_predict_tta computes it. */
+static void
+test_tta (void)
+{
+  g_autofree char *sub = g_build_filename (fx.dir, "tta", NULL);
+  g_autofree char *path = g_build_filename (sub, "tta.safetensors", NULL);
+  g_autoptr(GError) error = NULL;
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load (fx.small_model, &err);
+  g_autoptr(DiEngine) engine = NULL;
+  g_autoptr(DiImage) image = NULL;
+  g_autoptr(DiPrediction) prediction = NULL;
+  g_autoptr(DiPrediction) explained = NULL;
+  g_autoptr(DiHeatmap) heatmap = NULL;
+  g_autofree float *x = NULL;
+  g_autofree float *logp = NULL;
+  g_autofree float *logits = NULL;
+  double single_diff = 0;
+  int S, K;
+  Wait w = { 0 };
+
+  g_assert_nonnull (net);
+  g_mkdir (sub, 0755);
+  g_assert_cmpint (dinet_net_set_meta (net, DINET_META_TTA, DINET_TTA_DIHEDRAL8, &err), ==, 0);
+  g_assert_cmpint (dinet_net_save (net, path, DINET_DTYPE_F32, &err), ==, 0);
+
+  engine = engine_with_model (path);
+  g_assert_cmpint (di_model_info_get_views (di_engine_get_model_info (engine)), ==, 8);
+  image = load_image (engine, fx.images[2]);
+  di_engine_classify_async (engine, image, NULL, store_result_cb, &w);
+  prediction = di_engine_classify_finish (engine, wait_result (&w), &error);
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+
+  /* The reference, computed here from the same pixels. */
+  S = dinet_net_input_size (net);
+  K = dinet_net_num_classes (net);
+  x = g_new (float, 3 * S * S);
+  logp = g_new (float, K);
+  logits = g_new (float, K);
+  g_assert_cmpint (dinet_net_preprocess (net, di_image_get_pixels (image), x, &err), ==, 0);
+  g_assert_cmpint (dinet_predict_tta (net, x, 1, S, S, logp, &err), ==, 0);
+  g_assert_cmpint (dinet_net_forward (net, x, 1, S, S, logits, &err), ==, 0);
+  {
+    g_autoptr(DiPrediction) want = di_prediction_new (di_engine_get_model_info (engine), logp);
+    g_autoptr(DiPrediction) single = di_prediction_new (di_engine_get_model_info (engine), logits);
+
+    for (int k = 0; k < K; k++)
+      {
+        g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (prediction, k),
+                                        di_prediction_get_probability (want, k), 1e-5);
+        single_diff = MAX (single_diff, fabs (di_prediction_get_probability (single, k) -
+                                              di_prediction_get_probability (want, k)));
+      }
+  }
+  /* ...which is not what one view gives (else this test proves nothing). */
+  g_assert_cmpfloat (single_diff, >, 1e-4);
+
+  /* Explaining gives the same prediction, and maps its class. */
+  di_engine_explain_async (engine, image, DI_EXPLAIN_GRADCAM, 4, -1, NULL, store_result_cb, &w);
+  heatmap = di_engine_explain_finish (engine, wait_result (&w), &explained, &error);
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+  for (int k = 0; k < K; k++)
+    g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (explained, k),
+                                    di_prediction_get_probability (prediction, k), 1e-6);
+  g_assert_cmpint (di_heatmap_get_target (heatmap), ==, di_prediction_get_top (prediction));
+
+  dinet_net_free (net);
 }
 
 typedef struct
@@ -321,6 +396,7 @@ main (int   argc,
 
   g_test_add_func ("/engine/errors", test_errors);
   g_test_add_func ("/engine/explain", test_explain);
+  g_test_add_func ("/engine/tta", test_tta);
   g_test_add_func ("/engine/interactive-first", test_interactive_first);
   g_test_add_func ("/engine/cancel-between-layers", test_cancel_between_layers);
 
