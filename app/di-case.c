@@ -2517,6 +2517,28 @@ di_case_add_region (DiCase      *self,
   return sqlite3_last_insert_rowid (self->db);
 }
 
+/* Runs @stmt, which changes the region @region_id: an error when the
+ * statement fails (@what says what could not be done) or no such region. */
+static gboolean
+change_region (DiCase        *self,
+               sqlite3_stmt  *stmt,
+               gint64         region_id,
+               const char    *what,
+               GError       **error)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sql_error (self, error, sqlite3_errcode (self->db), what);
+  if (sqlite3_changes (self->db) == 0)
+    {
+      g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, region_id);
+
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_FOUND,
+                   _("%s: no region %s in the case"), self->filename, id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 di_case_remove_region (DiCase      *self,
                        gint64       region_id,
@@ -2530,17 +2552,36 @@ di_case_remove_region (DiCase      *self,
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, region_id);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    return set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot remove the region"));
-  if (sqlite3_changes (self->db) == 0)
-    {
-      g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, region_id);
+  return change_region (self, stmt, region_id, _("cannot remove the region"), error);
+}
 
-      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_FOUND,
-                   _("%s: no region %s in the case"), self->filename, id);
-      return FALSE;
-    }
-  return TRUE;
+/**
+ * di_case_set_region_label:
+ * @label: the class the region was classified as now
+ *
+ * A region classified again (by another model, say) keeps one row: its
+ * label and time become the new classification's.
+ */
+gboolean
+di_case_set_region_label (DiCase      *self,
+                          gint64       region_id,
+                          const char  *label,
+                          GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *now = NULL;
+
+  g_return_val_if_fail (DI_IS_CASE (self), FALSE);
+  g_return_val_if_fail (label != NULL, FALSE);
+
+  now = now_string ();
+  stmt = prepare (self, "UPDATE regions SET label = ?, time = ? WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, label, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, now, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, region_id);
+  return change_region (self, stmt, region_id, _("cannot change the region"), error);
 }
 
 /**

@@ -307,6 +307,10 @@ gint64             di_case_add_region           (DiCase                  *self,
 gboolean           di_case_remove_region        (DiCase                  *self,
                                                  gint64                   region_id,
                                                  GError                 **error);
+gboolean           di_case_set_region_label     (DiCase                  *self,
+                                                 gint64                   region_id,
+                                                 const char              *label,
+                                                 GError                 **error);
 GPtrArray         *di_case_dup_regions          (DiCase                  *self,
                                                  gint64                   image_id);
 

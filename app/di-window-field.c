@@ -113,7 +113,8 @@ _di_window_field_show_saved_regions (DiWindow *self)
 }
 
 /* The region goes into the case, once per rectangle and image, and among
- * the canvas's saved regions (they are read for the check anyway). */
+ * the canvas's saved regions (they are read for the check anyway). A saved
+ * region classified again takes the new class (another model, say). */
 static void
 record_region (DiWindow *self,
                DiRegion *region)
@@ -136,7 +137,25 @@ record_region (DiWindow *self,
 
       if (di_region_has_rect (region, r->x, r->y, r->width, r->height))
         {
+          const char *label = di_prediction_get_top_name (prediction);
+
           di_region_set_case_id (region, r->id);
+          if (g_strcmp0 (r->label, label) != 0)
+            {
+              if (di_case_set_region_label (self->kase, r->id, label, &error))
+                {
+                  g_free (r->label);
+                  r->label = g_strdup (label);
+                }
+              else
+                {
+                  /* TRANSLATORS: %s says why */
+                  g_autofree char *text = g_strdup_printf (_("Could not save the region in the case: %s"),
+                                                           error->message);
+
+                  di_window_show_message (self, TRUE, text);
+                }
+            }
           di_image_canvas_set_saved_regions (self->canvas, stored);
           return;
         }
@@ -711,9 +730,55 @@ static void
 update_field_actions (DiWindow *self)
 {
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "whole-image");
+  GAction *forget = g_action_map_lookup_action (G_ACTION_MAP (self), "forget-region");
 
   if (action != NULL)
     g_simple_action_set_enabled (G_SIMPLE_ACTION (action), self->region != NULL || self->scan != NULL);
+  if (forget != NULL)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (forget),
+                                 self->region != NULL && di_region_get_case_id (self->region) > 0);
+}
+
+/**
+ * di_window_forget_region:
+ *
+ * Removes the region on screen from the case (a region drawn by mistake)
+ * and goes back to the whole image. Reviews are not touched.
+ *
+ * Returns: whether a region was removed
+ */
+gboolean
+di_window_forget_region (DiWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 id;
+
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+
+  id = self->region != NULL ? di_region_get_case_id (self->region) : 0;
+  if (id <= 0 || self->kase == NULL)
+    return FALSE;
+
+  if (!di_case_remove_region (self->kase, id, &error))
+    {
+      /* TRANSLATORS: %s says why */
+      g_autofree char *text = g_strdup_printf (_("Could not remove the region from the case: %s"),
+                                               error->message);
+
+      di_window_show_message (self, TRUE, text);
+      return FALSE;
+    }
+  set_region (self, NULL);
+  _di_window_field_show_saved_regions (self);
+  return TRUE;
+}
+
+static void
+forget_region_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  di_window_forget_region (DI_WINDOW (user_data));
 }
 
 static void
@@ -735,6 +800,7 @@ whole_image_action (GSimpleAction *action,
 static const GActionEntry field_actions[] = {
   { "scan-field", scan_field_action },
   { "whole-image", whole_image_action },
+  { "forget-region", forget_region_action },
 };
 
 /* Escape, after the focused widget (a popover closes first): the

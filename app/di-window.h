@@ -66,5 +66,6 @@ gboolean       di_window_scan_field         (DiWindow      *self);
 DiFieldScan   *di_window_get_field_scan     (DiWindow      *self);
 gboolean       di_window_get_scan_running   (DiWindow      *self);
 gboolean       di_window_show_whole_image   (DiWindow      *self);
+gboolean       di_window_forget_region      (DiWindow      *self);
 
 G_END_DECLS

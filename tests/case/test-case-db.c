@@ -287,6 +287,12 @@ test_basics (const char *dir)
     CHECK (regions->len == 1 && ((DiCaseRegion *)regions->pdata[0])->width == 10, "region of image");
     CHECK (di_case_remove_region (kase, r2, &error), "remove region");
     CHECK (!di_case_remove_region (kase, r2, NULL), "remove twice");
+    CHECK (di_case_set_region_label (kase, r1, "b", &error), "relabel region");
+    CHECK (!di_case_set_region_label (kase, r2, "b", NULL), "relabel a removed region");
+    g_clear_pointer (&regions, g_ptr_array_unref);
+    regions = di_case_dup_regions (kase, ids[0]);
+    CHECK (regions->len == 1 && g_strcmp0 (((DiCaseRegion *)regions->pdata[0])->label, "b") == 0,
+           "region has its new label");
   }
 
   g_clear_object (&kase);

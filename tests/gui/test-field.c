@@ -435,6 +435,44 @@ test_saved_regions (void)
   g_signal_emit_by_name (canvas, "clicked", sx / 2, sy / 2);
   g_assert_null (di_window_get_region (fx.window));
   g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 1);
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "forget-region"));
+  wait_idle ();
+
+  /* Classified again with another result (as another model would give):
+   * the one row takes the new class. */
+  {
+    g_autoptr(GPtrArray) relabelled = NULL;
+    const char *top;
+
+    g_assert_true (di_case_set_region_label (di_window_get_case (fx.window),
+                                             ((DiCaseRegion *)g_ptr_array_index (stored, 0))->id,
+                                             "an older model's class", NULL));
+    g_signal_emit_by_name (canvas, "clicked", sx + sw / 3, sy + sh / 3);
+    g_assert_true (wait_for (region_classified, NULL, 60000));
+    top = di_prediction_get_top_name (di_region_get_prediction (di_window_get_region (fx.window)));
+    relabelled = dup_stored_regions ();
+    g_assert_cmpuint (relabelled->len, ==, 1);
+    g_assert_cmpstr (((DiCaseRegion *)g_ptr_array_index (relabelled, 0))->label, ==, top);
+    g_assert_cmpstr (di_image_canvas_get_saved_region (canvas, 0)->label, ==, top);
+  }
+
+  /* Forget Region: out of the case and off the canvas, back to the whole
+   * image; drawn again, the rectangle is stored (and shown) anew. */
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "forget-region"));
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.forget-region", NULL);
+  g_assert_null (di_window_get_region (fx.window));
+  g_clear_pointer (&after, g_ptr_array_unref);
+  after = dup_stored_regions ();
+  g_assert_cmpuint (after->len, ==, 0);
+  g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 0);
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "forget-region"));
+  g_assert_true (di_window_select_region (fx.window, (int)sx, (int)sy, (int)sw, (int)sh));
+  g_assert_true (wait_for (region_classified, NULL, 60000));
+  g_clear_pointer (&after, g_ptr_array_unref);
+  after = dup_stored_regions ();
+  g_assert_cmpuint (after->len, ==, 1);
+  assert_saved_regions_shown (after);
+  di_window_show_whole_image (fx.window);
   wait_idle ();
 }
 
