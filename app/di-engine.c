@@ -360,9 +360,12 @@ job_explain (Job *job)
       return;
     }
 
+  /* CBAM attention has no class: it is labelled with the prediction's. */
   job->heatmap = di_heatmap_new (ex.map, ex.w, ex.h, job->method, ex.stage,
                                  job->method == DI_EXPLAIN_CBAM && job->target < 0
-                                   ? ex.predicted : ex.target);
+                                   ? (job->prediction != NULL ? di_prediction_get_top (job->prediction)
+                                                              : ex.predicted)
+                                   : ex.target);
   if (job->prediction == NULL)
     job->prediction = di_prediction_new (job->model, ex.logits);
   dinet_explanation_free (&ex);

@@ -235,6 +235,14 @@ test_tta (void)
     g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (explained, k),
                                     di_prediction_get_probability (prediction, k), 1e-6);
   g_assert_cmpint (di_heatmap_get_target (heatmap), ==, di_prediction_get_top (prediction));
+  g_clear_object (&heatmap);
+
+  /* CBAM attention is labelled with that prediction too. */
+  di_engine_explain_async (engine, image, DI_EXPLAIN_CBAM, 4, -1, NULL, store_result_cb, &w);
+  heatmap = di_engine_explain_finish (engine, wait_result (&w), NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&w.result);
+  g_assert_cmpint (di_heatmap_get_target (heatmap), ==, di_prediction_get_top (prediction));
 
   dinet_net_free (net);
 }
