@@ -46,17 +46,53 @@ static void test_confusion(void) {
   CHECK(fabs(m->sensitivity - 6.0 / 7) < 1e-12, "sensitivity %g", m->sensitivity);
   CHECK(fabs(m->specificity - 2.0 / 3) < 1e-12, "specificity %g", m->specificity);
   CHECK(fabs(m->binary_accuracy - 0.8) < 1e-12, "binary accuracy %g", m->binary_accuracy);
+  /* make_probs gives the top class 0.8 and the others 0.1 each: P(abnormal)
+   * is 0.9 when the top class is abnormal and 0.2 when it is class 0, so the
+   * flag agrees with the top class's group here. */
+  CHECK(fabs(m->flag_sensitivity - 6.0 / 7) < 1e-12, "flag sensitivity %g", m->flag_sensitivity);
+  CHECK(fabs(m->flag_specificity - 2.0 / 3) < 1e-12, "flag specificity %g", m->flag_specificity);
   /* ECE: all confidences 0.8 in one bin, accuracy 0.7 -> 0.1 */
   CHECK(fabs(m->ece - 0.1) < 1e-6, "ece %g", m->ece);
   CHECK(fabs(m->nll - (-(7 * log(0.8) + 3 * log(0.1)) / 10)) < 1e-6, "nll %g", m->nll);
   dinet_metrics_free(m);
   /* no grouping -> binary figures absent */
   m = dinet_metrics_compute(probs, y, 10, 3, NULL);
-  CHECK(m && m->sensitivity == -1 && m->specificity == -1, "no grouping");
+  CHECK(m && m->sensitivity == -1 && m->specificity == -1 && m->flag_sensitivity == -1,
+        "no grouping");
   dinet_metrics_free(m);
   /* bad label -> NULL, no crash */
   const int bad[1] = {7};
   CHECK(dinet_metrics_compute(probs, bad, 1, 3, NULL) == NULL, "bad label refused");
+}
+
+/* The screening flag sums the abnormal classes: a cell whose top class is
+ * normal can still be flagged, which the top-class grouping misses. */
+static void test_flag(void) {
+  /* classes: 0 normal, 1 and 2 abnormal (two grades) */
+  const float probs[5 * 3] = {
+      0.40f, 0.35f, 0.25f, /* truth 1: top normal, P(abnormal) 0.60 -> flagged     */
+      0.45f, 0.30f, 0.25f, /* truth 2: top normal, P(abnormal) 0.55 -> flagged     */
+      0.70f, 0.20f, 0.10f, /* truth 1: top normal, P(abnormal) 0.30 -> not flagged */
+      0.50f, 0.25f, 0.25f, /* truth 0: top normal, P(abnormal) 0.50 -> flagged (>=) */
+      0.90f, 0.05f, 0.05f, /* truth 0: top normal, P(abnormal) 0.10 -> not flagged */
+  };
+  const int y[5] = {1, 2, 1, 0, 0};
+  const int ab[3] = {0, 1, 1};
+  CHECK(fabs(dinet_abnormal_probability(probs, ab, 3) - 0.60) < 1e-6, "P(abnormal) %g",
+        dinet_abnormal_probability(probs, ab, 3));
+  dinet_metrics *m = dinet_metrics_compute(probs, y, 5, 3, ab);
+  CHECK(m != NULL, "metrics");
+  if (!m)
+    return;
+  /* top class: all normal -> sensitivity 0/3, specificity 2/2, accuracy 2/5 */
+  CHECK(m->sensitivity == 0 && m->specificity == 1, "top-class rule %g %g", m->sensitivity,
+        m->specificity);
+  CHECK(fabs(m->binary_accuracy - 0.4) < 1e-12, "top-class accuracy %g", m->binary_accuracy);
+  /* flag: abnormal truths flagged 2 of 3, normal truths unflagged 1 of 2 */
+  CHECK(fabs(m->flag_sensitivity - 2.0 / 3) < 1e-12, "flag sensitivity %g", m->flag_sensitivity);
+  CHECK(fabs(m->flag_specificity - 0.5) < 1e-12, "flag specificity %g", m->flag_specificity);
+  CHECK(fabs(m->flag_accuracy - 0.6) < 1e-12, "flag accuracy %g", m->flag_accuracy);
+  dinet_metrics_free(m);
 }
 
 static void test_calibration(void) {
@@ -96,6 +132,7 @@ static void test_calibration(void) {
 
 int main(void) {
   test_confusion();
+  test_flag();
   test_calibration();
   return tu_finish();
 }

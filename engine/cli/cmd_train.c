@@ -257,6 +257,10 @@ static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *cla
   if (m->sensitivity >= 0 || m->specificity >= 0)
     fprintf(f, "normal/abnormal: accuracy %.4f  abnormal sensitivity %.4f  specificity %.4f\n",
             m->binary_accuracy, m->sensitivity, m->specificity);
+  if (m->flag_sensitivity >= 0 || m->flag_specificity >= 0)
+    fprintf(f, "screening flag, P(abnormal) >= %.2f: accuracy %.4f  abnormal sensitivity %.4f  "
+               "specificity %.4f\n",
+            DINET_FLAG_THRESHOLD, m->flag_accuracy, m->flag_sensitivity, m->flag_specificity);
   fprintf(f, "%-24s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
   for (int c = 0; c < m->k; c++)
     fprintf(f, "%-24s %9.4f %9.4f %9.4f %8d\n", classes[c], m->precision[c], m->recall[c],
@@ -270,6 +274,12 @@ static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *cla
   }
 }
 
+/* ", "KEY": v, or null when v < 0 (a rate with no cases). */
+static void json_rate(FILE *f, const char *key, double v) {
+  fprintf(f, ", \"%s\": ", key);
+  v >= 0 ? json_number(f, v) : (void)fputs("null", f);
+}
+
 static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *classes) {
   fprintf(f, "{\"images\": %d, \"accuracy\": ", m->n);
   json_number(f, m->accuracy);
@@ -281,12 +291,12 @@ static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *cla
   json_number(f, m->nll);
   fputs(", \"ece\": ", f);
   json_number(f, m->ece);
-  fputs(", \"abnormal_sensitivity\": ", f);
-  m->sensitivity >= 0 ? json_number(f, m->sensitivity) : (void)fputs("null", f);
-  fputs(", \"specificity\": ", f);
-  m->specificity >= 0 ? json_number(f, m->specificity) : (void)fputs("null", f);
-  fputs(", \"binary_accuracy\": ", f);
-  m->binary_accuracy >= 0 ? json_number(f, m->binary_accuracy) : (void)fputs("null", f);
+  json_rate(f, "abnormal_sensitivity", m->sensitivity);
+  json_rate(f, "specificity", m->specificity);
+  json_rate(f, "binary_accuracy", m->binary_accuracy);
+  json_rate(f, "flag_sensitivity", m->flag_sensitivity);
+  json_rate(f, "flag_specificity", m->flag_specificity);
+  json_rate(f, "flag_accuracy", m->flag_accuracy);
   fputs(", \"classes\": [", f);
   for (int c = 0; c < m->k; c++) {
     fputs(c ? ", {\"name\": " : "{\"name\": ", f);
@@ -1049,7 +1059,9 @@ int cmd_calibrate(int argc, char **argv) {
         {"metrics.val_accuracy", m->accuracy}, {"metrics.val_balanced_accuracy", m->balanced_accuracy},
         {"metrics.val_macro_f1", m->macro_f1}, {"metrics.val_ece", m->ece},
         {"metrics.val_abnormal_sensitivity", m->sensitivity}, {"metrics.val_specificity", m->specificity},
-        {"metrics.val_binary_accuracy", m->binary_accuracy}};
+        {"metrics.val_binary_accuracy", m->binary_accuracy},
+        {"metrics.val_flag_sensitivity", m->flag_sensitivity},
+        {"metrics.val_flag_specificity", m->flag_specificity}};
     for (size_t i = 0; i < sizeof figs / sizeof *figs; i++) {
       if (figs[i].v < 0)
         continue;

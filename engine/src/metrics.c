@@ -15,6 +15,22 @@ void dinet_metrics_free(dinet_metrics *m) {
   free(m);
 }
 
+double dinet_abnormal_probability(const float *p, const int *abnormal, int k) {
+  double s = 0;
+  for (int j = 0; j < k; j++)
+    if (abnormal[j] == 1)
+      s += p[j];
+  return s;
+}
+
+/* Binary rates from counts; -1 where the denominator is empty. */
+static void binary_rates(int tp, int fn, int tn, int fp, int n, double *sens, double *spec,
+                         double *acc) {
+  *sens = tp + fn ? (double)tp / (tp + fn) : -1;
+  *spec = tn + fp ? (double)tn / (tn + fp) : -1;
+  *acc = n ? (double)(tp + tn) / n : -1;
+}
+
 dinet_metrics *dinet_metrics_compute(const float *probs, const int *labels, int n, int k,
                                      const int *abnormal) {
   if (n < 0 || k < 1)
@@ -37,6 +53,7 @@ dinet_metrics *dinet_metrics_compute(const float *probs, const int *labels, int 
   int bin_n[DINET_ECE_BINS] = {0};
   double nll = 0;
   int correct = 0, tp = 0, fn = 0, tn = 0, fp = 0;
+  int ftp = 0, ffn = 0, ftn = 0, ffp = 0; /* screening flag */
   for (int i = 0; i < n; i++) {
     const float *p = probs + (size_t)i * k;
     int y = labels[i], top = 0;
@@ -62,6 +79,11 @@ dinet_metrics *dinet_metrics_compute(const float *probs, const int *labels, int 
       fn += ya && !pa;
       tn += !ya && !pa;
       fp += !ya && pa;
+      int fa = dinet_abnormal_probability(p, abnormal, k) >= DINET_FLAG_THRESHOLD;
+      ftp += ya && fa;
+      ffn += ya && !fa;
+      ftn += !ya && !fa;
+      ffp += !ya && fa;
     }
   }
   m->accuracy = n ? (double)correct / n : 0;
@@ -90,10 +112,11 @@ dinet_metrics *dinet_metrics_compute(const float *probs, const int *labels, int 
   m->macro_f1 = present ? sum_f1 / present : 0;
   m->balanced_accuracy = present ? sum_rec / present : 0;
   m->sensitivity = m->specificity = m->binary_accuracy = -1;
+  m->flag_sensitivity = m->flag_specificity = m->flag_accuracy = -1;
   if (abnormal) {
-    m->sensitivity = tp + fn ? (double)tp / (tp + fn) : -1;
-    m->specificity = tn + fp ? (double)tn / (tn + fp) : -1;
-    m->binary_accuracy = n ? (double)(tp + tn) / n : -1;
+    binary_rates(tp, fn, tn, fp, n, &m->sensitivity, &m->specificity, &m->binary_accuracy);
+    binary_rates(ftp, ffn, ftn, ffp, n, &m->flag_sensitivity, &m->flag_specificity,
+                 &m->flag_accuracy);
   }
   return m;
 }

@@ -23,7 +23,19 @@ typedef struct dinet_metrics {
   double sensitivity; /* abnormal recall */
   double specificity; /* normal recall */
   double binary_accuracy;
+  /* the same for the screening flag: abnormal when P(abnormal) (the sum of the
+   * abnormal classes' probabilities) >= DINET_FLAG_THRESHOLD, whatever the top
+   * class is (else -1) */
+  double flag_sensitivity, flag_specificity, flag_accuracy;
 } dinet_metrics;
+
+/* The screening flag's threshold on P(abnormal): the Bayes decision for the
+ * binary question when the probabilities are calibrated. */
+#define DINET_FLAG_THRESHOLD 0.5
+
+/* P(abnormal) of one probability row p[k]: the sum over the classes with
+ * abnormal[j] == 1. */
+double dinet_abnormal_probability(const float *p, const int *abnormal, int k);
 
 /* probs: n x k rows (softmax output), labels: n true classes,
  * abnormal: k flags (1 abnormal, 0 normal) or NULL. Returns NULL on
