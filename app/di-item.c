@@ -94,6 +94,8 @@ update_badge (DiItem *self)
       g_strv_builder_add (builder, color);
       if (di_model_info_get_class_abnormal (model, top) == 1)
         g_strv_builder_add (builder, "abnormal");
+      else if (di_prediction_get_suspicious (self->prediction))
+        g_strv_builder_add (builder, "suspicious");
     }
   else
     g_strv_builder_add (builder, "pending");
@@ -507,6 +509,19 @@ di_item_get_suspicion (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), -1);
   return self->prediction ? di_prediction_get_abnormal (self->prediction) : -1;
+}
+
+/**
+ * di_item_get_suspicious:
+ *
+ * Returns: %TRUE when the item's prediction carries the screening flag
+ *   (see di_prediction_get_suspicious())
+ */
+gboolean
+di_item_get_suspicious (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
+  return self->prediction != NULL && di_prediction_get_suspicious (self->prediction);
 }
 
 /**

@@ -26,6 +26,7 @@ void          di_item_set_prediction      (DiItem       *self,
                                            DiPrediction *prediction);
 const char   *di_item_get_predicted_label (DiItem       *self);
 double        di_item_get_suspicion       (DiItem       *self);
+gboolean      di_item_get_suspicious      (DiItem       *self);
 double        di_item_get_margin          (DiItem       *self);
 int           di_item_get_reviewer_class  (DiItem       *self);
 void          di_item_set_reviewer_class  (DiItem       *self,

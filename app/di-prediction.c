@@ -160,6 +160,25 @@ di_prediction_get_abnormal (DiPrediction *self)
   return self->abnormal;
 }
 
+/**
+ * di_prediction_get_suspicious:
+ *
+ * The screening flag, as `dinet eval` counts it (not the case's flag on a
+ * missing or changed file): P(abnormal) is at least
+ * %DINET_FLAG_THRESHOLD, whatever the top class is. A cell whose top class
+ * is normal can be flagged when the abnormal probability is split over
+ * several abnormal classes.
+ *
+ * Returns: %TRUE when suspicious; %FALSE when not, or when the model does not
+ *   group its classes
+ */
+gboolean
+di_prediction_get_suspicious (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->abnormal >= DINET_FLAG_THRESHOLD;
+}
+
 double
 di_prediction_get_margin (DiPrediction *self)
 {

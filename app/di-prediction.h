@@ -27,6 +27,7 @@ double        di_prediction_get_probability (DiPrediction *self,
 double        di_prediction_get_logit       (DiPrediction *self,
                                              int           index);
 double        di_prediction_get_abnormal    (DiPrediction *self);
+gboolean      di_prediction_get_suspicious  (DiPrediction *self);
 double        di_prediction_get_margin      (DiPrediction *self);
 int          *di_prediction_dup_order       (DiPrediction *self);
 

@@ -510,6 +510,7 @@ typedef struct
   guint n_agree;
   double kappa;             /* NAN when undefined */
   guint ai_normal, ai_abnormal, ai_unknown;
+  guint ai_suspicious;      /* P(abnormal) >= DINET_FLAG_THRESHOLD */
   guint rv_normal, rv_abnormal, rv_unknown;
   DiBethesda ai_category;
   DiBethesda case_category;
@@ -634,6 +635,8 @@ gather (DiReport *self,
           s->n_classified++;
           g_array_index (s->predicted_counts, int, class_slot (s, predicted))++;
           ab = class_abnormal (s->model, predicted);
+          if (cell->suspicion >= DINET_FLAG_THRESHOLD)
+            s->ai_suspicious++;
           if (ab == 1)
             s->ai_abnormal++;
           else if (ab == 0)
@@ -919,6 +922,8 @@ static const struct { const char *key; const char *label; } figure_labels[] = {
   { "metrics.val_abnormal_sensitivity", N_("Sensitivity, abnormal") },
   { "metrics.val_specificity", N_("Specificity") },
   { "metrics.val_binary_accuracy", N_("Normal/abnormal accuracy") },
+  { "metrics.val_flag_sensitivity", N_("Sensitivity, P(abnormal) ≥ 50 %") },
+  { "metrics.val_flag_specificity", N_("Specificity, P(abnormal) ≥ 50 %") },
   { "metrics.val_images", N_("Validation images") },
 };
 
@@ -1112,6 +1117,7 @@ draw_summary_page (DiReport *self,
   double y = MARGIN + 10;
   g_autofree char *agreement = NULL;
   g_autofree char *ai_totals = NULL;
+  g_autofree char *ai_suspicious = NULL;
   g_autofree char *rv_totals = NULL;
 
   begin_page (ctx);
@@ -1175,11 +1181,18 @@ draw_summary_page (DiReport *self,
                                s->ai_normal, s->ai_abnormal, s->ai_unknown);
   rv_totals = g_strdup_printf (_("%u normal, %u abnormal, %u not grouped"),
                                s->rv_normal, s->rv_abnormal, s->rv_unknown);
+  if (s->ai_normal + s->ai_abnormal > 0)
+    /* TRANSLATORS: "5 of 40 classified cells (P(abnormal) ≥ 50 %)" */
+    ai_suspicious = g_strdup_printf (_("%u of %u classified cells (P(abnormal) ≥ 50 %%)"),
+                                     s->ai_suspicious, s->n_classified);
+  else
+    ai_suspicious = g_strdup ("—");
 
   {
     const char *rows[] = {
       _("AI–reviewer agreement"), agreement,
       _("AI calls"), ai_totals,
+      _("AI suspicious"), ai_suspicious,
       _("Reviewer labels"), rv_totals,
       NULL, NULL,
     };

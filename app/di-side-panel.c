@@ -170,8 +170,13 @@ update_prediction (DiSidePanel *self)
   if (di_prediction_get_abnormal (prediction) >= 0)
     {
       double a = di_prediction_get_abnormal (prediction);
-      g_autofree char *s = g_strdup_printf ("%.1f%%", 100.0 * a);
+      g_autofree char *s = NULL;
 
+      if (di_prediction_get_suspicious (prediction))
+        /* TRANSLATORS: P(abnormal) at or above 50 %: "62.0% · suspicious" */
+        s = g_strdup_printf (_("%.1f%% · suspicious"), 100.0 * a);
+      else
+        s = g_strdup_printf ("%.1f%%", 100.0 * a);
       gtk_label_set_text (self->abnormal_label, s);
       gtk_level_bar_set_value (self->abnormal_bar, CLAMP (a, 0, 1));
       gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), TRUE);
@@ -1017,6 +1022,21 @@ di_side_panel_get_flag_text (DiSidePanel *self)
 
   return gtk_widget_get_visible (GTK_WIDGET (self->flag_box))
            ? gtk_label_get_text (self->flag_label) : NULL;
+}
+
+/**
+ * di_side_panel_get_abnormal_text:
+ *
+ * Returns: (nullable): the P(abnormal) line ("62.0% · suspicious"), when
+ *   shown
+ */
+const char *
+di_side_panel_get_abnormal_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+
+  return gtk_widget_get_visible (GTK_WIDGET (self->abnormal_box))
+           ? gtk_label_get_text (self->abnormal_label) : NULL;
 }
 
 DiExplainMethod

@@ -47,6 +47,7 @@ void             di_side_panel_set_history         (DiSidePanel     *self,
                                                     GPtrArray       *history);
 char            *di_side_panel_dup_history_text    (DiSidePanel     *self);
 const char      *di_side_panel_get_flag_text       (DiSidePanel     *self);
+const char      *di_side_panel_get_abnormal_text   (DiSidePanel     *self);
 DiRegion        *di_side_panel_get_region          (DiSidePanel     *self);
 void             di_side_panel_set_region          (DiSidePanel     *self,
                                                     DiRegion        *region);

@@ -35,7 +35,8 @@ G_DEFINE_ENUM_TYPE (DiSortMode, di_sort_mode,
 G_DEFINE_ENUM_TYPE (DiFilterMode, di_filter_mode,
   G_DEFINE_ENUM_VALUE (DI_FILTER_ALL, "all"),
   G_DEFINE_ENUM_VALUE (DI_FILTER_UNREVIEWED, "unreviewed"),
-  G_DEFINE_ENUM_VALUE (DI_FILTER_REVIEWED, "reviewed"))
+  G_DEFINE_ENUM_VALUE (DI_FILTER_REVIEWED, "reviewed"),
+  G_DEFINE_ENUM_VALUE (DI_FILTER_SUSPICIOUS, "suspicious"))
 
 const char *
 di_colormap_get_label (DiColormap colormap)

@@ -90,6 +90,7 @@ typedef enum {
   DI_FILTER_ALL,
   DI_FILTER_UNREVIEWED,
   DI_FILTER_REVIEWED,
+  DI_FILTER_SUSPICIOUS,
 } DiFilterMode;
 
 #define DI_TYPE_FILTER_MODE (di_filter_mode_get_type ())

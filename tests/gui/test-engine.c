@@ -371,6 +371,33 @@ test_cancel_between_layers (void)
   g_clear_object (&w.result);
 }
 
+/* The screening flag: P(abnormal), the abnormal classes added up, at least
+ * 50 %, whatever the top class is. */
+static void
+test_suspicious (void)
+{
+  const char *classes[] = { "normal", "grade_a", "grade_b", NULL };
+  const int grouped[] = { 0, 1, 1 };
+  /* log-probabilities, so softmax at temperature 1 gives them back */
+  const float split[] = { logf (0.40f), logf (0.35f), logf (0.25f) };
+  const float normal[] = { logf (0.70f), logf (0.20f), logf (0.10f) };
+  g_autoptr(DiModelInfo) model = _di_model_info_new_from_record ("0", "m", classes, grouped, 1.0);
+  g_autoptr(DiModelInfo) plain = _di_model_info_new_from_record ("1", "p", classes, NULL, 1.0);
+  g_autoptr(DiPrediction) a = di_prediction_new (model, split);
+  g_autoptr(DiPrediction) b = di_prediction_new (model, normal);
+  g_autoptr(DiPrediction) c = di_prediction_new (plain, split);
+
+  /* top class normal, but 60 % abnormal over two grades */
+  g_assert_cmpint (di_prediction_get_top (a), ==, 0);
+  g_assert_cmpfloat_with_epsilon (di_prediction_get_abnormal (a), 0.60, 1e-5);
+  g_assert_true (di_prediction_get_suspicious (a));
+  g_assert_cmpfloat_with_epsilon (di_prediction_get_abnormal (b), 0.30, 1e-5);
+  g_assert_false (di_prediction_get_suspicious (b));
+  /* no grouping: never suspicious */
+  g_assert_cmpfloat (di_prediction_get_abnormal (c), <, 0);
+  g_assert_false (di_prediction_get_suspicious (c));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -402,6 +429,7 @@ main (int   argc,
       g_assert_no_error (error);
     }
 
+  g_test_add_func ("/engine/suspicious", test_suspicious);
   g_test_add_func ("/engine/errors", test_errors);
   g_test_add_func ("/engine/explain", test_explain);
   g_test_add_func ("/engine/tta", test_tta);

@@ -291,6 +291,8 @@ test_open_folder_classifies (void)
       g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-4);
       g_assert_cmpfloat_with_epsilon (di_prediction_get_abnormal (prediction), abnormal, 1e-5);
       g_assert_cmpfloat_with_epsilon (di_item_get_suspicion (item), abnormal, 1e-5);
+      /* The screening flag adds the abnormal classes up, as dinet eval does. */
+      g_assert_true (di_item_get_suspicious (item) == (di_prediction_get_abnormal (prediction) >= 0.5));
     }
 
   g_assert_null (di_window_get_message (fx.window));
@@ -784,6 +786,37 @@ test_navigation_and_sorting (void)
       g_assert_cmpfloat (di_item_get_suspicion (item), <=, last);
       last = di_item_get_suspicion (item);
     }
+
+  /* The Suspicious filter shows exactly the items at P(abnormal) >= 50 %,
+   * and the side panel says so for the image on screen. */
+  {
+    GListModel *items = di_window_get_items (fx.window);
+    guint n_suspicious = 0;
+    DiItem *current = di_window_get_current_item (fx.window);
+    const char *text = di_side_panel_get_abnormal_text (di_window_get_side_panel (fx.window));
+
+    for (guint i = 0; i < g_list_model_get_n_items (items); i++)
+      {
+        g_autoptr(DiItem) item = g_list_model_get_item (items, i);
+
+        n_suspicious += di_item_get_suspicion (item) >= 0.5;
+      }
+    di_gallery_set_filter_mode (gallery, DI_FILTER_SUSPICIOUS);
+    spin (50);
+    g_assert_cmpuint (g_list_model_get_n_items (visible), ==, n_suspicious);
+    for (guint i = 0; i < n_suspicious; i++)
+      {
+        g_autoptr(DiItem) item = g_list_model_get_item (visible, i);
+
+        g_assert_true (di_item_get_suspicious (item));
+      }
+    di_gallery_set_filter_mode (gallery, DI_FILTER_ALL);
+    spin (50);
+    g_test_message ("%u of %u fixture cells suspicious", n_suspicious, g_list_model_get_n_items (items));
+
+    g_assert_nonnull (text);
+    g_assert_true ((strstr (text, "suspicious") != NULL) == di_item_get_suspicious (current));
+  }
 
   di_gallery_set_sort_mode (gallery, DI_SORT_UNCERTAINTY);
   last = -1;
