@@ -297,19 +297,21 @@ preprocess (Batch       *b,
   return x;
 }
 
+/* Grad-CAM of @target (the prediction's class; -1: the one-view top). */
 static gboolean
 explain (Batch        *b,
          gint64        image_id,
          const float  *x,
+         int           target,
          GError      **error)
 {
   dinet_error err = {0};
   int size = dinet_net_input_size (b->net);
   float *map = NULL;
-  int target = -1, mh = 0, mw = 0;
+  int mh = 0, mw = 0;
   gint64 id;
 
-  if (dinet_gradcam (b->net, x, size, size, GRADCAM_STAGE, -1, NULL, &target, &map, &mh, &mw, &err) != 0)
+  if (dinet_gradcam (b->net, x, size, size, GRADCAM_STAGE, target, NULL, &target, &map, &mh, &mw, &err) != 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, err.message);
       return FALSE;
@@ -334,6 +336,7 @@ classify (Batch       *b,
   dinet_error err = {0};
   int size = dinet_net_input_size (b->net);
   int k = dinet_net_num_classes (b->net);
+  int top = -1;
 
   x = preprocess (b, filename, error);
   if (x == NULL)
@@ -341,11 +344,11 @@ classify (Batch       *b,
 
   if (need_prediction)
     {
-      int top = 0;
-
       logits = g_new (float, k);
       probs = g_new (float, k);
-      if (dinet_net_forward (b->net, x, 1, size, size, logits, &err) != 0)
+      /* As the viewer and `dinet classify` do: the model's own views (the
+       * mean of 8 for a TTA model), its temperature fitted to those. */
+      if (dinet_net_predict (b->net, x, 1, size, size, 0, logits, &err) != 0)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", filename, err.message);
           return FALSE;
@@ -354,6 +357,7 @@ classify (Batch       *b,
       if (di_case_add_prediction (b->kase, image_id, b->model_sha256, probs, logits, k,
                                   dinet_net_temperature (b->net), error) == 0)
         return FALSE;
+      top = 0;
       for (int i = 1; i < k; i++)
         if (probs[i] > probs[top])
           top = i;
@@ -365,7 +369,18 @@ classify (Batch       *b,
       b->n_classified++;
     }
 
-  if (need_explanation && !explain (b, image_id, x, error))
+  if (need_explanation && top < 0)
+    {
+      /* explain the stored prediction's class, as the viewer does */
+      g_autoptr(DiCaseEvent) stored = di_case_dup_prediction (b->kase, image_id, b->model_sha256);
+
+      int t = stored != NULL ? di_case_event_get_top (stored) : -1;
+
+      for (int i = 0; t >= 0 && i < k && top < 0; i++)
+        if (g_strcmp0 (dinet_net_class_name (b->net, i), stored->classes[t]) == 0)
+          top = i;
+    }
+  if (need_explanation && !explain (b, image_id, x, top, error))
     return FALSE;
 
   return TRUE;

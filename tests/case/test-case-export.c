@@ -20,6 +20,7 @@
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <dinet/dinet.h>
 
 #include "case-testutil.h"
 #include "di-batch.h"
@@ -127,6 +128,7 @@ check_csv (DiCase     *kase,
   g_autofree char *text = NULL;
   g_autoptr(GPtrArray) ours = NULL;
   int col_file = -1, col_label = -1, col_note = -1, col_pred = -1, col_reviewer = -1, col_p[3] = { -1, -1, -1 };
+  int col_abn = -1, col_susp = -1;
 
   CHECK (out != NULL, "python's csv module reads the CSV");
   if (out == NULL)
@@ -143,6 +145,8 @@ check_csv (DiCase     *kase,
       if (g_str_equal (header[i], "note")) col_note = i;
       if (g_str_equal (header[i], "predicted")) col_pred = i;
       if (g_str_equal (header[i], "reviewer")) col_reviewer = i;
+      if (g_str_equal (header[i], "p_abnormal")) col_abn = i;
+      if (g_str_equal (header[i], "suspicious")) col_susp = i;
       for (int k = 0; k < 3; k++)
         {
           g_autofree char *name = g_strconcat ("p_", classes[k], NULL);
@@ -151,8 +155,10 @@ check_csv (DiCase     *kase,
         }
     }
   CHECK (col_file == 0 && col_label > 0 && col_note > 0 && col_pred > 0 && col_reviewer > 0 &&
-         col_p[0] > 0 && col_p[1] > 0 && col_p[2] > 0, "header has every column");
-  if (col_file != 0 || col_label < 0 || col_note < 0 || col_pred < 0 || col_p[2] < 0 || col_reviewer < 0)
+         col_p[0] > 0 && col_p[1] > 0 && col_p[2] > 0 && col_abn > 0 && col_susp > 0,
+         "header has every column");
+  if (col_file != 0 || col_label < 0 || col_note < 0 || col_pred < 0 || col_p[2] < 0 || col_reviewer < 0 ||
+      col_abn < 0 || col_susp < 0)
     return;
 
   for (guint i = 0; i < images->len && records[i + 1] != NULL; i++)
@@ -173,6 +179,16 @@ check_csv (DiCase     *kase,
       for (int k = 0; k < 3; k++)
         sum += g_ascii_strtod (f[col_p[k]], NULL);
       CHECK (fabs (sum - 1.0) < 1e-4, "probabilities sum to %f", sum);
+      /* the model groups b and c as abnormal: p_abnormal = p_b + p_c, and
+       * suspicious at 0.5 or more */
+      {
+        double pab = g_ascii_strtod (f[col_p[1]], NULL) + g_ascii_strtod (f[col_p[2]], NULL);
+        double got = g_ascii_strtod (f[col_abn], NULL);
+
+        CHECK (fabs (got - pab) < 2e-6, "p_abnormal %s, want %f", f[col_abn], pab);
+        CHECK (g_strcmp0 (f[col_susp], got >= 0.5 ? "yes" : "no") == 0, "suspicious %s at %f",
+               f[col_susp], got);
+      }
     }
 
   /* Our own parser agrees with Python's. */
@@ -276,6 +292,7 @@ check_report (DiCase     *kase,
              "validation figures");
       CHECK (strstr (text, "Disagreement") != NULL && strstr (text, "Agreement") != NULL, "cell tags");
       CHECK (strstr (text, "Case category") != NULL, "case category");
+      CHECK (strstr (text, "AI suspicious") != NULL, "screening flag count");
       {
         g_autofree char *last = g_strdup_printf ("Page %d of %d", expected_pages, expected_pages);
         CHECK (strstr (text, last) != NULL, "page numbers");
@@ -424,6 +441,135 @@ check_pack (DiCase     *kase,
     }
 }
 
+/* A model that asks for 8 views (metadata "tta") is classified with 8 views
+ * by the batch too, with its temperature: the stored probabilities are
+ * those of dinet_net_predict(), as in the viewer and `dinet classify`. */
+static void
+check_batch_views (const char *dir,
+                   const char *model,
+                   const char *imgdir,
+                   const char * const *names,
+                   guint        n_names)
+{
+  dinet_error derr = {0};
+  g_autofree char *tta_model = g_build_filename (dir, "model-tta.safetensors", NULL);
+  g_autofree char *case_path = g_build_filename (dir, "tta.dicase", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiCase) kase = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  dinet_net *net = dinet_net_load (model, &derr);
+  int k, size, rc;
+  guint differs = 0;
+
+  CHECK (net != NULL, "load %s: %s", model, derr.message);
+  if (net == NULL)
+    return;
+  dinet_net_set_meta (net, DINET_META_TTA, DINET_TTA_DIHEDRAL8, NULL);
+  dinet_net_set_meta (net, "temperature", "1.7", NULL);
+  CHECK (dinet_net_save (net, tta_model, DINET_DTYPE_F32, &derr) == 0, "save: %s", derr.message);
+  CHECK (dinet_net_tta_views (net) == 8, "8 views");
+  {
+    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", tta_model,
+                           "--threads", "2", "--quiet", imgdir, NULL };
+    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
+    CHECK (rc == 0, "batch run exit %d", rc);
+  }
+  kase = di_case_open (case_path, &error);
+  CHECK_NO_ERROR (error);
+  k = dinet_net_num_classes (net);
+  size = dinet_net_input_size (net);
+  images = kase ? di_case_dup_images (kase) : g_ptr_array_new ();
+  CHECK (images->len == n_names, "%u images", images->len);
+  for (guint i = 0; i < images->len; i++)
+    {
+      DiCaseImage *image = g_ptr_array_index (images, i);
+      g_autoptr(DiCaseEvent) pred = di_case_dup_prediction (kase, image->id, NULL);
+      dinet_image *img = image->filename ? dinet_image_load (image->filename, NULL, &derr) : NULL;
+      g_autofree float *x = g_new (float, 3 * (gsize)size * size);
+      g_autofree float *z = g_new (float, k);
+      g_autofree float *p = g_new (float, k);
+      g_autofree float *p1 = g_new (float, k);
+
+      CHECK (pred != NULL && img != NULL, "prediction and image %s", image->path);
+      if (pred == NULL || img == NULL)
+        {
+          dinet_image_free (img);
+          continue;
+        }
+      CHECK (dinet_net_preprocess (net, img, x, &derr) == 0, "preprocess");
+      dinet_image_free (img);
+      CHECK (dinet_net_predict (net, x, 1, size, size, 0, z, &derr) == 0, "predict");
+      dinet_softmax (z, 1, k, dinet_net_temperature (net), p);
+      CHECK (dinet_net_predict (net, x, 1, size, size, 1, z, &derr) == 0, "one view");
+      dinet_softmax (z, 1, k, dinet_net_temperature (net), p1);
+      for (int j = 0; j < k; j++)
+        {
+          CHECK (fabs (pred->probabilities[j] - p[j]) < 1e-5, "%s class %d: stored %g, 8 views %g",
+                 image->path, j, pred->probabilities[j], p[j]);
+          differs += fabs (p1[j] - p[j]) > 1e-4;
+        }
+    }
+  /* the check can tell: one view gives other probabilities */
+  CHECK (differs > 0, "8 views differ from one");
+  dinet_net_free (net);
+  (void)names;
+}
+
+/* An image nobody could classify or review leaves the case "Not
+ * determined", never NILM, and the title page says the case is incomplete. */
+static void
+check_incomplete_case (const char *dir,
+                       const char *model)
+{
+  g_autofree char *folder = g_build_filename (dir, "incomplete", NULL);
+  g_autofree char *good = g_build_filename (folder, "good.png", NULL);
+  g_autofree char *broken = g_build_filename (folder, "broken.png", NULL);
+  g_autofree char *case_path = g_build_filename (dir, "incomplete.dicase", NULL);
+  g_autofree char *pdf = g_build_filename (dir, "incomplete.pdf", NULL);
+  g_autofree char *text = NULL;
+  int rc;
+
+  g_mkdir_with_parents (folder, 0755);
+  ct_make_cell (good, 96, 80, 3);
+  g_file_set_contents (broken, "", 0, NULL);
+  {
+    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
+                           "--threads", "2", "--quiet", folder, NULL };
+    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
+    CHECK (rc != 0, "a failed image makes the run fail (exit %d)", rc);
+  }
+  /* The readable cell reviewed as "a", a normal class: NILM on its own. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DiCase) kase = di_case_open (case_path, &error);
+    gint64 id = kase ? di_case_find_image (kase, good) : 0;
+
+    CHECK_NO_ERROR (error);
+    CHECK (id > 0 && di_case_relabel (kase, id, "a", NULL, "Dr Test", NULL), "review the readable cell");
+  }
+  {
+    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
+                           "--threads", "2", "--quiet", "--export-report", pdf, NULL };
+    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
+    CHECK (rc == 0, "report run exit %d", rc);
+  }
+  if (!have_program ("pdftotext"))
+    return;
+  {
+    const char *argv[] = { "pdftotext", pdf, "-", NULL };
+    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
+  }
+  if (text == NULL)
+    return;
+  /* one line of words, whatever the layout wrapped */
+  for (char *c = text; *c; c++)
+    if (*c == '\n')
+      *c = ' ';
+  CHECK (strstr (text, "Not determined") != NULL, "category not determined");
+  CHECK (strstr (text, "1 image was neither classified nor reviewed") != NULL, "incomplete case said: %s",
+         text);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -477,6 +623,9 @@ main (int   argc,
   CHECK (n_pred == G_N_ELEMENTS (names), "%" G_GINT64_FORMAT " predictions", n_pred);
   CHECK (raw_int (case_path, "SELECT count(DISTINCT model_sha256) FROM predictions") == 1, "one model");
   CHECK (raw_int (case_path, "SELECT count(*) FROM explanations") == 0, "no maps without a report");
+
+  check_batch_views (dir, model, imgdir, names, G_N_ELEMENTS (names));
+  check_incomplete_case (dir, model);
 
   /* 2. Again, as a separate process without a display: nothing to do. */
   {
