@@ -262,6 +262,39 @@ di_case_event_get_top (const DiCaseEvent *event)
   return top;
 }
 
+/**
+ * di_case_event_get_abnormal:
+ * @model: (nullable): the model the prediction came from, for its grouping
+ *
+ * Returns: for a prediction, P(abnormal): the summed probability of the
+ *   classes @model groups as abnormal (the screening flag's score, as in
+ *   di_prediction_get_abnormal()); -1 when there is no grouping or no
+ *   prediction
+ */
+double
+di_case_event_get_abnormal (const DiCaseEvent *event,
+                            const DiCaseModel *model)
+{
+  double p = 0;
+  gboolean grouped = FALSE;
+
+  g_return_val_if_fail (event != NULL, -1);
+
+  if (event->probabilities == NULL || model == NULL || model->abnormal == NULL)
+    return -1;
+  for (int i = 0; i < event->n_classes; i++)
+    {
+      int j = di_case_model_find_class (model, event->classes[i]);
+
+      if (j < 0 || model->abnormal[j] < 0)
+        continue;
+      grouped = TRUE;
+      if (model->abnormal[j] == 1)
+        p += event->probabilities[i];
+    }
+  return grouped ? p : -1;
+}
+
 DiCaseRegion *
 di_case_region_copy (const DiCaseRegion *region)
 {

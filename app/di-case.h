@@ -188,6 +188,8 @@ GType              di_case_event_get_type       (void) G_GNUC_CONST;
 DiCaseEvent       *di_case_event_copy           (const DiCaseEvent       *event);
 void               di_case_event_free           (DiCaseEvent             *event);
 int                di_case_event_get_top        (const DiCaseEvent       *event);
+double             di_case_event_get_abnormal   (const DiCaseEvent       *event,
+                                                 const DiCaseModel       *model);
 GType              di_case_region_get_type      (void) G_GNUC_CONST;
 DiCaseRegion      *di_case_region_copy          (const DiCaseRegion      *region);
 void               di_case_region_free          (DiCaseRegion            *region);

@@ -2,9 +2,13 @@
  *
  * CSV (RFC 4180: CRLF, fields with a comma, quote, CR or LF quoted, quotes
  * doubled; UTF-8): one row per image, columns
- *   file, sha256, status, model, model_sha256, predicted, p_CLASS...,
- *   reviewer_label, note, reviewer, review_time
- * with one p_CLASS column per class of every model in the case.
+ *   file, sha256, status, model, model_sha256, predicted, p_abnormal,
+ *   suspicious, p_CLASS..., reviewer_label, note, reviewer, review_time
+ * with one p_CLASS column per class of every model in the case. status is
+ * the file's: ok, missing or changed; an image with an empty predicted
+ * column was not classified (unreadable, or not yet). p_abnormal is the
+ * screening flag's score (empty when the model has no normal/abnormal
+ * grouping), suspicious "yes" when it is at least DINET_FLAG_THRESHOLD.
  *
  * GeoJSON, QuPath's convention: a FeatureCollection of Features with a
  * Polygon geometry (image pixels, closed ring), and properties objectType
@@ -29,6 +33,8 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+
+#include <dinet/dinet.h>
 
 #include "di-export.h"
 
@@ -227,7 +233,9 @@ di_export_csv (DiCase      *kase,
   g_autoptr(GPtrArray) models = NULL;
   g_autoptr(GPtrArray) columns = g_ptr_array_new ();
   g_autoptr(GString) s = g_string_new (NULL);
-  static const char * const head[] = { "file", "sha256", "status", "model", "model_sha256", "predicted" };
+  static const char * const head[] = {
+    "file", "sha256", "status", "model", "model_sha256", "predicted", "p_abnormal", "suspicious"
+  };
   static const char * const tail[] = { "reviewer_label", "note", "reviewer", "review_time" };
 
   g_return_val_if_fail (DI_IS_CASE (kase), FALSE);
@@ -274,7 +282,9 @@ di_export_csv (DiCase      *kase,
     {
       DiCaseImage *image = g_ptr_array_index (images, i);
       g_autoptr(DiCaseEvent) pred = di_case_dup_prediction (kase, image->id, NULL);
+      g_autoptr(DiCaseModel) model = pred ? di_case_dup_model (kase, pred->model_sha256) : NULL;
       g_autofree char *time = image->reviewed ? di_case_format_time (image->reviewed) : NULL;
+      double abnormal = pred ? di_case_event_get_abnormal (pred, model) : -1;
 
       di_export_append_csv_field (s, image->path);
       g_string_append_c (s, ',');
@@ -288,6 +298,15 @@ di_export_csv (DiCase      *kase,
       g_string_append_c (s, ',');
       di_export_append_csv_field (s, pred ? pred->classes[di_case_event_get_top (pred)] : NULL);
       g_string_append_c (s, ',');
+      if (abnormal >= 0)
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+          g_string_append (s, g_ascii_formatd (buf, sizeof buf, "%.6f", abnormal));
+          g_string_append (s, abnormal >= DINET_FLAG_THRESHOLD ? ",yes," : ",no,");
+        }
+      else
+        g_string_append (s, ",,");
 
       for (guint c = 0; c < columns->len; c++)
         {

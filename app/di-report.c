@@ -515,6 +515,7 @@ typedef struct
   DiBethesda ai_category;
   DiBethesda case_category;
   guint n_missing, n_changed;
+  guint n_undetermined;     /* neither classified nor reviewed */
   char *reviewers;
 } Summary;
 
@@ -609,9 +610,7 @@ gather (DiReport *self,
           if (cell->explanation == NULL)
             cell->explanation = di_case_dup_explanation (self->kase, image->id,
                                                          cell->prediction->model_sha256, NULL);
-          for (int k = 0; k < cell->prediction->n_classes; k++)
-            if (class_abnormal (s->model, cell->prediction->classes[k]) == 1)
-              cell->suspicion += cell->prediction->probabilities[k];
+          cell->suspicion = MAX (0, di_case_event_get_abnormal (cell->prediction, s->model));
         }
 
       if (predicted == NULL)
@@ -644,6 +643,9 @@ gather (DiReport *self,
           else
             s->ai_unknown++;
           c = di_bethesda_from_class (predicted, ab);
+          /* the screening flag outranks a normal top class */
+          if (c == DI_BETHESDA_NILM && cell->suspicion >= DINET_FLAG_THRESHOLD)
+            c = DI_BETHESDA_ABNORMAL;
           g_array_append_val (ai_categories, c);
         }
       if (image->label != NULL)
@@ -669,7 +671,25 @@ gather (DiReport *self,
           const char *name = image->label ? image->label : predicted;
           DiBethesda c = di_bethesda_from_class (name, class_abnormal (s->model, name));
 
+          if (image->label == NULL && c == DI_BETHESDA_NILM && cell->suspicion >= DINET_FLAG_THRESHOLD)
+            c = DI_BETHESDA_ABNORMAL;
           g_array_append_val (case_categories, c);
+        }
+      else
+        {
+          /* An image nobody has classified or reviewed (unreadable, or not
+           * classified yet) leaves the case undetermined: it cannot be NILM. */
+          DiBethesda c = DI_BETHESDA_UNKNOWN;
+
+          g_array_append_val (case_categories, c);
+          s->n_undetermined++;
+        }
+      if (predicted == NULL)
+        {
+          /* nor can the AI's category be NILM with an image it did not see */
+          DiBethesda c = DI_BETHESDA_UNKNOWN;
+
+          g_array_append_val (ai_categories, c);
         }
       if (image->reviewer != NULL && !g_hash_table_contains (reviewers, image->reviewer))
         {
@@ -1240,10 +1260,12 @@ draw_summary_page (DiReport *self,
                   _("The category is the most severe one among the cells. Classes map by name: "
                     "HSIL, SCC, carcinoma, severe or moderate dysplasia, CIN 2–3 → HSIL+; "
                     "LSIL, light or mild dysplasia, koilocytes, CIN 1 → LSIL; "
-                    "other classes the model groups as abnormal → “abnormal, not mapped”; "
+                    "other classes the model groups as abnormal, and unreviewed cells of a normal class "
+                    "with P(abnormal) ≥ 50 % (suspicious) → “abnormal, not mapped”; "
                     "NILM, normal, superficial, intermediate, parabasal, columnar and metaplastic "
                     "cells, or classes the model groups as normal → NILM. "
-                    "A case is NILM only when every cell maps to NILM. "
+                    "A case is NILM only when every cell maps to NILM; an image that was neither "
+                    "classified nor reviewed leaves it not determined. "
                     "A category from cell images is a screening aid, not a Bethesda report.")) + 14;
   set_gray (ctx, 0.0);
 
@@ -1252,6 +1274,20 @@ draw_summary_page (DiReport *self,
       g_autofree char *warning = g_strdup_printf (_("%u image(s) missing and %u changed since they were added "
                                                     "to the case; their rows are marked below."),
                                                   s->n_missing, s->n_changed);
+      cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);
+      y += draw_text (ctx, MARGIN, y, ctx->width - 2 * MARGIN, "Sans Bold 9", warning) + 6;
+      set_gray (ctx, 0.0);
+    }
+  if (s->n_undetermined > 0)
+    {
+      g_autofree char *warning = g_strdup_printf (ngettext ("%u image was neither classified nor reviewed "
+                                                            "(unreadable, or not classified yet): the case "
+                                                            "is incomplete.",
+                                                            "%u images were neither classified nor reviewed "
+                                                            "(unreadable, or not classified yet): the case "
+                                                            "is incomplete.",
+                                                            s->n_undetermined),
+                                                  s->n_undetermined);
       cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);
       y += draw_text (ctx, MARGIN, y, ctx->width - 2 * MARGIN, "Sans Bold 9", warning);
       set_gray (ctx, 0.0);
