@@ -56,6 +56,7 @@ enum {
   PROP_REVIEWED,
   PROP_NOTE,
   PROP_ERROR,
+  PROP_FAILED,
   PROP_TOOLTIP,
   PROP_FLAGGED,
   PROP_FLAG_TEXT,
@@ -222,6 +223,10 @@ di_item_get_property (GObject    *object,
       g_value_set_string (value, self->error);
       break;
 
+    case PROP_FAILED:
+      g_value_set_boolean (value, self->error != NULL);
+      break;
+
     case PROP_TOOLTIP:
       g_value_take_string (value, dup_tooltip (self));
       break;
@@ -346,6 +351,10 @@ di_item_class_init (DiItemClass *klass)
   properties[PROP_ERROR] =
     g_param_spec_string ("error", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  /* TRUE while the item has an error (the gallery's "broken" mark) */
+  properties[PROP_FAILED] =
+    g_param_spec_boolean ("failed", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   properties[PROP_TOOLTIP] =
     g_param_spec_string ("tooltip", NULL, NULL, NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -688,6 +697,7 @@ di_item_set_error (DiItem     *self,
   if (set_str (&self->error, error))
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FAILED]);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOLTIP]);
     }
 }

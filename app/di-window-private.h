@@ -39,6 +39,8 @@ struct _DiWindow
   DiGallery *gallery;
   DiImageCanvas *canvas;
   GtkWidget *placeholder;
+  GtkLabel *placeholder_title;
+  GtkLabel *placeholder_text;
   GtkLabel *caption_label;
   GtkLabel *evidence_label;
   GtkSpinner *spinner;

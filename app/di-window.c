@@ -432,6 +432,17 @@ request_classification (DiWindow *self)
                             classify_cb, request_new (self, self->current, self->current_image));
 }
 
+/* The canvas's empty state: no image, or one that cannot be shown. */
+static void
+set_placeholder (DiWindow   *self,
+                 const char *title,
+                 const char *text)
+{
+  gtk_label_set_text (self->placeholder_title, title);
+  gtk_label_set_text (self->placeholder_text, text);
+  gtk_widget_set_visible (self->placeholder, TRUE);
+}
+
 static void
 image_loaded_cb (GObject      *object,
                  GAsyncResult *result,
@@ -459,6 +470,7 @@ image_loaded_cb (GObject      *object,
                               di_item_get_display_name (self->current), error->message);
       di_window_show_message (self, TRUE, text);
       di_image_canvas_set_image (self->canvas, NULL);
+      set_placeholder (self, _("Cannot Show This Image"), error->message);
       g_clear_pointer (&self->current_image, di_image_unref);
       update_caption (self);
       start_deferred_batch (self);
@@ -521,7 +533,7 @@ di_window_set_current_item (DiWindow *self,
   else
     {
       di_image_canvas_set_image (self->canvas, NULL);
-      gtk_widget_set_visible (self->placeholder, TRUE);
+      set_placeholder (self, _("Open Images or a Folder"), _("Press Ctrl+O, or drop files here"));
     }
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CURRENT_ITEM]);
@@ -1943,6 +1955,8 @@ di_window_class_init (DiWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiWindow, gallery);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, canvas);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, placeholder);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, placeholder_title);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, placeholder_text);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, caption_label);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, evidence_label);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, spinner);

@@ -14,6 +14,9 @@ if ! $PY -c "import PIL" 2>/dev/null; then echo "SKIP: python3-pil is needed to 
 
 $DINET init --out "$tmp/m.safetensors" --classes normal_a,abnormal_b,abnormal_c --abnormal abnormal_b,abnormal_c --size 64 --seed 3
 check "init writes a model" test -s "$tmp/m.safetensors"
+for c in classify explain info eval calibrate bench init; do
+  check "$c --help prints the usage" sh -c "\"$DINET\" $c --help | grep -q 'usage: dinet'"
+done
 $PY - "$tmp" <<'PYEOF'
 import sys, random
 from PIL import Image

@@ -882,9 +882,17 @@ int main(int argc, char **argv) {
       {"bench", cmd_bench},       {"init", cmd_init},       {"train", cmd_train},
       {"eval", cmd_eval},         {"cv", cmd_cv},           {"calibrate", cmd_calibrate},
   };
-  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-    if (!strcmp(cmd, commands[i].name))
-      return commands[i].run(argc, argv);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+    if (strcmp(cmd, commands[i].name))
+      continue;
+    /* train and cv print their own, longer help */
+    for (int a = 2; a < argc && strcmp(cmd, "train") && strcmp(cmd, "cv"); a++)
+      if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+        usage(stdout);
+        return 0;
+      }
+    return commands[i].run(argc, argv);
+  }
   cli_error("unknown command \"%s\" (try dinet --help)", cmd);
   return 1;
 }

@@ -525,8 +525,8 @@ static int parse_buffer(dinet_st *st, dinet_error *err) {
   uint64_t hlen = rd_le64(st->buf);
   if (hlen > (uint64_t)st->len - 8)
     return st_fail(err, st->label, DINET_ERR_FORMAT,
-                   "header length %llu exceeds file size %zu (not a safetensors file, or "
-                   "truncated)",
+                   "not a safetensors model file, or truncated (header length %llu exceeds "
+                   "file size %zu)",
                    (unsigned long long)hlen, st->len);
   if (hlen > DINET_ST_MAX_HEADER)
     return st_fail(err, st->label, DINET_ERR_LIMIT,
