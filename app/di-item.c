@@ -78,7 +78,8 @@ set_str (char       **ptr,
 }
 
 /* Number of badge colours in style.css (.badge-0 ... .badge-9). */
-#define N_BADGE_COLORS 10
+#define N_BADGE_COLORS 10       /* badge-N in style.css */
+#define N_BADGE_GROUP_COLORS 4  /* badge-normal-N, badge-abnormal-N */
 
 static void
 update_badge (DiItem *self)
@@ -90,7 +91,23 @@ update_badge (DiItem *self)
     {
       DiModelInfo *model = di_prediction_get_model (self->prediction);
       int top = di_prediction_get_top (self->prediction);
-      g_autofree char *color = g_strdup_printf ("badge-%d", top % N_BADGE_COLORS);
+      int group = di_model_info_get_class_abnormal (model, top);
+      g_autofree char *color = NULL;
+
+      if (group >= 0)
+        {
+          /* Grouped models: cool colours for normal classes, warm ones for
+           * abnormal classes, by rank within the group, so that a red
+           * badge never means a normal class. */
+          int rank = 0;
+
+          for (int i = 0; i < top; i++)
+            rank += di_model_info_get_class_abnormal (model, i) == group;
+          color = g_strdup_printf ("badge-%s-%d", group ? "abnormal" : "normal",
+                                   rank % N_BADGE_GROUP_COLORS);
+        }
+      else
+        color = g_strdup_printf ("badge-%d", top % N_BADGE_COLORS);
 
       g_strv_builder_add (builder, color);
       if (di_model_info_get_class_abnormal (model, top) == 1)

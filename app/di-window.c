@@ -166,6 +166,19 @@ update_caption (DiWindow *self)
                                di_explain_method_get_label (di_heatmap_get_method (heatmap)),
                                class_name, di_heatmap_get_stage (heatmap));
 
+  if (di_model_info_get_center_crop (model) < 1.0)
+    {
+      /* The model sees only the centre of the image: say so, since the
+       * map (and the prediction) ignore the margins. */
+      g_autofree char *with_crop =
+        /* TRANSLATORS: appended to the overlay caption; %.0f%% is the kept share of each side */
+        g_strdup_printf (_("%s · central %.0f%% of each side analysed"), caption,
+                         100.0 * di_model_info_get_center_crop (model));
+
+      g_free (caption);
+      caption = g_steal_pointer (&with_crop);
+    }
+
   gtk_label_set_text (self->caption_label, caption);
   gtk_widget_set_visible (GTK_WIDGET (self->caption_label), visible);
 

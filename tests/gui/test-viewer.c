@@ -293,6 +293,20 @@ test_open_folder_classifies (void)
       g_assert_cmpfloat_with_epsilon (di_item_get_suspicion (item), abnormal, 1e-5);
       /* The screening flag adds the abnormal classes up, as dinet eval does. */
       g_assert_true (di_item_get_suspicious (item) == (di_prediction_get_abnormal (prediction) >= 0.5));
+      /* Badge colours by group: warm for the abnormal classes (0, 1, 2, 6) */
+      {
+        g_auto(GStrv) badge = NULL;
+        gboolean warm = FALSE, cool = FALSE;
+
+        g_object_get (item, "badge-classes", &badge, NULL);
+        for (guint j = 0; badge != NULL && badge[j] != NULL; j++)
+          {
+            warm |= g_str_has_prefix (badge[j], "badge-abnormal-");
+            cool |= g_str_has_prefix (badge[j], "badge-normal-");
+          }
+        g_assert_true (warm == (top == 0 || top == 1 || top == 2 || top == 6));
+        g_assert_true (cool == !warm);
+      }
     }
 
   g_assert_null (di_window_get_message (fx.window));
