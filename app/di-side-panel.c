@@ -41,6 +41,8 @@ struct _DiSidePanel
   GtkLabel *abnormal_label;
   GtkLevelBar *abnormal_bar;
   GtkBox *classes_box;
+  GtkSizeGroup *class_names; /* one width for every class name, bold or not */
+  GtkSizeGroup *class_pcts;  /* and for every percentage */
   GtkDropDown *method_dropdown;
   GtkDropDown *stage_dropdown;
   GtkDropDown *target_dropdown;
@@ -195,6 +197,8 @@ update_prediction (DiSidePanel *self)
       g_autofree char *pct_text = g_strdup_printf ("%.1f%%", 100.0 * p);
       GtkWidget *pct = gtk_label_new (pct_text);
 
+      gtk_size_group_add_widget (self->class_names, name);
+      gtk_size_group_add_widget (self->class_pcts, pct);
       gtk_label_set_xalign (GTK_LABEL (name), 0);
       gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
       gtk_label_set_width_chars (GTK_LABEL (name), 17);
@@ -667,6 +671,8 @@ di_side_panel_dispose (GObject *object)
   g_clear_pointer (&self->model, di_model_info_unref);
   g_clear_pointer (&self->history, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), DI_TYPE_SIDE_PANEL);
+  g_clear_object (&self->class_names);
+  g_clear_object (&self->class_pcts);
   /* The template's unbound top-level box is our child too. */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self)));)
     gtk_widget_unparent (child);
@@ -862,6 +868,8 @@ di_side_panel_init (DiSidePanel *self)
   self->colormap = DI_COLORMAP_JET;
   self->opacity = 0.5;
   self->overlay_visible = TRUE;
+  self->class_names = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
+  self->class_pcts = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
