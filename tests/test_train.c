@@ -138,9 +138,13 @@ int main(void) {
     dinet_error err = {0};
     dinet_net *net = dinet_net_load(path, &err);
     CHECK(net && dinet_net_tta_views(net) == 8, "calibrate --tta stores the views in the model");
+    CHECK(net && dinet_net_image_side(net) == 40, "calibrate records the images' side: %d",
+          net ? dinet_net_image_side(net) : -1);
     dinet_net_free(net);
     net = dinet_net_load(best, &err);
     CHECK(net && dinet_net_tta_views(net) == 1, "a model without \"tta\" predicts from one view");
+    CHECK(net && dinet_net_image_side(net) == 40, "train records the images' side: %d",
+          net ? dinet_net_image_side(net) : -1);
     dinet_net_free(net);
   }
 

@@ -404,6 +404,15 @@ static double lr_at(const train_cfg *c, double epoch_pos) {
   return c->lr * 0.5 * (1.0 + cos(M_PI * fmin(1.0, t)));
 }
 
+/* Records the typical size of the images the model sees (train, calibrate). */
+static void set_image_side(dinet_net *net, int side) {
+  char buf[32];
+  if (side > 0) {
+    snprintf(buf, sizeof buf, "%d", side);
+    dinet_net_set_meta(net, DINET_META_IMAGE_SIDE, buf, NULL);
+  }
+}
+
 /* Sets the model's metadata that describes the run. */
 static void describe_model(dinet_net *net, const train_cfg *c, const dataset *ds, const int *ab,
                            int argc, char **argv) {
@@ -543,6 +552,7 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
   if (!c->quiet)
     fprintf(stderr, "dinet: %d training and %d validation images decoded in %.1f s\n", ntrain, nval,
             now_s() - t0);
+  set_image_side(net, cache_median_side(&tc));
   /* class weights */
   alpha = malloc(sizeof(float) * K);
   int *count = calloc((size_t)K, sizeof(int));
@@ -902,6 +912,7 @@ typedef struct eval_set {
   char **classes; /* borrowed names, in the model's order */
   int *labels;
   float *logits;  /* ds.n x K */
+  int image_side; /* median shorter side of the originals */
 } eval_set;
 
 static void eval_set_free(eval_set *e) {
@@ -944,6 +955,7 @@ static int eval_set_run(eval_set *e, const char *model, const char *data, const 
   image_cache cache = {0};
   int rc = cache_build(&cache, &e->ds, idx, n, S, dinet_net_center_crop(e->net), err) ||
            predict_cache(e->net, &cache, views, e->logits, err);
+  e->image_side = rc ? 0 : cache_median_side(&cache);
   cache_free(&cache);
   free(idx);
   return rc;
@@ -1032,6 +1044,7 @@ int cmd_calibrate(int argc, char **argv) {
     return 1;
   }
   dinet_net *net = e.net;
+  set_image_side(net, e.image_side);
   /* --tta: the model's predictions average the 8 dihedral views from now
    * on (viewer and classify too); the temperature is fitted to those. */
   if (views)

@@ -402,6 +402,8 @@ static void *cache_worker(void *p) {
     dinet_error e = {0};
     const char *path = j->ds->s[j->idx[i]].path;
     dinet_image *im = dinet_image_load(path, NULL, &e), *cr = NULL, *rs = NULL;
+    if (im)
+      j->c->sides[i] = im->width < im->height ? im->width : im->height;
     if (im && j->crop < 1.0f) {
       int w = (int)lrintf(im->width * j->crop), h = (int)lrintf(im->height * j->crop);
       cr = dinet_image_crop(im, (im->width - w) / 2, (im->height - h) / 2, w < 1 ? 1 : w,
@@ -429,7 +431,8 @@ int cache_build(image_cache *c, const dataset *ds, const int *idx, int n, int si
   c->n = n;
   c->side = side;
   c->pix = malloc((size_t)n * side * side * 3 + 1);
-  if (!c->pix)
+  c->sides = calloc((size_t)n + 1, sizeof(int));
+  if (!c->pix || !c->sides)
     return dinet_error_set(err, DINET_ERR_NOMEM, "out of memory caching %d images", n);
   cache_job j = {c, ds, idx, n, side, 0, 0, center_crop, PTHREAD_MUTEX_INITIALIZER, {0}};
   int nt = dinet_get_threads();
@@ -452,7 +455,27 @@ int cache_build(image_cache *c, const dataset *ds, const int *idx, int n, int si
 
 void cache_free(image_cache *c) {
   free(c->pix);
+  free(c->sides);
   c->pix = NULL;
+  c->sides = NULL;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+int cache_median_side(const image_cache *c) {
+  if (!c->sides || c->n < 1)
+    return 0;
+  int *s = malloc(sizeof(int) * c->n);
+  if (!s)
+    return 0;
+  memcpy(s, c->sides, sizeof(int) * c->n);
+  qsort(s, (size_t)c->n, sizeof(int), cmp_int);
+  int m = s[c->n / 2];
+  free(s);
+  return m;
 }
 
 /* ---- augmentation --------------------------------------------------- */

@@ -44,11 +44,14 @@ void dataset_split(const dataset *ds, double fraction, uint64_t seed, int *val);
 typedef struct image_cache {
   int n, side;
   uint8_t *pix;   /* n x side x side x 3 */
+  int *sides;     /* n: each original's shorter side, pixels */
 } image_cache;
 
 int cache_build(image_cache *c, const dataset *ds, const int *idx, int n, int side,
                 float center_crop, dinet_error *err);
 void cache_free(image_cache *c);
+/* Median of the originals' shorter sides (0 for an empty cache). */
+int cache_median_side(const image_cache *c);
 
 typedef struct augment {
   float scale_min;   /* area fraction of the random crop (e.g. 0.75) */

@@ -13,6 +13,15 @@ float dinet_net_center_crop(const dinet_net *net) {
   return (end != v && isfinite(f) && f >= 0.1 && f <= 1.0) ? (float)f : 1.0f;
 }
 
+int dinet_net_image_side(const dinet_net *net) {
+  const char *v = dinet_net_meta(net, DINET_META_IMAGE_SIDE);
+  if (!v)
+    return 0;
+  char *end;
+  long s = strtol(v, &end, 10);
+  return (end != v && s > 0 && s <= 1000000) ? (int)s : 0;
+}
+
 int dinet_net_preprocess(const dinet_net *net, const dinet_image *img, float *out,
                          dinet_error *err) {
   float mean[3], std[3];

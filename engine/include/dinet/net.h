@@ -61,6 +61,13 @@ void dinet_net_set_norm(dinet_net *net, const float mean[3], const float std[3])
 /* Temperature for calibrated probabilities (metadata "temperature"; 1 if absent). */
 float dinet_net_temperature(const dinet_net *net);
 
+/* Metadata "data.image_side": the median shorter side, in pixels, of the
+ * images a model was trained (or calibrated) on — set by `dinet train` and
+ * `dinet calibrate`; the viewer warns about images far from it (a field
+ * given to a single-cell model). 0 when absent. */
+#define DINET_META_IMAGE_SIDE "data.image_side"
+int dinet_net_image_side(const dinet_net *net);
+
 /* Centre crop applied before resizing (metadata "center_crop": the kept
  * fraction of each side, 0.1..1; 1 if absent). */
 float dinet_net_center_crop(const dinet_net *net);
