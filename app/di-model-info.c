@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n.h>
 #include <dinet/dinet.h>
 
 #include "di-export.h"
@@ -27,6 +28,7 @@ struct _DiModelInfo
   double center_crop;
   double temperature;
   int views;            /* 1, or 8: predictions average the dihedral views */
+  int image_side;       /* typical shorter side of its training images; 0 unknown */
   gboolean cbam;
   gboolean grouping;
 
@@ -129,6 +131,7 @@ _di_model_info_new_from_net (const char             *path,
   self->center_crop = dinet_net_center_crop (net);
   self->temperature = dinet_net_temperature (net);
   self->views = dinet_net_tta_views (net);
+  self->image_side = dinet_net_image_side (net);
 
   self->sha256 = g_strdup (sha256);
   self->file_name = path ? g_path_get_basename (path) : g_strdup (self->name);
@@ -296,6 +299,62 @@ di_model_info_get_temperature (DiModelInfo *self)
 {
   g_return_val_if_fail (self != NULL, 1.0);
   return self->temperature;
+}
+
+/**
+ * di_model_info_get_image_side:
+ *
+ * Returns: the median shorter side, in pixels, of the images the model was
+ *   trained or calibrated on (metadata "data.image_side"), or 0 when unknown
+ */
+int
+di_model_info_get_image_side (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->image_side;
+}
+
+#define CELL_MODEL_MAX_SIDE 320
+
+/**
+ * di_model_info_dup_size_notice:
+ * @display_name: the image's name, for the text
+ *
+ * A field of many cells given to a single-cell model (or a small crop to a
+ * field model) gets predictions that mean little; this says so when the
+ * image's shorter side is less than half the model's image side, or, for a
+ * model of cell crops (image side under %CELL_MODEL_MAX_SIDE pixels), more
+ * than twice it. A field model gets no "larger" notice: its images are
+ * resized whole, so a full-resolution field shows what a smaller copy of
+ * it does.
+ *
+ * Returns: (transfer full) (nullable): the notice, or %NULL when the size
+ *   is in range or the model does not record its image side
+ */
+char *
+di_model_info_dup_size_notice (DiModelInfo *self,
+                               const char  *display_name,
+                               int          width,
+                               int          height)
+{
+  int side = MIN (width, height);
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  if (self->image_side <= 0 || side <= 0)
+    return NULL;
+  if (side > 2 * self->image_side && self->image_side < CELL_MODEL_MAX_SIDE)
+    /* TRANSLATORS: "“field.jpg” is 2048 × 1536 pixels, much larger than the images herlev7 was
+     * trained on (about 224 pixels a side): …" */
+    return g_strdup_printf (_("“%s” is %d × %d pixels, much larger than the images %s was trained on "
+                              "(about %d pixels a side): if it shows many cells, draw a region around "
+                              "one cell to classify it, or use a model trained on fields."),
+                            display_name, width, height, self->name, self->image_side);
+  if (2 * side < self->image_side)
+    return g_strdup_printf (_("“%s” is %d × %d pixels, much smaller than the images %s was trained on "
+                              "(about %d pixels a side): its predictions may not mean much."),
+                            display_name, width, height, self->name, self->image_side);
+  return NULL;
 }
 
 /**

@@ -31,6 +31,11 @@ int          di_model_info_get_input_size    (DiModelInfo *self);
 double       di_model_info_get_center_crop   (DiModelInfo *self);
 double       di_model_info_get_temperature   (DiModelInfo *self);
 int          di_model_info_get_views         (DiModelInfo *self);
+int          di_model_info_get_image_side    (DiModelInfo *self);
+char        *di_model_info_dup_size_notice   (DiModelInfo *self,
+                                              const char  *display_name,
+                                              int          width,
+                                              int          height);
 const char  *di_model_info_get_sha256        (DiModelInfo *self);
 const char  *di_model_info_get_file_name     (DiModelInfo *self);
 GHashTable  *di_model_info_get_metadata      (DiModelInfo *self);

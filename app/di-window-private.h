@@ -66,6 +66,7 @@ struct _DiWindow
   GCancellable *open_cancellable;
   GtkFileChooserNative *chooser;
   char *message;
+  gboolean message_is_size_notice; /* the banner shows the size notice */
 
   /* The review case */
   DiCase *kase;

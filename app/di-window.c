@@ -84,6 +84,7 @@ di_window_show_message (DiWindow   *self,
 
   g_free (self->message);
   self->message = g_strdup (message);
+  self->message_is_size_notice = FALSE;
 
   if (message != NULL)
     {
@@ -445,6 +446,28 @@ request_classification (DiWindow *self)
                             classify_cb, request_new (self, self->current, self->current_image));
 }
 
+/* A notice when the image on screen is far from the size of the model's
+ * training images (a field given to a single-cell model); it goes when the
+ * next image is in range. */
+static void
+update_size_notice (DiWindow *self)
+{
+  DiModelInfo *model = _di_window_current_model (self);
+  g_autofree char *notice = NULL;
+
+  if (model != NULL && self->current != NULL && self->current_image != NULL)
+    notice = di_model_info_dup_size_notice (model, di_item_get_display_name (self->current),
+                                            di_image_get_width (self->current_image),
+                                            di_image_get_height (self->current_image));
+  if (notice != NULL)
+    {
+      di_window_show_message (self, FALSE, notice);
+      self->message_is_size_notice = TRUE;
+    }
+  else if (self->message_is_size_notice)
+    di_window_show_message (self, FALSE, NULL);
+}
+
 /* The canvas's empty state: no image, or one that cannot be shown. */
 static void
 set_placeholder (DiWindow   *self,
@@ -495,6 +518,7 @@ image_loaded_cb (GObject      *object,
   di_image_canvas_set_image (self->canvas, image);
   _di_window_field_show_saved_regions (self);
   gtk_widget_set_visible (self->placeholder, FALSE);
+  update_size_notice (self);
   update_caption (self);
   request_analysis (self);
 }
@@ -1474,6 +1498,7 @@ model_changed_cb (DiWindow *self)
 
   di_side_panel_set_model_info (self->side_panel, model);
   update_model_banner (self);
+  update_size_notice (self);
 
   if (model != NULL)
     {

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gstdio.h>
 #include <dinet/dinet.h>
@@ -371,6 +372,58 @@ test_cancel_between_layers (void)
   g_clear_object (&w.result);
 }
 
+/* A model that records its training images' side warns about images far
+ * from it; one that does not, never. */
+static void
+test_size_notice (void)
+{
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load (fx.small_model, &err);
+  g_autoptr(DiModelInfo) plain = NULL;
+  g_autoptr(DiModelInfo) cells = NULL;
+  g_autofree char *big = NULL;
+  g_autofree char *small = NULL;
+  g_autofree char *none = NULL;
+  g_autofree char *ok = NULL;
+
+  g_assert_nonnull (net);
+  plain = _di_model_info_new_from_net (fx.small_model, net, NULL);
+  g_assert_cmpint (di_model_info_get_image_side (plain), ==, 0);
+  none = di_model_info_dup_size_notice (plain, "x.png", 4000, 3000);
+  g_assert_null (none);
+
+  dinet_net_set_meta (net, DINET_META_IMAGE_SIDE, "224", NULL);
+  cells = _di_model_info_new_from_net (fx.small_model, net, NULL);
+  dinet_net_free (net);
+  g_assert_cmpint (di_model_info_get_image_side (cells), ==, 224);
+  big = di_model_info_dup_size_notice (cells, "field.jpg", 2048, 1536);
+  small = di_model_info_dup_size_notice (cells, "crop.png", 100, 90);
+  ok = di_model_info_dup_size_notice (cells, "cell.jpg", 200, 448);  /* shorter side 200 */
+  g_assert_nonnull (big);
+  g_assert_nonnull (strstr (big, "2048 × 1536"));
+  g_assert_nonnull (strstr (big, "larger"));
+  g_assert_nonnull (small);
+  g_assert_nonnull (strstr (small, "smaller"));
+  g_assert_null (ok);
+
+  /* a field model (512 px fields): a full-size field is fine, a cell is not */
+  {
+    dinet_net *fnet = dinet_net_load (fx.small_model, &err);
+    g_autoptr(DiModelInfo) fields = NULL;
+    g_autofree char *full = NULL;
+    g_autofree char *cell = NULL;
+
+    g_assert_nonnull (fnet);
+    dinet_net_set_meta (fnet, DINET_META_IMAGE_SIDE, "512", NULL);
+    fields = _di_model_info_new_from_net (fx.small_model, fnet, NULL);
+    dinet_net_free (fnet);
+    full = di_model_info_dup_size_notice (fields, "field.jpg", 2048, 1536);
+    cell = di_model_info_dup_size_notice (fields, "cell.jpg", 224, 224);
+    g_assert_null (full);
+    g_assert_nonnull (cell);
+  }
+}
+
 /* The screening flag: P(abnormal), the abnormal classes added up, at least
  * 50 %, whatever the top class is. */
 static void
@@ -430,6 +483,7 @@ main (int   argc,
     }
 
   g_test_add_func ("/engine/suspicious", test_suspicious);
+  g_test_add_func ("/engine/size-notice", test_size_notice);
   g_test_add_func ("/engine/errors", test_errors);
   g_test_add_func ("/engine/explain", test_explain);
   g_test_add_func ("/engine/tta", test_tta);
