@@ -929,7 +929,8 @@ format_percent (double p)
 {
   if (!isfinite (p))
     return g_strdup ("—");
-  return g_strdup_printf ("%.1f %%", 100.0 * p);
+  /* a no-break space: "33.2 %" never wraps between number and sign */
+  return g_strdup_printf ("%.1f\u00a0%%", 100.0 * p);
 }
 
 /* Readable names of the figures `dinet calibrate` stores; other keys are
@@ -1575,6 +1576,22 @@ draw_cell (DiReport          *self,
       const double name_w = 82, bar_w = right_w - name_w - 42;
 
       ry += draw_markup (ctx, x_right, ry, right_w, "Sans 9.5", call) + 5;
+      {
+        /* the screening flag, as the viewer's side panel shows it */
+        double a = di_case_event_get_abnormal (pred, s->model);
+
+        if (a >= 0)
+          {
+            g_autofree char *pa = format_percent (a);
+            g_autofree char *line = a >= DINET_FLAG_THRESHOLD
+              /* TRANSLATORS: "P(abnormal) 57.1 % · suspicious" */
+              ? g_strdup_printf (_("P(abnormal) %s · suspicious"), pa)
+              : g_strdup_printf (_("P(abnormal) %s"), pa);
+
+            ry += draw_text (ctx, x_right, ry, right_w, a >= DINET_FLAG_THRESHOLD ? "Sans Bold 8" : "Sans 8",
+                             line) + 4;
+          }
+      }
 
       for (int k = 0; k < pred->n_classes; k++)
         {

@@ -293,6 +293,7 @@ check_report (DiCase     *kase,
       CHECK (strstr (text, "Disagreement") != NULL && strstr (text, "Agreement") != NULL, "cell tags");
       CHECK (strstr (text, "Case category") != NULL, "case category");
       CHECK (strstr (text, "AI suspicious") != NULL, "screening flag count");
+      CHECK (strstr (text, "P(abnormal) ") != NULL, "P(abnormal) of each cell");
       {
         g_autofree char *last = g_strdup_printf ("Page %d of %d", expected_pages, expected_pages);
         CHECK (strstr (text, last) != NULL, "page numbers");
