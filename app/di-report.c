@@ -943,8 +943,8 @@ static const struct { const char *key; const char *label; } figure_labels[] = {
   { "metrics.val_abnormal_sensitivity", N_("Sensitivity, abnormal") },
   { "metrics.val_specificity", N_("Specificity") },
   { "metrics.val_binary_accuracy", N_("Normal/abnormal accuracy") },
-  { "metrics.val_flag_sensitivity", N_("Sensitivity, P(abnormal) ≥ 50 %") },
-  { "metrics.val_flag_specificity", N_("Specificity, P(abnormal) ≥ 50 %") },
+  { "metrics.val_flag_sensitivity", N_("Sensitivity, P(abnormal) ≥ 0.5") },
+  { "metrics.val_flag_specificity", N_("Specificity, P(abnormal) ≥ 0.5") },
   { "metrics.val_images", N_("Validation images") },
 };
 
