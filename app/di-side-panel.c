@@ -166,6 +166,19 @@ update_prediction (DiSidePanel *self)
     /* TRANSLATORS: %.1f is a percentage, %% the percent sign */
     g_autofree char *s = g_strdup_printf (_("%.1f%% probability"),
                                           100.0 * di_prediction_get_probability (prediction, order[0]));
+    DiModelInfo *by = di_prediction_get_model (prediction);
+
+    /* A prediction read back from the case may come from another model
+     * than the one loaded (or none): say whose it is. */
+    if (self->model == NULL || !di_model_info_same_model (by, self->model))
+      {
+        /* TRANSLATORS: "59.4% probability · by lbc4, from the case" */
+        g_autofree char *with_model = g_strdup_printf (_("%s · by %s, from the case"), s,
+                                                       di_model_info_get_name (by));
+
+        g_free (s);
+        s = g_steal_pointer (&with_model);
+      }
     gtk_label_set_text (self->top_prob_label, s);
   }
 
