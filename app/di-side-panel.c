@@ -1239,6 +1239,19 @@ di_side_panel_get_top_class_text (DiSidePanel *self)
 }
 
 /**
+ * di_side_panel_get_probability_text:
+ *
+ * Returns: the line under the top class ("59.4% probability", and whose
+ *   prediction it is when not the loaded model's)
+ */
+const char *
+di_side_panel_get_probability_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return gtk_label_get_text (self->top_prob_label);
+}
+
+/**
  * di_side_panel_get_review_text:
  *
  * Returns: the review line as shown

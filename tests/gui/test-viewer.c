@@ -1058,6 +1058,32 @@ test_drop_files (void)
   g_assert_cmpstr (di_item_get_display_name (di_window_get_current_item (fx.window)), ==, "cell-000.png");
 }
 
+/* A prediction another model made (read back from a case) says whose it
+ * is; the loaded model's own does not. */
+static void
+test_prediction_of_other_model (void)
+{
+  DiSidePanel *panel = di_window_get_side_panel (fx.window);
+  DiItem *item = di_window_get_current_item (fx.window);
+  g_autoptr(DiPrediction) own = NULL;
+  g_autoptr(DiModelInfo) other = _di_model_info_new_from_record ("0123", "other-model", di_fixture_classes,
+                                                                 NULL, 1.0);
+  const float logits[7] = { 2, 0, 0, 0, 0, 0, 0 };
+  g_autoptr(DiPrediction) theirs = di_prediction_new (other, logits);
+
+  g_assert_nonnull (item);
+  g_assert_nonnull (di_item_get_prediction (item));
+  own = di_prediction_ref (di_item_get_prediction (item));
+  g_assert_null (strstr (di_side_panel_get_probability_text (panel), "from the case"));
+
+  di_item_set_prediction (item, theirs);
+  g_assert_nonnull (strstr (di_side_panel_get_probability_text (panel), "by other-model, from the case"));
+
+  di_item_set_prediction (item, own);
+  g_assert_null (strstr (di_side_panel_get_probability_text (panel), "from the case"));
+  wait_idle ();
+}
+
 static void
 test_switch_model_hides_cbam (void)
 {
@@ -1341,6 +1367,7 @@ main (int   argc,
   g_test_add_func ("/viewer/errors-in-window", test_errors_in_window);
   g_test_add_func ("/viewer/open-class-folders", test_open_class_folders);
   g_test_add_func ("/viewer/drop-files", test_drop_files);
+  g_test_add_func ("/viewer/prediction-of-other-model", test_prediction_of_other_model);
   g_test_add_func ("/viewer/switch-model-hides-cbam", test_switch_model_hides_cbam);
   g_test_add_func ("/viewer/preferences-bound", test_preferences_bound);
   g_test_add_func ("/viewer/shortcuts-window", test_shortcuts_window);
