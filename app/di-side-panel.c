@@ -41,6 +41,7 @@ struct _DiSidePanel
   GtkLabel *abnormal_label;
   GtkLevelBar *abnormal_bar;
   GtkBox *classes_box;
+  GtkWidget *explain_grid;
   GtkSizeGroup *class_names; /* one width for every class name, bold or not */
   GtkSizeGroup *class_pcts;  /* and for every percentage */
   GtkDropDown *method_dropdown;
@@ -139,6 +140,10 @@ update_prediction (DiSidePanel *self)
   else
     prediction = self->item ? di_item_get_prediction (self->item) : NULL;
   gtk_widget_set_visible (GTK_WIDGET (self->region_box), self->region != NULL);
+  /* Nothing to explain in an image that could not be read. */
+  gtk_widget_set_sensitive (self->explain_grid,
+                            !(self->region == NULL && self->item != NULL &&
+                              di_item_get_error (self->item) != NULL));
 
   if (prediction == NULL)
     {
@@ -849,6 +854,7 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_bar);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, classes_box);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, explain_grid);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, method_dropdown);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, stage_dropdown);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, target_dropdown);
@@ -1249,6 +1255,19 @@ di_side_panel_get_probability_text (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
   return gtk_label_get_text (self->top_prob_label);
+}
+
+/**
+ * di_side_panel_get_explanation_sensitive:
+ *
+ * Returns: whether the explanation controls can be used (not for an image
+ *   that could not be read)
+ */
+gboolean
+di_side_panel_get_explanation_sensitive (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), FALSE);
+  return gtk_widget_get_sensitive (self->explain_grid);
 }
 
 /**

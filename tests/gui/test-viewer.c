@@ -1007,6 +1007,14 @@ test_errors_in_window (void)
   g_assert_true (wait_for (has_message, "Could not open", 20000));
   g_assert_null (di_image_canvas_get_image (di_window_get_canvas (fx.window)));
   wait_idle ();
+  /* nothing to explain in it; its thumbnail carries the broken mark */
+  g_assert_false (di_side_panel_get_explanation_sensitive (di_window_get_side_panel (fx.window)));
+  {
+    gboolean failed = FALSE;
+
+    g_object_get (di_window_get_current_item (fx.window), "failed", &failed, NULL);
+    g_assert_true (failed);
+  }
 
   /* A bad model: reported, and the old model stays. */
   before = di_engine_get_model_info (di_window_get_engine (fx.window));
