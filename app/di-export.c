@@ -219,6 +219,21 @@ status_name (DiCaseImageStatus status)
 
 /* ---- CSV ------------------------------------------------------------ */
 
+/* The model with this SHA-256 in a list from di_case_dup_models(), or NULL. */
+static const DiCaseModel *
+find_model (GPtrArray  *models,
+            const char *sha256)
+{
+  for (guint m = 0; m < models->len; m++)
+    {
+      const DiCaseModel *model = g_ptr_array_index (models, m);
+
+      if (g_strcmp0 (model->sha256, sha256) == 0)
+        return model;
+    }
+  return NULL;
+}
+
 /**
  * di_export_csv:
  *
@@ -282,9 +297,8 @@ di_export_csv (DiCase      *kase,
     {
       DiCaseImage *image = g_ptr_array_index (images, i);
       g_autoptr(DiCaseEvent) pred = di_case_dup_prediction (kase, image->id, NULL);
-      g_autoptr(DiCaseModel) model = pred ? di_case_dup_model (kase, pred->model_sha256) : NULL;
       g_autofree char *time = image->reviewed ? di_case_format_time (image->reviewed) : NULL;
-      double abnormal = pred ? di_case_event_get_abnormal (pred, model) : -1;
+      double abnormal = pred ? di_case_event_get_abnormal (pred, find_model (models, pred->model_sha256)) : -1;
 
       di_export_append_csv_field (s, image->path);
       g_string_append_c (s, ',');

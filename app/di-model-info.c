@@ -301,6 +301,13 @@ di_model_info_get_temperature (DiModelInfo *self)
   return self->temperature;
 }
 
+const int *
+_di_model_info_get_class_groups (DiModelInfo *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->abnormal;
+}
+
 /**
  * di_model_info_get_image_side:
  *

@@ -42,6 +42,9 @@ GHashTable  *di_model_info_get_metadata      (DiModelInfo *self);
 gboolean     di_model_info_same_model        (DiModelInfo *a,
                                               DiModelInfo *b);
 
+/* Per class 1 abnormal, 0 normal, -1 unknown (n_classes entries). */
+const int   *_di_model_info_get_class_groups (DiModelInfo *self);
+
 /* For the engine bridge: snapshot of a dinet_net (in the worker). */
 struct dinet_net;
 DiModelInfo *_di_model_info_new_from_net     (const char             *path,

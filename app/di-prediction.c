@@ -69,15 +69,10 @@ di_prediction_new (DiModelInfo *model,
       second = self->probs[i];
   self->margin = self->probs[self->top] - second;
 
-  if (di_model_info_has_grouping (model))
-    {
-      self->abnormal = 0;
-      for (int i = 0; i < k; i++)
-        if (di_model_info_get_class_abnormal (model, i) == 1)
-          self->abnormal += self->probs[i];
-    }
-  else
-    self->abnormal = -1;
+  /* the engine's sum, as `dinet eval` counts the screening flag */
+  self->abnormal = di_model_info_has_grouping (model)
+                     ? dinet_abnormal_probability (self->probs, _di_model_info_get_class_groups (model), k)
+                     : -1;
 
   return self;
 }

@@ -456,7 +456,7 @@ typedef struct
   DiCaseEvent *prediction;
   DiCaseExplanation *explanation;
   CellGroup group;
-  double suspicion;
+  double suspicion;          /* P(abnormal); -1 unknown */
 } Cell;
 
 static void
@@ -543,6 +543,21 @@ class_slot (Summary    *s,
   return s->class_names->len - 1;
 }
 
+/* A cell's category from its class, where a screening flag (suspicion,
+ * P(abnormal), at or above DINET_FLAG_THRESHOLD) outranks a normal class;
+ * suspicion -1 when there is none to apply. */
+static DiBethesda
+cell_category (const Summary *s,
+               const char    *class_name,
+               double         suspicion)
+{
+  DiBethesda c = di_bethesda_from_class (class_name, class_abnormal (s->model, class_name));
+
+  if (c == DI_BETHESDA_NILM && suspicion >= DINET_FLAG_THRESHOLD)
+    return DI_BETHESDA_ABNORMAL;
+  return c;
+}
+
 /* The most severe category, with the "NILM but some unknown" rule. */
 static DiBethesda
 combine_categories (const GArray *categories)
@@ -598,6 +613,7 @@ gather (DiReport *self,
       const char *predicted = NULL;
       int ab;
 
+      cell->suspicion = -1;
       cell->image = di_case_image_copy (image);
       cell->prediction = di_case_dup_prediction (self->kase, image->id, sha);
       if (cell->prediction != NULL)
@@ -610,7 +626,7 @@ gather (DiReport *self,
           if (cell->explanation == NULL)
             cell->explanation = di_case_dup_explanation (self->kase, image->id,
                                                          cell->prediction->model_sha256, NULL);
-          cell->suspicion = MAX (0, di_case_event_get_abnormal (cell->prediction, s->model));
+          cell->suspicion = di_case_event_get_abnormal (cell->prediction, s->model);
         }
 
       if (predicted == NULL)
@@ -642,10 +658,7 @@ gather (DiReport *self,
             s->ai_normal++;
           else
             s->ai_unknown++;
-          c = di_bethesda_from_class (predicted, ab);
-          /* the screening flag outranks a normal top class */
-          if (c == DI_BETHESDA_NILM && cell->suspicion >= DINET_FLAG_THRESHOLD)
-            c = DI_BETHESDA_ABNORMAL;
+          c = cell_category (s, predicted, cell->suspicion);
           g_array_append_val (ai_categories, c);
         }
       if (image->label != NULL)
@@ -668,11 +681,10 @@ gather (DiReport *self,
         }
       if (image->label != NULL || predicted != NULL)
         {
-          const char *name = image->label ? image->label : predicted;
-          DiBethesda c = di_bethesda_from_class (name, class_abnormal (s->model, name));
+          /* the reviewer's label wins; else the AI's call, flag included */
+          DiBethesda c = image->label ? cell_category (s, image->label, -1)
+                                      : cell_category (s, predicted, cell->suspicion);
 
-          if (image->label == NULL && c == DI_BETHESDA_NILM && cell->suspicion >= DINET_FLAG_THRESHOLD)
-            c = DI_BETHESDA_ABNORMAL;
           g_array_append_val (case_categories, c);
         }
       else
@@ -1578,7 +1590,7 @@ draw_cell (DiReport          *self,
       ry += draw_markup (ctx, x_right, ry, right_w, "Sans 9.5", call) + 5;
       {
         /* the screening flag, as the viewer's side panel shows it */
-        double a = di_case_event_get_abnormal (pred, s->model);
+        double a = cell->suspicion;
 
         if (a >= 0)
           {
