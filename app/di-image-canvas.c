@@ -293,7 +293,7 @@ static const char *
 saved_region_label (const DiCaseRegion *saved)
 {
   /* TRANSLATORS: the tag of a region saved in the case without a class */
-  return saved->label != NULL && *saved->label ? saved->label : _("Region");
+  return saved->label != NULL && *saved->label ? di_class_get_short_title (saved->label) : _("Region");
 }
 
 /* The region on screen is drawn by draw_region(), not twice. */

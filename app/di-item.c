@@ -155,7 +155,7 @@ dup_tooltip (DiItem *self)
       g_string_append_c (s, '\n');
       /* TRANSLATORS: the model's class and its probability in a tooltip */
       g_string_append_printf (s, _("Model: %s (%.0f%%)"),
-                              di_prediction_get_top_name (self->prediction),
+                              di_class_get_title (di_prediction_get_top_name (self->prediction)),
                               100.0 * di_prediction_get_probability (self->prediction,
                                                                      di_prediction_get_top (self->prediction)));
     }
@@ -164,9 +164,10 @@ dup_tooltip (DiItem *self)
       g_string_append_c (s, '\n');
       if (self->reviewer_name != NULL)
         /* TRANSLATORS: "Reviewer (initials): class" */
-        g_string_append_printf (s, _("Reviewer (%s): %s"), self->reviewer_name, self->reviewer_label);
+        g_string_append_printf (s, _("Reviewer (%s): %s"), self->reviewer_name,
+                                di_class_get_title (self->reviewer_label));
       else
-        g_string_append_printf (s, _("Reviewer: %s"), self->reviewer_label);
+        g_string_append_printf (s, _("Reviewer: %s"), di_class_get_title (self->reviewer_label));
     }
   if (self->note != NULL && *self->note)
     g_string_append_printf (s, "\n%s", self->note);
@@ -516,13 +517,14 @@ di_item_set_prediction (DiItem       *self,
 /**
  * di_item_get_predicted_label:
  *
- * Returns: (nullable): the predicted class name
+ * Returns: (nullable): the predicted class as its badge shows it: short,
+ *   readable and translated (di_class_get_short_title())
  */
 const char *
 di_item_get_predicted_label (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), NULL);
-  return self->prediction ? di_prediction_get_top_name (self->prediction) : NULL;
+  return self->prediction ? di_class_get_short_title (di_prediction_get_top_name (self->prediction)) : NULL;
 }
 
 /**

@@ -1047,7 +1047,8 @@ draw_title_page (DiReport *self,
 
       for (int i = 0; s->model->abnormal && i < s->model->n_classes; i++)
         if (s->model->abnormal[i] == 1)
-          g_string_append_printf (abnormal, "%s%s", abnormal->len ? ", " : "", s->model->classes[i]);
+          g_string_append_printf (abnormal, "%s%s", abnormal->len ? ", " : "",
+                                  di_class_get_title (s->model->classes[i]));
 
       {
         const char *rows[] = {
@@ -1174,7 +1175,7 @@ draw_summary_page (DiReport *self,
       g_autofree char *p = g_strdup_printf ("%d", g_array_index (s->predicted_counts, int, i));
       g_autofree char *r = g_strdup_printf ("%d", g_array_index (s->reviewed_counts, int, i));
 
-      draw_text_full (ctx, col[0], y, 145, "Sans 9", name, FALSE, PANGO_ALIGN_LEFT, 1);
+      draw_text_full (ctx, col[0], y, 145, "Sans 9", di_class_get_title (name), FALSE, PANGO_ALIGN_LEFT, 1);
       draw_text_full (ctx, col[1], y, 60, "Sans 9",
                       ab == 1 ? _("abnormal") : ab == 0 ? _("normal") : "—", FALSE, PANGO_ALIGN_LEFT, 1);
       draw_text_full (ctx, col[2], y, 125, "Sans 9",
@@ -1552,7 +1553,7 @@ draw_cell (DiReport          *self,
     {
       const DiCaseExplanation *ex = cell->explanation;
       const char *target = pred && ex->target >= 0 && ex->target < pred->n_classes
-                         ? pred->classes[ex->target] : "?";
+                         ? di_class_get_title (pred->classes[ex->target]) : "?";
       g_autofree char *caption =
         /* TRANSLATORS: "Grad-CAM · stage 4 · HSIL": method, network stage, explained class */
         g_strdup_printf (_("%s · stage %d · %s"),
@@ -1584,7 +1585,7 @@ draw_cell (DiReport          *self,
       int top_class = di_case_event_get_top (pred);
       g_autofree char *pct = format_percent (pred->probabilities[top_class]);
       g_autofree char *call = g_markup_printf_escaped ("%s <b>%s</b> (%s)", _("AI call:"),
-                                                       pred->classes[top_class], pct);
+                                                       di_class_get_title (pred->classes[top_class]), pct);
       const double name_w = 82, bar_w = right_w - name_w - 42;
 
       ry += draw_markup (ctx, x_right, ry, right_w, "Sans 9.5", call) + 5;
@@ -1612,7 +1613,7 @@ draw_cell (DiReport          *self,
           const char *font = k == top_class ? "Sans Bold 7.5" : "Sans 7.5";
           int ab = class_abnormal (s->model, pred->classes[k]);
 
-          draw_text_full (ctx, x_right, ry, name_w - 4, font, pred->classes[k], FALSE, PANGO_ALIGN_LEFT, 1);
+          draw_text_full (ctx, x_right, ry, name_w - 4, font, di_class_get_title (pred->classes[k]), FALSE, PANGO_ALIGN_LEFT, 1);
           cairo_rectangle (ctx->cr, x_right + name_w, ry + 2, bar_w, 7);
           cairo_set_source_rgb (ctx->cr, 0.92, 0.92, 0.92);
           cairo_fill (ctx->cr);
@@ -1640,7 +1641,8 @@ draw_cell (DiReport          *self,
   if (image->label != NULL)
     {
       g_autofree char *who = NULL;
-      g_autofree char *label = g_markup_printf_escaped ("%s <b>%s</b>", _("Reviewer:"), image->label);
+      g_autofree char *label = g_markup_printf_escaped ("%s <b>%s</b>", _("Reviewer:"),
+                                                        di_class_get_title (image->label));
 
       ry += draw_markup (ctx, x_right, ry, right_w, "Sans 9.5", label) + 1;
       if (image->reviewed != NULL)

@@ -166,7 +166,7 @@ update_prediction (DiSidePanel *self)
   n = di_prediction_get_n_classes (prediction);
   order = di_prediction_dup_order (prediction);
 
-  gtk_label_set_text (self->top_class_label, di_prediction_get_top_name (prediction));
+  gtk_label_set_text (self->top_class_label, di_class_get_title (di_prediction_get_top_name (prediction)));
   {
     /* TRANSLATORS: %.1f is a percentage, %% the percent sign */
     g_autofree char *s = g_strdup_printf (_("%.1f%% probability"),
@@ -210,7 +210,8 @@ update_prediction (DiSidePanel *self)
       double p = di_prediction_get_probability (prediction, i);
       DiModelInfo *model = di_prediction_get_model (prediction);
       GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-      GtkWidget *name = gtk_label_new (di_model_info_get_class_name (model, i));
+      const char *class_name = di_model_info_get_class_name (model, i);
+      GtkWidget *name = gtk_label_new (di_class_get_title (class_name));
       GtkWidget *bar = new_level_bar (p);
       g_autofree char *pct_text = g_strdup_printf ("%.1f%%", 100.0 * p);
       GtkWidget *pct = gtk_label_new (pct_text);
@@ -221,7 +222,16 @@ update_prediction (DiSidePanel *self)
       gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
       gtk_label_set_width_chars (GTK_LABEL (name), 17);
       gtk_label_set_max_width_chars (GTK_LABEL (name), 17);
-      gtk_widget_set_tooltip_text (name, di_model_info_get_class_name (model, i));
+      if (g_strcmp0 (di_class_get_title (class_name), class_name) != 0)
+        {
+          /* TRANSLATORS: a class's readable name, then its name in the model file */
+          g_autofree char *tip = g_strdup_printf (_("%s (model class “%s”)"),
+                                                  di_class_get_title (class_name), class_name);
+
+          gtk_widget_set_tooltip_text (name, tip);
+        }
+      else
+        gtk_widget_set_tooltip_text (name, class_name);
       gtk_widget_set_hexpand (bar, TRUE);
       gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
       gtk_label_set_xalign (GTK_LABEL (pct), 1);
@@ -252,8 +262,8 @@ update_review (DiSidePanel *self)
     {
       const char *name = di_item_get_reviewer_name (self->item);
       g_autofree char *s = name != NULL
-                             ? g_strdup_printf (_("Reviewer (%s): %s"), name, label)
-                             : g_strdup_printf (_("Reviewer: %s"), label);
+                             ? g_strdup_printf (_("Reviewer (%s): %s"), name, di_class_get_title (label))
+                             : g_strdup_printf (_("Reviewer: %s"), di_class_get_title (label));
 
       gtk_label_set_text (self->review_label, s);
     }
@@ -296,7 +306,7 @@ static const char *
 or_none (const char *label)
 {
   /* TRANSLATORS: a review without a class, in the history */
-  return label != NULL ? label : _("no class");
+  return label != NULL ? di_class_get_title (label) : _("no class");
 }
 
 /* The AI's probabilities at the time, most probable first. */
@@ -323,7 +333,7 @@ format_probabilities (const DiCaseEvent *event)
 
       if (s->len > 0)
         g_string_append (s, " · ");
-      g_string_append_printf (s, "%s %.1f%%", event->classes[i], 100.0 * event->probabilities[i]);
+      g_string_append_printf (s, "%s %.1f%%", di_class_get_title (event->classes[i]), 100.0 * event->probabilities[i]);
     }
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
@@ -384,7 +394,7 @@ add_history_event (DiSidePanel       *self,
         /* TRANSLATORS: history line: time · AI (model file): class and its probability */
         line = g_strdup_printf (_("%s · AI (%s): %s, %.1f%%"), when,
                                 event->model_name ? event->model_name : "?",
-                                event->classes[top], 100.0 * event->probabilities[top]);
+                                di_class_get_title (event->classes[top]), 100.0 * event->probabilities[top]);
         detail = format_probabilities (event);
         add_history_row (self, line, detail, event->model_sha256);
       }
@@ -583,7 +593,7 @@ update_model (DiSidePanel *self)
 
   gtk_string_list_append (targets, _("Predicted class"));
   for (int i = 0; i < n; i++)
-    gtk_string_list_append (targets, di_model_info_get_class_name (self->model, i));
+    gtk_string_list_append (targets, di_class_get_title (di_model_info_get_class_name (self->model, i)));
   gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (targets));
 
   self->updating = FALSE;
@@ -602,7 +612,8 @@ update_model (DiSidePanel *self)
   remove_children (self->relabel_box);
   for (int i = 0; i < n; i++)
     gtk_box_append (self->relabel_box,
-                    new_relabel_button (self, i, di_model_info_get_class_name (self->model, i)));
+                    new_relabel_button (self, i,
+                                        di_class_get_title (di_model_info_get_class_name (self->model, i))));
   if (n > 0)
     gtk_box_append (self->relabel_box, new_relabel_button (self, -1, _("Clear")));
 

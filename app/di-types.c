@@ -115,3 +115,69 @@ di_explain_method_from_nick (const char *nick)
   g_type_class_unref (klass);
   return method;
 }
+
+/* Readable names for the class names of the data sets we know (the folder
+ * names a model was trained on). The raw name stays the identity everywhere
+ * it is stored (case file, CSV); these are only shown. */
+typedef struct {
+  const char *name;         /* as in the model, compared without case */
+  const char *title;        /* NC_("cell class", ...) */
+  const char *short_title;  /* NC_("cell class, short", ...) for badges */
+} DiClassTitle;
+
+static const DiClassTitle class_titles[] = {
+  /* Herlev */
+  { "normal_superficiel", NC_("cell class", "Normal superficial"), NC_("cell class, short", "Superficial") },
+  { "normal_intermediate", NC_("cell class", "Normal intermediate"), NC_("cell class, short", "Intermediate") },
+  { "normal_columnar", NC_("cell class", "Normal columnar"), NC_("cell class, short", "Columnar") },
+  { "light_dysplastic", NC_("cell class", "Mild dysplasia"), NC_("cell class, short", "Mild dysp.") },
+  { "moderate_dysplastic", NC_("cell class", "Moderate dysplasia"), NC_("cell class, short", "Moderate dysp.") },
+  { "severe_dysplastic", NC_("cell class", "Severe dysplasia"), NC_("cell class, short", "Severe dysp.") },
+  { "carcinoma_in_situ", NC_("cell class", "Carcinoma in situ"), NC_("cell class, short", "CIS") },
+  /* LBC (Mendeley) and CRIC */
+  { "NL", NC_("cell class", "Negative (NILM)"), NC_("cell class, short", "NILM") },
+  { "NILM", NC_("cell class", "Negative (NILM)"), NC_("cell class, short", "NILM") },
+  { "SCC", NC_("cell class", "Squamous cell carcinoma"), NC_("cell class, short", "SCC") },
+};
+
+static const DiClassTitle *
+find_class_title (const char *class_name)
+{
+  if (class_name == NULL)
+    return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (class_titles); i++)
+    if (g_ascii_strcasecmp (class_titles[i].name, class_name) == 0)
+      return &class_titles[i];
+  return NULL;
+}
+
+/**
+ * di_class_get_title:
+ * @class_name: (nullable): a model's class name
+ *
+ * Returns: a translated, readable name for the class ("Mild dysplasia" for
+ *   Herlev's "light_dysplastic"), or @class_name itself where none is known
+ *   (LSIL, HSIL, a researcher's own folder names).
+ */
+const char *
+di_class_get_title (const char *class_name)
+{
+  const DiClassTitle *t = find_class_title (class_name);
+
+  return t != NULL ? g_dpgettext2 (GETTEXT_PACKAGE, "cell class", t->title) : class_name;
+}
+
+/**
+ * di_class_get_short_title:
+ * @class_name: (nullable): a model's class name
+ *
+ * Returns: a translated name short enough for a thumbnail badge ("CIS"),
+ *   or @class_name itself where none is known.
+ */
+const char *
+di_class_get_short_title (const char *class_name)
+{
+  const DiClassTitle *t = find_class_title (class_name);
+
+  return t != NULL ? g_dpgettext2 (GETTEXT_PACKAGE, "cell class, short", t->short_title) : class_name;
+}

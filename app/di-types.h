@@ -106,5 +106,9 @@ const char *di_explain_method_get_note (DiExplainMethod method);
  * give Grad-CAM. */
 const char *di_explain_method_get_nick (DiExplainMethod method);
 DiExplainMethod di_explain_method_from_nick (const char *nick);
+/* A class name as shown: readable and translated for the data sets we know,
+ * else the name itself. Stored names never change. */
+const char *di_class_get_title (const char *class_name);
+const char *di_class_get_short_title (const char *class_name);
 
 G_END_DECLS

@@ -145,7 +145,7 @@ update_caption (DiWindow *self)
 
   if (di_heatmap_get_target (heatmap) >= 0 &&
       di_heatmap_get_target (heatmap) < di_model_info_get_n_classes (model))
-    class_name = di_model_info_get_class_name (model, di_heatmap_get_target (heatmap));
+    class_name = di_class_get_title (di_model_info_get_class_name (model, di_heatmap_get_target (heatmap)));
   else
     class_name = "?";
 

@@ -291,8 +291,8 @@ test_relabel_goes_to_case (void)
   g_assert_nonnull (history);
   g_test_message ("history:\n%s", history);
   g_assert_nonnull (strstr (history, "AI (cbam-random.safetensors)"));
-  g_assert_nonnull (strstr (history, "AB: normal_columnar (before: light_dysplastic)"));
-  g_assert_nonnull (strstr (history, "AB: light_dysplastic (before: no class)"));
+  g_assert_nonnull (strstr (history, "AB: Normal columnar (before: Mild dysplasia)"));
+  g_assert_nonnull (strstr (history, "AB: Mild dysplasia (before: no class)"));
   g_assert_nonnull (strstr (history, "Note: enlarged nucleus"));
   g_assert_nonnull (strstr (history, "Added to the case"));
 }

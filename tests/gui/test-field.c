@@ -249,7 +249,8 @@ test_region (void)
   g_assert_true (g_str_has_prefix (label, "Region at "));
   /* the whole image's faithfulness line is not the region's */
   g_assert_null (di_side_panel_get_faithfulness_text (panel));
-  g_assert_cmpstr (di_side_panel_get_top_class_text (panel), ==, di_prediction_get_top_name (prediction));
+  g_assert_cmpstr (di_side_panel_get_top_class_text (panel), ==,
+                   di_class_get_title (di_prediction_get_top_name (prediction)));
   direct_probabilities (fx.field, di_region_get_x (region), di_region_get_y (region),
                         di_region_get_width (region), di_region_get_height (region), probs);
   for (int k = 0; k < 7; k++)

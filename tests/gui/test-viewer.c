@@ -235,6 +235,36 @@ item_named (const char *name)
 /* ---- Tests -------------------------------------------------------------------- */
 
 static void
+test_class_titles (void)
+{
+  static const char *herlev[][3] = {
+    { "normal_superficiel", "Normal superficial", "Superficial" },
+    { "normal_intermediate", "Normal intermediate", "Intermediate" },
+    { "normal_columnar", "Normal columnar", "Columnar" },
+    { "light_dysplastic", "Mild dysplasia", "Mild dysp." },
+    { "moderate_dysplastic", "Moderate dysplasia", "Moderate dysp." },
+    { "severe_dysplastic", "Severe dysplasia", "Severe dysp." },
+    { "carcinoma_in_situ", "Carcinoma in situ", "CIS" },
+  };
+  const char *own = "my_own_class";
+
+  for (guint i = 0; i < G_N_ELEMENTS (herlev); i++)
+    {
+      g_assert_cmpstr (di_class_get_title (herlev[i][0]), ==, herlev[i][1]);
+      g_assert_cmpstr (di_class_get_short_title (herlev[i][0]), ==, herlev[i][2]);
+    }
+  /* LBC: NL is the negative class; case does not matter */
+  g_assert_cmpstr (di_class_get_title ("NL"), ==, "Negative (NILM)");
+  g_assert_cmpstr (di_class_get_short_title ("nl"), ==, "NILM");
+  g_assert_cmpstr (di_class_get_title ("LIGHT_DYSPLASTIC"), ==, "Mild dysplasia");
+  /* names we do not know are shown as they are, the very string */
+  g_assert_true (di_class_get_title (own) == own);
+  g_assert_true (di_class_get_short_title (own) == own);
+  g_assert_cmpstr (di_class_get_title ("HSIL"), ==, "HSIL");
+  g_assert_null (di_class_get_title (NULL));
+}
+
+static void
 test_model_loads (void)
 {
   g_assert_true (wait_for (model_is, fx.model, 60000));
@@ -266,7 +296,7 @@ test_open_folder_classifies (void)
     top = direct_top_class (path, probs);
   }
   g_assert_cmpstr (di_side_panel_get_top_class_text (di_window_get_side_panel (fx.window)), ==,
-                   di_fixture_classes[top]);
+                   di_class_get_title (di_fixture_classes[top]));
   g_assert_nonnull (di_image_canvas_get_image (di_window_get_canvas (fx.window)));
 
   /* Every image was classified by the batch, and agrees with the engine. */
@@ -281,6 +311,9 @@ test_open_folder_classifies (void)
       g_assert_nonnull (di_item_get_thumbnail (item));
       top = direct_top_class (path, probs);
       g_assert_cmpint (di_prediction_get_top (prediction), ==, top);
+      /* the badge shows the short readable name, the prediction keeps the model's */
+      g_assert_cmpstr (di_prediction_get_top_name (prediction), ==, di_fixture_classes[top]);
+      g_assert_cmpstr (di_item_get_predicted_label (item), ==, di_class_get_short_title (di_fixture_classes[top]));
       for (int k = 0; k < 7; k++)
         {
           g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (prediction, k), probs[k], 1e-4);
@@ -451,7 +484,7 @@ test_colormap_and_method (void)
   heatmap = di_image_canvas_get_heatmap (canvas);
   g_assert_cmpint (di_heatmap_get_method (heatmap), ==, DI_EXPLAIN_GRADCAM);
   g_assert_cmpint (di_heatmap_get_target (heatmap), ==, 6);
-  g_assert_cmpstr (di_window_get_caption (fx.window), ==, "Grad-CAM of severe_dysplastic at layer3");
+  g_assert_cmpstr (di_window_get_caption (fx.window), ==, "Grad-CAM of Severe dysplasia at layer3");
 
   di_side_panel_set_target (panel, -1);
   di_side_panel_set_stage (panel, 4);
@@ -504,12 +537,12 @@ test_every_method (void)
       g_test_message ("%s: caption “%s”; %s", di_explain_method_get_label (methods[i]), caption,
                       faith ? faith : "(no faithfulness line)");
       if (methods[i] == DI_EXPLAIN_LAYERCAM_FUSION)
-        g_assert_cmpstr (caption, ==, "LayerCAM of carcinoma_in_situ, layers 2–4 fused");
+        g_assert_cmpstr (caption, ==, "LayerCAM of Carcinoma in situ, layers 2–4 fused");
       else if (methods[i] == DI_EXPLAIN_COUNTERFACTUAL)
-        g_assert_cmpstr (caption, ==, "Why not carcinoma_in_situ: counterfactual at layer4");
+        g_assert_cmpstr (caption, ==, "Why not Carcinoma in situ: counterfactual at layer4");
       else
         {
-          g_autofree char *expect = g_strdup_printf ("%s of carcinoma_in_situ at layer4",
+          g_autofree char *expect = g_strdup_printf ("%s of Carcinoma in situ at layer4",
                                                      di_explain_method_get_label (methods[i]));
           g_assert_cmpstr (caption, ==, expect);
         }
@@ -688,7 +721,7 @@ test_no_evidence_notice (void)
         if (!di_heatmap_has_evidence (heatmap))
           {
             g_autofree char *expect = g_strdup_printf ("No positive evidence for %s",
-                                                       di_fixture_classes[k]);
+                                                       di_class_get_title (di_fixture_classes[k]));
 
             g_assert_cmpstr (di_window_get_evidence_text (fx.window), ==, expect);
             seen = TRUE;
@@ -720,7 +753,7 @@ test_relabel (void)
   g_assert_true (press_key (GDK_KEY_3));
   g_assert_cmpint (di_item_get_reviewer_class (item), ==, 2);
   g_assert_true (di_item_get_reviewed (item));
-  expect = g_strdup_printf ("Reviewer: %s", di_fixture_classes[2]);
+  expect = g_strdup_printf ("Reviewer: %s", di_class_get_title (di_fixture_classes[2]));
   g_assert_cmpstr (di_side_panel_get_review_text (panel), ==, expect);
 
   /* The popover's buttons run the same action. */
@@ -1359,6 +1392,7 @@ main (int   argc,
   gtk_window_set_default_size (GTK_WINDOW (fx.window), 1200, 800);
   gtk_window_present (GTK_WINDOW (fx.window));
 
+  g_test_add_func ("/viewer/class-titles", test_class_titles);
   g_test_add_func ("/viewer/model-loads", test_model_loads);
   g_test_add_func ("/viewer/open-folder-classifies", test_open_folder_classifies);
   g_test_add_func ("/viewer/overlay-changes-pixels", test_overlay_changes_pixels);
