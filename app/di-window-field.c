@@ -734,16 +734,32 @@ update_field_actions (DiWindow *self)
 
   if (action != NULL)
     g_simple_action_set_enabled (G_SIMPLE_ACTION (action), self->region != NULL || self->scan != NULL);
+  GAction *restore = g_action_map_lookup_action (G_ACTION_MAP (self), "restore-region");
+
   if (forget != NULL)
     g_simple_action_set_enabled (G_SIMPLE_ACTION (forget),
                                  self->region != NULL && di_region_get_case_id (self->region) > 0);
+  if (restore != NULL)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (restore), self->forgotten_region != NULL);
+}
+
+/* Forget Region's undo is offered until another message replaces it. */
+void
+_di_window_field_clear_forgotten (DiWindow *self)
+{
+  g_clear_object (&self->forgotten_case);
+  g_clear_pointer (&self->forgotten_region, di_case_region_free);
+  if (self->message_undo_button != NULL)
+    gtk_widget_set_visible (GTK_WIDGET (self->message_undo_button), FALSE);
+  update_field_actions (self);
 }
 
 /**
  * di_window_forget_region:
  *
  * Removes the region on screen from the case (a region drawn by mistake)
- * and goes back to the whole image. Reviews are not touched.
+ * and goes back to the whole image. Reviews are not touched. The banner
+ * offers to undo it (di_window_restore_region()).
  *
  * Returns: whether a region was removed
  */
@@ -751,13 +767,21 @@ gboolean
 di_window_forget_region (DiWindow *self)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stored = NULL;
+  DiCaseRegion *removed = NULL;
   gint64 id;
 
   g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
 
   id = self->region != NULL ? di_region_get_case_id (self->region) : 0;
-  if (id <= 0 || self->kase == NULL)
+  if (id <= 0 || self->kase == NULL || self->current == NULL)
     return FALSE;
+
+  /* What is removed, to put it back on Undo. */
+  stored = di_case_dup_regions (self->kase, di_item_get_case_id (self->current));
+  for (guint i = 0; i < stored->len && removed == NULL; i++)
+    if (((DiCaseRegion *)g_ptr_array_index (stored, i))->id == id)
+      removed = g_ptr_array_steal_index (stored, i);
 
   if (!di_case_remove_region (self->kase, id, &error))
     {
@@ -766,11 +790,69 @@ di_window_forget_region (DiWindow *self)
                                                error->message);
 
       di_window_show_message (self, TRUE, text);
+      g_clear_pointer (&removed, di_case_region_free);
       return FALSE;
     }
   set_region (self, NULL);
   _di_window_field_show_saved_regions (self);
+
+  di_window_show_message (self, FALSE, _("The region was removed from the case."));
+  if (removed != NULL)
+    {
+      self->forgotten_case = g_object_ref (self->kase);
+      self->forgotten_region = removed;
+      gtk_widget_set_visible (GTK_WIDGET (self->message_undo_button), TRUE);
+      update_field_actions (self);
+    }
   return TRUE;
+}
+
+/**
+ * di_window_restore_region:
+ *
+ * Undoes the latest Forget Region while the banner still offers it: the
+ * rectangle and its label go back into the case it was removed from.
+ *
+ * Returns: whether a region was put back
+ */
+gboolean
+di_window_restore_region (DiWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  const DiCaseRegion *r;
+
+  g_return_val_if_fail (DI_IS_WINDOW (self), FALSE);
+
+  r = self->forgotten_region;
+  if (r == NULL)
+    return FALSE;
+  if (self->forgotten_case != self->kase)
+    {
+      /* another case is open now; the region belongs to the old one */
+      _di_window_field_clear_forgotten (self);
+      return FALSE;
+    }
+  if (di_case_add_region (self->kase, r->image_id, r->x, r->y, r->width, r->height,
+                          r->label, &error) <= 0)
+    {
+      /* TRANSLATORS: %s says why */
+      g_autofree char *text = g_strdup_printf (_("Could not put the region back into the case: %s"),
+                                               error->message);
+
+      di_window_show_message (self, TRUE, text);
+      return FALSE;
+    }
+  di_window_show_message (self, FALSE, NULL);
+  _di_window_field_show_saved_regions (self);
+  return TRUE;
+}
+
+static void
+restore_region_action (GSimpleAction *action,
+                       GVariant      *param,
+                       gpointer       user_data)
+{
+  di_window_restore_region (DI_WINDOW (user_data));
 }
 
 static void
@@ -801,6 +883,7 @@ static const GActionEntry field_actions[] = {
   { "scan-field", scan_field_action },
   { "whole-image", whole_image_action },
   { "forget-region", forget_region_action },
+  { "restore-region", restore_region_action },
 };
 
 /* Escape, after the focused widget (a popover closes first): the
@@ -854,4 +937,6 @@ _di_window_field_dispose (DiWindow *self)
   g_clear_object (&self->scanning);
   g_clear_object (&self->region);
   g_clear_object (&self->scan);
+  g_clear_object (&self->forgotten_case);
+  g_clear_pointer (&self->forgotten_region, di_case_region_free);
 }

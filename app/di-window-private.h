@@ -36,6 +36,7 @@ struct _DiWindow
   GtkRevealer *message_banner;
   GtkBox *message_box;
   GtkLabel *message_label;
+  GtkButton *message_undo_button;
   DiGallery *gallery;
   DiImageCanvas *canvas;
   GtkWidget *placeholder;
@@ -104,6 +105,8 @@ struct _DiWindow
   GCancellable *scan_cancellable;    /* the running scan's */
   gint64 scan_start;
   gint64 scan_progress_shown;
+  DiCase *forgotten_case;            /* Forget Region's undo: the case ... */
+  DiCaseRegion *forgotten_region;    /* ... and what was removed from it */
 };
 
 static inline DiModelInfo *
@@ -134,6 +137,7 @@ char         *_di_window_format_duration       (double             seconds);
 void          _di_window_field_init            (DiWindow          *self);
 void          _di_window_field_dispose         (DiWindow          *self);
 void          _di_window_field_reset           (DiWindow          *self);
+void          _di_window_field_clear_forgotten (DiWindow          *self);
 void          _di_window_field_show_saved_regions (DiWindow       *self);
 void          _di_window_field_settings_changed (DiWindow         *self);
 gboolean      _di_window_field_update_caption  (DiWindow          *self);

@@ -85,6 +85,8 @@ di_window_show_message (DiWindow   *self,
   g_free (self->message);
   self->message = g_strdup (message);
   self->message_is_size_notice = FALSE;
+  /* Any other message ends Forget Region's offer to undo. */
+  _di_window_field_clear_forgotten (self);
 
   if (message != NULL)
     {
@@ -1990,6 +1992,7 @@ di_window_class_init (DiWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiWindow, message_banner);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, message_box);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, message_label);
+  gtk_widget_class_bind_template_child (widget_class, DiWindow, message_undo_button);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, gallery);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, canvas);
   gtk_widget_class_bind_template_child (widget_class, DiWindow, placeholder);

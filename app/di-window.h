@@ -67,5 +67,6 @@ DiFieldScan   *di_window_get_field_scan     (DiWindow      *self);
 gboolean       di_window_get_scan_running   (DiWindow      *self);
 gboolean       di_window_show_whole_image   (DiWindow      *self);
 gboolean       di_window_forget_region      (DiWindow      *self);
+gboolean       di_window_restore_region     (DiWindow      *self);
 
 G_END_DECLS

@@ -348,6 +348,8 @@ test_saved_regions (void)
   cairo_surface_t *with, *without;
   double inside, outside, whole;
   double sx, sy, sw, sh;
+  DiCaseRegion forgotten;
+  g_autofree char *forgotten_label = NULL;
 
   /* /field/region left its region in the case and went back to the whole
    * image: the region's rectangle is outlined as saved. */
@@ -460,6 +462,10 @@ test_saved_regions (void)
   /* Forget Region: out of the case and off the canvas, back to the whole
    * image; drawn again, the rectangle is stored (and shown) anew. */
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "forget-region"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "restore-region"));
+  forgotten = *di_image_canvas_get_saved_region (canvas, 0);
+  forgotten_label = g_strdup (forgotten.label);
+  forgotten.label = forgotten_label;
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.forget-region", NULL);
   g_assert_null (di_window_get_region (fx.window));
   g_clear_pointer (&after, g_ptr_array_unref);
@@ -467,6 +473,43 @@ test_saved_regions (void)
   g_assert_cmpuint (after->len, ==, 0);
   g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 0);
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "forget-region"));
+
+  /* The banner offers Undo: the same rectangle and label come back. */
+  {
+    g_autoptr(GPtrArray) before = dup_stored_regions ();
+    g_autoptr(GPtrArray) restored = NULL;
+    const DiCaseRegion *r;
+
+    g_assert_cmpuint (before->len, ==, 0);
+    g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "restore-region"));
+    gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.restore-region", NULL);
+    restored = dup_stored_regions ();
+    g_assert_cmpuint (restored->len, ==, 1);
+    r = g_ptr_array_index (restored, 0);
+    g_assert_cmpfloat (r->x, ==, forgotten.x);
+    g_assert_cmpfloat (r->y, ==, forgotten.y);
+    g_assert_cmpfloat (r->width, ==, forgotten.width);
+    g_assert_cmpfloat (r->height, ==, forgotten.height);
+    g_assert_cmpstr (r->label, ==, forgotten.label);
+    g_assert_cmpuint (di_image_canvas_get_n_saved_regions (canvas), ==, 1);
+    /* once only: the offer is gone with the banner */
+    g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "restore-region"));
+    g_assert_false (di_window_restore_region (fx.window));
+
+    /* forget it again; another message ends the offer */
+    g_assert_true (di_window_select_region (fx.window, (int)sx, (int)sy, (int)sw, (int)sh));
+    g_assert_true (wait_for (region_classified, NULL, 60000));
+    g_assert_true (di_window_forget_region (fx.window));
+    g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "restore-region"));
+    di_window_show_message (fx.window, FALSE, "something else");
+    g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (fx.window), "restore-region"));
+    g_assert_false (di_window_restore_region (fx.window));
+    di_window_show_message (fx.window, FALSE, NULL);
+    g_clear_pointer (&restored, g_ptr_array_unref);
+    restored = dup_stored_regions ();
+    g_assert_cmpuint (restored->len, ==, 0);
+  }
+
   g_assert_true (di_window_select_region (fx.window, (int)sx, (int)sy, (int)sw, (int)sh));
   g_assert_true (wait_for (region_classified, NULL, 60000));
   g_clear_pointer (&after, g_ptr_array_unref);
