@@ -522,6 +522,11 @@ di_application_init (DiApplication *self)
   g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[IMAGE|FOLDER…]"));
   g_application_set_option_context_summary (G_APPLICATION (self),
                                             _("Review Pap-smear images with an explainable classifier."));
+  g_application_set_option_context_description (G_APPLICATION (self),
+                                                _("Without a window (classify into a case and export it):\n"
+                                                  "  deepinsight --no-window --case CASE [--export-report PDF] [--export-csv CSV]\n"
+                                                  "              [--export-geojson FILE] [--export-pack DIR] [IMAGE|FOLDER…]\n"
+                                                  "All its options: deepinsight --no-window --help"));
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
 }
 

@@ -469,21 +469,37 @@ fill_missing_maps (Batch *b)
     }
 }
 
-static gboolean
-export_all (Batch   *b,
-            GError **error)
+/* Every export is tried; each one that fails is named on stderr.
+ * Returns: the number that failed */
+static guint
+export_all (Batch *b)
 {
-  if (b->csv != NULL && !di_export_csv (b->kase, b->csv, error))
-    return FALSE;
-  if (b->geojson != NULL && !di_export_geojson (b->kase, 0, b->geojson, error))
-    return FALSE;
+  guint failed = 0;
+  g_autoptr(GError) error = NULL;
+
+  if (b->csv != NULL && !di_export_csv (b->kase, b->csv, &error))
+    {
+      failed++;
+      fail (_("CSV not written: %s"), error->message);
+      g_clear_error (&error);
+    }
+  if (b->geojson != NULL && !di_export_geojson (b->kase, 0, b->geojson, &error))
+    {
+      failed++;
+      fail (_("GeoJSON not written: %s"), error->message);
+      g_clear_error (&error);
+    }
   if (b->pack != NULL)
     {
       guint copied = 0, skipped = 0;
 
-      if (!di_export_pack (b->kase, b->pack, &copied, &skipped, error))
-        return FALSE;
-      if (!b->quiet)
+      if (!di_export_pack (b->kase, b->pack, &copied, &skipped, &error))
+        {
+          failed++;
+          fail (_("Retraining pack not written: %s"), error->message);
+          g_clear_error (&error);
+        }
+      else if (!b->quiet)
         g_print (_("Retraining pack: %u image(s) in %s, %u left out\n"), copied, b->pack, skipped);
     }
   if (b->report != NULL)
@@ -498,12 +514,16 @@ export_all (Batch   *b,
         di_report_set_model_sha256 (report, b->model_sha256);
       if (g_strcmp0 (b->paper, "letter") == 0)
         di_report_set_paper (report, DI_REPORT_PAPER_LETTER);
-      if (!di_report_write (report, b->report, NULL, error))
-        return FALSE;
-      if (!b->quiet)
+      if (!di_report_write (report, b->report, NULL, &error))
+        {
+          failed++;
+          fail (_("Report not written: %s"), error->message);
+          g_clear_error (&error);
+        }
+      else if (!b->quiet)
         g_print (_("Report: %s (%d pages)\n"), b->report, di_report_get_n_pages (report));
     }
-  return TRUE;
+  return failed;
 }
 
 /**
@@ -523,6 +543,7 @@ di_batch_run (int    argc,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) args = NULL;
   int status = 0;
+  guint n_exports_failed = 0;
   const GOptionEntry entries[] = {
     { "no-window", 0, 0, G_OPTION_ARG_NONE, &b.no_window, N_("Run without a window (this mode)"), NULL },
     { "case", 'c', 0, G_OPTION_ARG_FILENAME, &b.case_path, N_("The case file, created if missing"), N_("CASE") },
@@ -591,11 +612,12 @@ di_batch_run (int    argc,
       goto out;
     }
 
-  if (!process_inputs (&b, &error) || !export_all (&b, &error))
+  if (!process_inputs (&b, &error))
     {
       status = fail ("%s", error->message);
       goto out;
     }
+  n_exports_failed = export_all (&b);
 
   if (!b.quiet)
     g_print (_("%u image(s) added, %u classified, %u already classified, %u failed\n"),
@@ -603,6 +625,9 @@ di_batch_run (int    argc,
   if (b.n_failed > 0)
     status = fail (g_dngettext (GETTEXT_PACKAGE, "%u image failed", "%u images failed", b.n_failed),
                    b.n_failed);
+  if (n_exports_failed > 0)
+    status = fail (g_dngettext (GETTEXT_PACKAGE, "%u export failed", "%u exports failed", n_exports_failed),
+                   n_exports_failed);
 
 out:
   batch_clear (&b);

@@ -201,8 +201,24 @@ write_file (const char  *filename,
             GString     *contents,
             GError     **error)
 {
-  return g_file_set_contents_full (filename, contents->str, contents->len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+  g_autoptr(GError) local = NULL;
+  g_autofree char *dir = NULL;
+
+  if (g_file_set_contents_full (filename, contents->str, contents->len,
+                                G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local))
+    return TRUE;
+
+  /* GLib names its temporary file ("x.csv.9IYZZ3"); name the file asked for. */
+  dir = g_path_get_dirname (filename);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                 /* TRANSLATORS: a file, then its folder */
+                 _("Cannot write “%s”: there is no folder “%s”"), filename, dir);
+  else
+    g_set_error (error, local->domain, local->code,
+                 /* TRANSLATORS: a file, then why (GLib's message) */
+                 _("Cannot write “%s”: %s"), filename, local->message);
+  return FALSE;
 }
 
 static const char *

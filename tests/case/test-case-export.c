@@ -758,6 +758,26 @@ main (int   argc,
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
 
+    /* A failed export does not stop the others: each failure is named. */
+    {
+      g_autofree char *pdf2 = g_build_filename (dir, "after-bad-csv.pdf", NULL);
+      g_autofree char *geo2 = g_build_filename (dir, "after-bad-csv.geojson", NULL);
+      const char *bad_csv[] = { "--case", case_path, "--model", model, "--threads", "2",
+                                "--export-csv", "/nonexistent-folder/x.csv", "--export-report", pdf2,
+                                "--export-geojson", geo2, NULL };
+
+      rc = run_batch (bad_csv, &out, &err);
+      CHECK (rc != 0, "a failed export fails the run");
+      CHECK (err != NULL && strstr (err, "CSV not written") != NULL &&
+             strstr (err, "“/nonexistent-folder/x.csv”") != NULL && strstr (err, "1 export failed") != NULL,
+             "the failed export is named with its own file name: %s", err);
+      CHECK (g_file_test (pdf2, G_FILE_TEST_IS_REGULAR), "the report is still written");
+      CHECK (g_file_test (geo2, G_FILE_TEST_IS_REGULAR), "the GeoJSON is still written");
+      CHECK (out != NULL && strstr (out, "image(s) added") != NULL, "the summary is still printed: %s", out);
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+    }
+
     g_mkdir_with_parents (bad_img, 0755);
     g_file_set_contents (bad_png, "\x89PNG\r\n\x1a\n garbage", -1, NULL);
     ct_make_cell (good_png, 64, 64, 77);
