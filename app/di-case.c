@@ -263,6 +263,36 @@ di_case_event_get_top (const DiCaseEvent *event)
 }
 
 /**
+ * di_case_event_dup_order:
+ *
+ * Returns: (transfer full): for a prediction, the class indices from the
+ *   most probable to the least (ties keep index order), n_classes of them;
+ *   %NULL for other events
+ */
+int *
+di_case_event_dup_order (const DiCaseEvent *event)
+{
+  int *order;
+
+  g_return_val_if_fail (event != NULL, NULL);
+
+  if (event->probabilities == NULL || event->n_classes <= 0)
+    return NULL;
+  order = g_new (int, event->n_classes);
+  for (int i = 0; i < event->n_classes; i++)
+    order[i] = i;
+  for (int i = 1; i < event->n_classes; i++)
+    for (int j = i; j > 0 && event->probabilities[order[j]] > event->probabilities[order[j - 1]]; j--)
+      {
+        int t = order[j];
+
+        order[j] = order[j - 1];
+        order[j - 1] = t;
+      }
+  return order;
+}
+
+/**
  * di_case_event_get_abnormal:
  * @model: (nullable): the model the prediction came from, for its grouping
  *

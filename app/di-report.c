@@ -941,6 +941,11 @@ format_percent (double p)
 {
   if (!isfinite (p))
     return g_strdup ("—");
+  /* Rounding must not turn 0.999995 into certainty, nor 0.00004 into none. */
+  if (p > 0.999 && p < 1.0)
+    return g_strdup ("> 99.9\u00a0%");
+  if (p > 0.0 && p < 0.0005)
+    return g_strdup ("< 0.1\u00a0%");
   /* a no-break space: "33.2 %" never wraps between number and sign */
   return g_strdup_printf ("%.1f\u00a0%%", 100.0 * p);
 }
@@ -1037,14 +1042,39 @@ draw_title_page (DiReport *self,
     }
   else
     {
-      g_autofree char *classes = g_strjoinv (", ", s->model->classes);
+      g_autoptr(GString) classes = g_string_new (NULL);
       g_autoptr(GString) abnormal = g_string_new (NULL);
+      g_autofree char *size_text = NULL;
+      g_autofree char *crop_text = NULL;
       const char *arch = meta (s->model, "arch");
       const char *size = meta (s->model, "input_size");
       const char *temperature = meta (s->model, "temperature");
       const char *crop = meta (s->model, "center_crop");
       const char *tta = meta (s->model, DINET_META_TTA);
 
+      /* Readable names, with the model's own where they differ: the CSV
+       * and the retraining pack use those. */
+      for (int i = 0; i < s->model->n_classes; i++)
+        {
+          const char *name = s->model->classes[i];
+
+          if (classes->len > 0)
+            g_string_append (classes, ", ");
+          if (g_strcmp0 (di_class_get_title (name), name) != 0)
+            g_string_append_printf (classes, "%s (%s)", di_class_get_title (name), name);
+          else
+            g_string_append (classes, name);
+        }
+      if (size != NULL)
+        /* TRANSLATORS: the network's input, e.g. "128 × 128 px" */
+        size_text = g_strdup_printf (_("%s × %s px"), size, size);
+      if (crop != NULL && g_ascii_strtod (crop, NULL) > 0 && g_ascii_strtod (crop, NULL) < 1)
+        {
+          g_autofree char *pct = g_strdup_printf ("%.0f", 100 * g_ascii_strtod (crop, NULL));
+
+          /* TRANSLATORS: %s is a percentage without its sign */
+          crop_text = g_strdup_printf (_("the central %s %% of each side is analysed"), pct);
+        }
       for (int i = 0; s->model->abnormal && i < s->model->n_classes; i++)
         if (s->model->abnormal[i] == 1)
           g_string_append_printf (abnormal, "%s%s", abnormal->len ? ", " : "",
@@ -1054,10 +1084,10 @@ draw_title_page (DiReport *self,
         const char *rows[] = {
           _("Name"), s->model->name,
           _("Architecture"), arch ? arch : "—",
-          _("Classes"), classes,
+          _("Classes"), classes->str,
           _("Abnormal group"), abnormal->len ? abnormal->str : _("not defined by the model"),
-          _("Input size"), size ? size : "—",
-          _("Centre crop"), crop ? crop : "1",
+          _("Input size"), size_text ? size_text : "—",
+          _("Centre crop"), crop_text ? crop_text : _("none: the whole image is analysed"),
           _("Temperature"), temperature ? temperature : _("1 (not calibrated)"),
           _("Views"), g_strcmp0 (tta, DINET_TTA_DIHEDRAL8) == 0
                         ? _("mean of 8 orientations (rotations and mirror images)")
@@ -1089,8 +1119,16 @@ draw_title_page (DiReport *self,
           {
             const char *k = g_ptr_array_index (keys, i);
 
+            const char *v = g_hash_table_lookup (s->model->metadata, k);
+            char *end = NULL;
+            double f = v ? g_ascii_strtod (v, &end) : NAN;
+
             g_ptr_array_add (rows, figure_label (k));
-            g_ptr_array_add (rows, g_strdup (g_hash_table_lookup (s->model->metadata, k)));
+            /* rates as percentages, like the rest of the report; counts as they are */
+            if (end != NULL && *end == '\0' && end != v && strchr (v, '.') != NULL && f >= 0 && f <= 1)
+              g_ptr_array_add (rows, format_percent (f));
+            else
+              g_ptr_array_add (rows, g_strdup (v));
           }
         g_ptr_array_add (rows, NULL);
         g_ptr_array_add (rows, NULL);
@@ -1114,7 +1152,7 @@ draw_title_page (DiReport *self,
     g_autoptr(PangoLayout) layout = make_layout (ctx, "Sans 9.5", ctx->width - 2 * MARGIN - 24);
     g_autofree char *markup = g_markup_printf_escaped ("<b>%s</b>\n%s",
                                                        _("Intended use: decision support, not a diagnosis."),
-                                                       _("DeepInsight ranks and explains cells to help a qualified "
+                                                       _("DeepInsight ranks and explains cell images to help a qualified "
                                                          "cytologist screen a Pap smear. Its classes, probabilities and "
                                                          "heat maps are not a diagnosis; every result must be confirmed by "
                                                          "the reviewer, and the reviewer's labels are what this report "
@@ -1147,7 +1185,7 @@ draw_summary_page (DiReport *self,
                    Ctx      *ctx,
                    Summary  *s)
 {
-  const double col[] = { MARGIN, MARGIN + 150, MARGIN + 215, MARGIN + 345, MARGIN + 425 };
+  const double col[] = { MARGIN, MARGIN + 150, MARGIN + 215, MARGIN + 320, MARGIN + 425 };
   double y = MARGIN + 10;
   g_autofree char *agreement = NULL;
   g_autofree char *ai_totals = NULL;
@@ -1161,9 +1199,10 @@ draw_summary_page (DiReport *self,
   set_gray (ctx, 0.35);
   draw_text (ctx, col[0], y, 145, "Sans Bold 9", _("Class"));
   draw_text (ctx, col[1], y, 60, "Sans Bold 9", _("Group"));
-  draw_text (ctx, col[2], y, 125, "Sans Bold 9", _("Bethesda"));
+  draw_text (ctx, col[2], y, 105, "Sans Bold 9", _("Bethesda"));
   draw_text_full (ctx, col[3], y, 70, "Sans Bold 9", _("AI calls"), FALSE, PANGO_ALIGN_RIGHT, 1);
-  draw_text_full (ctx, col[4], y, 70, "Sans Bold 9", _("Reviewed"), FALSE, PANGO_ALIGN_RIGHT, 1);
+  /* right-aligned with the counts, free to reach left over the empty space */
+  draw_text_full (ctx, col[4] - 40, y, 110, "Sans Bold 9", _("Reviewer labels"), FALSE, PANGO_ALIGN_RIGHT, 1);
   set_gray (ctx, 0.0);
   y += 16;
   rule (ctx, y - 3);
@@ -1178,7 +1217,7 @@ draw_summary_page (DiReport *self,
       draw_text_full (ctx, col[0], y, 145, "Sans 9", di_class_get_title (name), FALSE, PANGO_ALIGN_LEFT, 1);
       draw_text_full (ctx, col[1], y, 60, "Sans 9",
                       ab == 1 ? _("abnormal") : ab == 0 ? _("normal") : "—", FALSE, PANGO_ALIGN_LEFT, 1);
-      draw_text_full (ctx, col[2], y, 125, "Sans 9",
+      draw_text_full (ctx, col[2], y, 105, "Sans 9",
                       di_bethesda_get_label (di_bethesda_from_class (name, ab)), FALSE, PANGO_ALIGN_LEFT, 1);
       draw_text_full (ctx, col[3], y, 70, "Sans 9", p, FALSE, PANGO_ALIGN_RIGHT, 1);
       draw_text_full (ctx, col[4], y, 70, "Sans 9", r, FALSE, PANGO_ALIGN_RIGHT, 1);
@@ -1202,22 +1241,22 @@ draw_summary_page (DiReport *self,
       g_autofree char *pct = format_percent ((double)s->n_agree / s->n_compared);
 
       if (isfinite (s->kappa))
-        /* TRANSLATORS: "12 of 14 reviewed cells (85.7 %), Cohen's κ 0.80" */
-        agreement = g_strdup_printf (_("%u of %u reviewed cells (%s), Cohen’s κ %.2f"),
+        /* TRANSLATORS: "12 of 14 reviewed images (85.7 %), Cohen's κ 0.80" */
+        agreement = g_strdup_printf (_("%u of %u reviewed images (%s), Cohen’s κ %.2f"),
                                      s->n_agree, s->n_compared, pct, s->kappa);
       else
-        agreement = g_strdup_printf (_("%u of %u reviewed cells (%s)"), s->n_agree, s->n_compared, pct);
+        agreement = g_strdup_printf (_("%u of %u reviewed images (%s)"), s->n_agree, s->n_compared, pct);
     }
   else
-    agreement = g_strdup (_("No classified cell has been reviewed yet"));
+    agreement = g_strdup (_("No classified image has been reviewed yet"));
 
   ai_totals = g_strdup_printf (_("%u normal, %u abnormal, %u not grouped"),
                                s->ai_normal, s->ai_abnormal, s->ai_unknown);
   rv_totals = g_strdup_printf (_("%u normal, %u abnormal, %u not grouped"),
                                s->rv_normal, s->rv_abnormal, s->rv_unknown);
   if (s->ai_normal + s->ai_abnormal > 0)
-    /* TRANSLATORS: "5 of 40 classified cells (P(abnormal) ≥ 50 %)" */
-    ai_suspicious = g_strdup_printf (_("%u of %u classified cells (P(abnormal) ≥ 50 %%)"),
+    /* TRANSLATORS: "5 of 40 classified images (P(abnormal) ≥ 50 %)" */
+    ai_suspicious = g_strdup_printf (_("%u of %u classified images (P(abnormal) ≥ 50 %%)"),
                                      s->ai_suspicious, s->n_classified);
   else
     ai_suspicious = g_strdup ("—");
@@ -1235,7 +1274,7 @@ draw_summary_page (DiReport *self,
 
   y += heading (ctx, y, _("Case category (Bethesda-style)"));
   {
-    const char *label = di_bethesda_get_label (s->case_category);
+    g_autofree char *label = NULL;
     g_autoptr(PangoLayout) layout = make_layout (ctx, "Sans Bold 13", -1);
     const char *rows[] = {
       _("From the AI calls only"), di_bethesda_get_label (s->ai_category),
@@ -1254,6 +1293,15 @@ draw_summary_page (DiReport *self,
       default: break;
       }
 
+    /* Images nobody could classify or review may hold worse: a category
+     * found in an incomplete case is a lower bound. */
+    if (s->n_undetermined > 0 && s->case_category != DI_BETHESDA_UNKNOWN &&
+        s->case_category != DI_BETHESDA_HSIL_PLUS)
+      /* TRANSLATORS: "LSIL or worse: case incomplete" */
+      label = g_strdup_printf (_("%s or worse: case incomplete"), di_bethesda_get_label (s->case_category));
+    else
+      label = g_strdup (di_bethesda_get_label (s->case_category));
+
     set_gray (ctx, 0.35);
     draw_text (ctx, MARGIN, y + 4, 165, "Sans 9.5", _("Reviewer’s labels, else AI"));
     pango_layout_set_text (layout, label, -1);
@@ -1271,7 +1319,7 @@ draw_summary_page (DiReport *self,
 
   set_gray (ctx, 0.3);
   y += draw_text (ctx, MARGIN, y, ctx->width - 2 * MARGIN, "Sans 8.5",
-                  _("The category is the most severe one among the cells. Classes map by name: "
+                  _("The category is the most severe one among the images. Classes map by name: "
                     "HSIL, SCC, carcinoma, severe or moderate dysplasia, CIN 2–3 → HSIL+; "
                     "LSIL, light or mild dysplasia, koilocytes, CIN 1 → LSIL; "
                     "other classes the model groups as abnormal, and unreviewed cells of a normal class "
@@ -1279,7 +1327,8 @@ draw_summary_page (DiReport *self,
                     "NILM, normal, superficial, intermediate, parabasal, columnar and metaplastic "
                     "cells, or classes the model groups as normal → NILM. "
                     "A case is NILM only when every cell maps to NILM; an image that was neither "
-                    "classified nor reviewed leaves it not determined. "
+                    "classified nor reviewed leaves it not determined, and makes any other category "
+                    "a lower bound (“or worse”). "
                     "A category from cell images is a screening aid, not a Bethesda report.")) + 14;
   set_gray (ctx, 0.0);
 
@@ -1553,10 +1602,10 @@ draw_cell (DiReport          *self,
     {
       const DiCaseExplanation *ex = cell->explanation;
       const char *target = pred && ex->target >= 0 && ex->target < pred->n_classes
-                         ? di_class_get_title (pred->classes[ex->target]) : "?";
+                         ? di_class_get_short_title (pred->classes[ex->target]) : "?";
       g_autofree char *caption =
-        /* TRANSLATORS: "Grad-CAM · stage 4 · HSIL": method, network stage, explained class */
-        g_strdup_printf (_("%s · stage %d · %s"),
+        /* TRANSLATORS: "Grad-CAM · layer4 · HSIL": method, network stage (as the viewer names it), explained class */
+        g_strdup_printf (_("%s · layer%d · %s"),
                          di_explain_method_get_label (di_explain_method_from_nick (ex->method)),
                          ex->stage, target);
 
@@ -1584,9 +1633,10 @@ draw_cell (DiReport          *self,
     {
       int top_class = di_case_event_get_top (pred);
       g_autofree char *pct = format_percent (pred->probabilities[top_class]);
-      g_autofree char *call = g_markup_printf_escaped ("%s <b>%s</b> (%s)", _("AI call:"),
+      g_autofree char *call = g_markup_printf_escaped ("%s <b>%s</b> · %s", _("AI call:"),
                                                        di_class_get_title (pred->classes[top_class]), pct);
-      const double name_w = 82, bar_w = right_w - name_w - 42;
+      const double name_w = 104, bar_w = right_w - name_w - 42;
+      g_autofree int *order = di_case_event_dup_order (pred);
 
       ry += draw_markup (ctx, x_right, ry, right_w, "Sans 9.5", call) + 5;
       {
@@ -1606,8 +1656,10 @@ draw_cell (DiReport          *self,
           }
       }
 
-      for (int k = 0; k < pred->n_classes; k++)
+      /* most probable first, as the viewer's side panel lists them */
+      for (int r = 0; order != NULL && r < pred->n_classes; r++)
         {
+          int k = order[r];
           double p = CLAMP (pred->probabilities[k], 0.0, 1.0);
           g_autofree char *value = format_percent (pred->probabilities[k]);
           const char *font = k == top_class ? "Sans Bold 7.5" : "Sans 7.5";
@@ -1712,9 +1764,9 @@ draw_cell_pages (DiReport     *self,
           g_autofree char *head = NULL;
 
           begin_page (ctx);
-          head = i == 0 ? g_strdup_printf (_("Cells (%u): disagreements first, then cells not reviewed, then agreements"),
+          head = i == 0 ? g_strdup_printf (_("Images (%u): disagreements first, then images not reviewed, then agreements"),
                                            s->cells->len)
-                        : g_strdup (_("Cells, continued"));
+                        : g_strdup (_("Images, continued"));
           set_gray (ctx, 0.1);
           draw_text_full (ctx, MARGIN, MARGIN + 6, ctx->width - 2 * MARGIN, "Sans Bold 11", head,
                           FALSE, PANGO_ALIGN_LEFT, 1);

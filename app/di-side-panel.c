@@ -314,20 +314,9 @@ static char *
 format_probabilities (const DiCaseEvent *event)
 {
   g_autoptr(GString) s = g_string_new (NULL);
-  g_autofree int *order = g_new (int, MAX (event->n_classes, 1));
+  g_autofree int *order = di_case_event_dup_order (event);
 
-  for (int i = 0; i < event->n_classes; i++)
-    order[i] = i;
-  for (int i = 1; i < event->n_classes; i++)
-    for (int j = i; j > 0 && event->probabilities[order[j]] > event->probabilities[order[j - 1]]; j--)
-      {
-        int t = order[j];
-
-        order[j] = order[j - 1];
-        order[j - 1] = t;
-      }
-
-  for (int r = 0; r < event->n_classes; r++)
+  for (int r = 0; order != NULL && r < event->n_classes; r++)
     {
       int i = order[r];
 
