@@ -166,6 +166,18 @@ invalidate_cb (gpointer user_data)
 }
 
 /**
+ * di_gallery_get_count_text:
+ *
+ * Returns: the line above the thumbnails ("12 images · 3 reviewed")
+ */
+const char *
+di_gallery_get_count_text (DiGallery *self)
+{
+  g_return_val_if_fail (DI_IS_GALLERY (self), NULL);
+  return gtk_label_get_text (self->count_label);
+}
+
+/**
  * di_gallery_invalidate:
  *
  * Sorts and filters again, soon: call after items changed.
@@ -175,6 +187,9 @@ di_gallery_invalidate (DiGallery *self)
 {
   g_return_if_fail (DI_IS_GALLERY (self));
 
+  /* The count at once: a busy worker can hold idle sources back for many
+   * seconds, and "3 reviewed" must not lag behind the ticks. */
+  update_count (self);
   if (self->invalidate_source == 0)
     self->invalidate_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, invalidate_cb, self, NULL);
 }

@@ -33,5 +33,6 @@ DiItem       *di_gallery_get_adjacent      (DiGallery    *self,
                                             DiItem       *item,
                                             int           delta);
 void          di_gallery_invalidate        (DiGallery    *self);
+const char   *di_gallery_get_count_text    (DiGallery    *self);
 
 G_END_DECLS

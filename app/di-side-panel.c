@@ -31,6 +31,7 @@ struct _DiSidePanel
 
   /* Template Widgets */
   GtkScrolledWindow *scroller;
+  GtkScale *opacity_scale;
   GtkLabel *model_label;
   GtkLabel *faithfulness_label;
   GtkLabel *method_note;
@@ -120,6 +121,17 @@ new_level_bar (double value)
   return bar;
 }
 
+/* "64.9%"; rounding never shows a probability as certain or as none. */
+static char *
+format_probability (double p)
+{
+  if (p > 0.999 && p < 1.0)
+    return g_strdup (">99.9%");
+  if (p > 0.0 && p < 0.0005)
+    return g_strdup ("<0.1%");
+  return g_strdup_printf ("%.1f%%", 100.0 * p);
+}
+
 static void
 update_prediction (DiSidePanel *self)
 {
@@ -196,7 +208,7 @@ update_prediction (DiSidePanel *self)
         /* TRANSLATORS: P(abnormal) at or above 50 %: "62.0% · suspicious" */
         s = g_strdup_printf (_("%.1f%% · suspicious"), 100.0 * a);
       else
-        s = g_strdup_printf ("%.1f%%", 100.0 * a);
+        s = format_probability (a);
       gtk_label_set_text (self->abnormal_label, s);
       gtk_level_bar_set_value (self->abnormal_bar, CLAMP (a, 0, 1));
       gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), TRUE);
@@ -213,15 +225,17 @@ update_prediction (DiSidePanel *self)
       const char *class_name = di_model_info_get_class_name (model, i);
       GtkWidget *name = gtk_label_new (di_class_get_title (class_name));
       GtkWidget *bar = new_level_bar (p);
-      g_autofree char *pct_text = g_strdup_printf ("%.1f%%", 100.0 * p);
+      g_autofree char *pct_text = format_probability (p);
       GtkWidget *pct = gtk_label_new (pct_text);
 
       gtk_size_group_add_widget (self->class_names, name);
       gtk_size_group_add_widget (self->class_pcts, pct);
       gtk_label_set_xalign (GTK_LABEL (name), 0);
       gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
-      gtk_label_set_width_chars (GTK_LABEL (name), 17);
-      gtk_label_set_max_width_chars (GTK_LABEL (name), 17);
+      /* "Normal intermediate", bold in the top row, fits; longer names
+       * ("Squamous cell carcinoma") end in … with the whole in the tooltip */
+      gtk_label_set_width_chars (GTK_LABEL (name), 20);
+      gtk_label_set_max_width_chars (GTK_LABEL (name), 20);
       if (g_strcmp0 (di_class_get_title (class_name), class_name) != 0)
         {
           /* TRANSLATORS: a class's readable name, then its name in the model file */
@@ -845,6 +859,7 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/deepinsight/DeepInsight/ui/di-side-panel.ui");
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, scroller);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, opacity_scale);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, model_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, faithfulness_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, method_note);
@@ -876,6 +891,24 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, note_changed_cb);
 }
 
+/* The mouse wheel over the opacity slider scrolls the panel, as it does
+ * everywhere else in it: a reader scrolling down must not fade the
+ * overlay away on the way. The keys and a drag still set the opacity. */
+static gboolean
+opacity_scale_scroll_cb (GtkEventControllerScroll *controller,
+                         double                    dx,
+                         double                    dy,
+                         DiSidePanel              *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  double step = 1.0;
+
+  if (gtk_event_controller_scroll_get_unit (controller) == GDK_SCROLL_UNIT_WHEEL)
+    step = pow (gtk_adjustment_get_page_size (adj), 2.0 / 3.0);  /* GtkScrolledWindow's wheel step */
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_value (adj) + dy * step);
+  return GDK_EVENT_STOP;
+}
+
 static void
 di_side_panel_init (DiSidePanel *self)
 {
@@ -901,6 +934,15 @@ di_side_panel_init (DiSidePanel *self)
 
   gtk_drawing_area_set_draw_func (self->legend, draw_legend, self, NULL);
   gtk_label_set_text (self->method_note, di_explain_method_get_note (self->method));
+
+  {
+    GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+
+    gtk_event_controller_set_propagation_phase (scroll, GTK_PHASE_CAPTURE);
+    gtk_event_controller_set_name (scroll, "di-opacity-scroll");
+    g_signal_connect (scroll, "scroll", G_CALLBACK (opacity_scale_scroll_cb), self);
+    gtk_widget_add_controller (GTK_WIDGET (self->opacity_scale), scroll);
+  }
 
   g_signal_connect_swapped (self->method_dropdown, "notify::selected",
                             G_CALLBACK (method_selected_cb), self);

@@ -541,6 +541,24 @@ di_window_scan_field (DiWindow *self)
            di_field_scan_get_window (scan), di_field_scan_get_stride (scan),
            di_field_scan_get_n_tiles (scan));
 
+  /* A model of whole fields (lbc4) never saw tiles this small: say so
+   * before its tile scores are read as findings. */
+  if (di_model_info_get_image_side (model) > 0 &&
+      2 * di_field_scan_get_window (scan) < di_model_info_get_image_side (model))
+    {
+      /* TRANSLATORS: "The scan's tiles are 128 × 128 pixels, much smaller than the images lbc4
+       * was trained on (about 512 pixels a side): …" */
+      g_autofree char *text = g_strdup_printf (_("The scan’s tiles are %d × %d pixels, much smaller than the "
+                                                 "images %s was trained on (about %d pixels a side): its tile "
+                                                 "scores may not mean much. Use a model of single cells to scan "
+                                                 "a field."),
+                                               di_field_scan_get_window (scan), di_field_scan_get_window (scan),
+                                               di_model_info_get_name (model),
+                                               di_model_info_get_image_side (model));
+
+      di_window_show_message (self, FALSE, text);
+    }
+
   self->scan_cancellable = g_cancellable_new ();
   self->scanning = g_object_ref (scan);
   self->scan_start = g_get_monotonic_time ();

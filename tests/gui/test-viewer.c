@@ -232,6 +232,21 @@ item_named (const char *name)
   return NULL;
 }
 
+/* The first widget of @type under @widget, depth first. */
+static GtkWidget *
+find_descendant (GtkWidget *widget,
+                 GType      type)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = G_TYPE_CHECK_INSTANCE_TYPE (c, type) ? c : find_descendant (c, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* ---- Tests -------------------------------------------------------------------- */
 
 static void
@@ -432,6 +447,39 @@ test_opacity_keys (void)
     press_key (GDK_KEY_bracketright);
   g_assert_cmpfloat (di_image_canvas_get_overlay_opacity (canvas), ==, 1.0);
   di_side_panel_set_overlay_opacity (panel, 0.5);
+
+  /* The wheel over the slider scrolls the panel and leaves the opacity. */
+  {
+    GtkWidget *scale = find_descendant (GTK_WIDGET (panel), GTK_TYPE_SCALE);
+    GtkWidget *scroller = find_descendant (GTK_WIDGET (panel), GTK_TYPE_SCROLLED_WINDOW);
+    g_autoptr(GListModel) controllers = NULL;
+    GtkEventController *wheel = NULL;
+    GtkAdjustment *adj;
+    gboolean handled = FALSE;
+    double before;
+
+    g_assert_nonnull (scale);
+    g_assert_nonnull (scroller);
+    controllers = gtk_widget_observe_controllers (scale);
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+      {
+        g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+
+        if (GTK_IS_EVENT_CONTROLLER_SCROLL (c) &&
+            gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
+          wheel = c;
+      }
+    g_assert_nonnull (wheel);
+    adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
+    gtk_adjustment_set_value (adj, 0);
+    before = gtk_adjustment_get_value (adj);
+    g_signal_emit_by_name (wheel, "scroll", 0.0, 40.0, &handled);
+    g_assert_true (handled);
+    g_assert_cmpfloat_with_epsilon (di_image_canvas_get_overlay_opacity (canvas), 0.5, 1e-9);
+    if (gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj) > 1)
+      g_assert_cmpfloat (gtk_adjustment_get_value (adj), >, before);
+    gtk_adjustment_set_value (adj, 0);
+  }
 }
 
 static void
@@ -755,6 +803,8 @@ test_relabel (void)
   g_assert_true (di_item_get_reviewed (item));
   expect = g_strdup_printf ("Reviewer: %s", di_class_get_title (di_fixture_classes[2]));
   g_assert_cmpstr (di_side_panel_get_review_text (panel), ==, expect);
+  /* the gallery's count follows at once, not when the main loop idles */
+  g_assert_true (g_str_has_suffix (di_gallery_get_count_text (gallery), " · 1 reviewed"));
 
   /* The popover's buttons run the same action. */
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.relabel", "i", 4);
