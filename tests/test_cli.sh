@@ -14,9 +14,38 @@ if ! $PY -c "import PIL" 2>/dev/null; then echo "SKIP: python3-pil is needed to 
 
 $DINET init --out "$tmp/m.safetensors" --classes normal_a,abnormal_b,abnormal_c --abnormal abnormal_b,abnormal_c --size 64 --seed 3
 check "init writes a model" test -s "$tmp/m.safetensors"
-for c in classify explain info eval calibrate bench init; do
-  check "$c --help prints the usage" sh -c "\"$DINET\" $c --help | grep -q 'usage: dinet'"
+# dinet COMMAND --help / -h: that command's usage (exit 0), naming every
+# option the command parses; the general usage names them all too
+opts_classify="--model --json --tta --no-tta --threads"
+opts_explain="--model --method --layer --class --smooth --faithfulness --json --png --colormap --opacity --block --topk --channels --fusion --batch --threads"
+opts_info="--model --json"
+opts_init="--out --classes --arch --size --seed --abnormal"
+opts_bench="--model --arch --classes --batch --size --threads --iters --gradcam --train --explain --layer --faithfulness --json"
+opts_train="--data --out --val --val-split --group-by --resume --init --alpha --abnormal --balance --quiet --arch --loss --optimizer --size --epochs --batch --threads --max-steps --eval-every --seed --split-seed --gamma --lr --weight-decay --center-crop --warmup --scale-min --jitter"
+opts_cv="--folds $opts_train"
+opts_eval="--model --data --list --exclude --json --tta --no-tta --threads"
+opts_calibrate="--model --data --list --out --dtype --tta --no-tta --threads"
+names_opts() { # names_opts FILE OPTION...: every OPTION appears in FILE as a whole word
+  local f=$1 o; shift
+  for o in "$@"; do grep -Eq -- "$o([^a-z0-9-]|\$)" "$f" || { echo "missing $o" >&2; return 1; }; done
+}
+"$DINET" --help > "$tmp/usage.txt"
+for c in classify explain info init bench train cv eval calibrate; do
+  "$DINET" $c --help > "$tmp/h.txt"
+  check "$c --help exits 0" test $? -eq 0
+  check "$c --help prints its own usage" grep -q "^usage: dinet $c " "$tmp/h.txt"
+  check "$c -h prints the same" sh -c "\"$DINET\" $c -h | cmp -s - '$tmp/h.txt'"
+  eval "opts=\$opts_$c"
+  check "$c --help names its options" names_opts "$tmp/h.txt" $opts
+  [ $c = cv ] || [ $c = train ] || check "the usage names $c's options" names_opts "$tmp/usage.txt" $opts
+  cat "$tmp/h.txt" >> "$tmp/all-help.txt"
 done
+# every option the sources parse is in some command's help (a new option
+# must be documented)
+src=${SOURCE_ROOT:-.}/engine/cli
+parsed=$(grep -oh 'cli_opt([^"]*"--[a-z0-9-]*' "$src"/*.c | grep -o -- '--[a-z0-9-]*' | sort -u)
+check "sources parse options (found $(echo $parsed | wc -w))" test "$(echo $parsed | wc -w)" -gt 40
+check "every parsed option is in a command's help" names_opts "$tmp/all-help.txt" $parsed
 $PY - "$tmp" <<'PYEOF'
 import sys, random
 from PIL import Image
@@ -55,6 +84,52 @@ check "each failure is one line naming the file" bash -c "[ \$(wc -l < '$tmp/c2.
 $DINET classify --model "$tmp/m.safetensors" "$tmp/img0.png" > "$tmp/c.txt"
 check "text output names the class and group" grep -Eq "img0.png: (normal_a|abnormal_b|abnormal_c) \(.*%\) (normal|abnormal)" "$tmp/c.txt"
 
+# the screening flag, as eval counts it and the viewer shows it: the text
+# line and --json carry P(abnormal) (the sum of the abnormal classes'
+# probabilities) and "suspicious" when it is >= 0.5, for a grouped model only
+$DINET init --out "$tmp/m1.safetensors" --classes normal_a,abnormal_b,abnormal_c --abnormal abnormal_c --size 64 --seed 3
+$DINET init --out "$tmp/m0.safetensors" --classes normal_a,abnormal_b,abnormal_c --size 64 --seed 3
+for m in m m1 m0; do
+  $DINET classify --model "$tmp/$m.safetensors" $imgs > "$tmp/$m.txt"
+  $DINET classify --model "$tmp/$m.safetensors" --json $imgs > "$tmp/$m.json"
+done
+check "classify --json is valid JSON" $PY -m json.tool "$tmp/m.json" /dev/null
+check "classify: text line and JSON carry the screening flag" $PY - "$tmp" $imgs <<'PYEOF'
+import json, re, sys
+d, imgs = sys.argv[1], sys.argv[2:]
+names = ["normal_a", "abnormal_b", "abnormal_c"]
+groups = {"m": {"abnormal_b", "abnormal_c"}, "m1": {"abnormal_c"}, "m0": None}
+flags = set()
+for m, ab in groups.items():
+    lines = open(f"{d}/{m}.txt", encoding="utf-8").read().splitlines()
+    js = json.load(open(f"{d}/{m}.json"))
+    assert len(lines) == len(js) == len(imgs), m
+    for line, o, img in zip(lines, js, imgs):
+        p = o["probabilities"]
+        top = max(range(3), key=lambda j: p[j])
+        assert o["image"] == img and o["top"] == o["class"] == names[top], o
+        assert [c["name"] for c in o["classes"]] == names, o["classes"]
+        assert [c["probability"] for c in o["classes"]] == p
+        assert o["views"] == 1 and len(o["logits"]) == 3
+        head = "%s: %s (%.1f%%)" % (img, names[top], 100 * p[top])
+        if ab is None:
+            assert "p_abnormal" not in o and "suspicious" not in o, o
+            assert all("abnormal" not in c for c in o["classes"])
+            assert line == head, line
+            continue
+        assert [c["abnormal"] for c in o["classes"]] == [n in ab for n in names]
+        pab = sum(p[j] for j in range(3) if names[j] in ab)
+        assert abs(o["p_abnormal"] - pab) < 1e-6, (o["p_abnormal"], pab)
+        assert o["suspicious"] is (pab >= 0.5), o
+        flags.add(o["suspicious"])
+        r = re.fullmatch(re.escape(head) + r" (normal|abnormal) · P\(abnormal\) ([0-9.]+)%( suspicious)?", line)
+        assert r, line
+        assert r.group(1) == ("abnormal" if names[top] in ab else "normal"), line
+        assert abs(float(r.group(2)) - 100 * pab) <= 0.05 + 1e-6, (line, pab)
+        assert bool(r.group(3)) is o["suspicious"], line
+assert flags == {True, False}, "both a suspicious and an unflagged image: %s" % flags
+PYEOF
+
 # classify --tta: the mean probability of the 8 dihedral views, checked
 # against single-view classifications of the 8 views made by PIL
 $PY - "$tmp" <<'PYEOF'
@@ -81,6 +156,41 @@ assert all(abs(a - b) < 1e-4 for a, b in zip(mean, got)), (mean, got)
 assert abs(sum(t["probabilities"]) - 1) < 1e-4
 assert t["class"] == ["normal_a", "abnormal_b", "abnormal_c"][max(range(3), key=lambda j: mean[j])]
 PYEOF
+
+# eval: the views used and a labelled confusion matrix; --json keeps its keys
+mkdir -p "$tmp/data/normal_a" "$tmp/data/abnormal_b" "$tmp/data/abnormal_c"
+cp "$tmp/img0.png" "$tmp/view1.png" "$tmp/data/normal_a/"
+cp "$tmp/img1.png" "$tmp/img2.png" "$tmp/data/abnormal_b/"
+cp "$tmp/img3.png" "$tmp/view2.png" "$tmp/view3.png" "$tmp/data/abnormal_c/"
+$DINET eval --model "$tmp/m.safetensors" --data "$tmp/data" > "$tmp/ev1.txt"
+check "eval exits 0" test $? -eq 0
+check "eval says one view" grep -qx "views: 1" "$tmp/ev1.txt"
+$DINET eval --model "$tmp/m.safetensors" --data "$tmp/data" --tta > "$tmp/ev8.txt"
+check "eval --tta says 8 dihedral views" grep -q "^views: 8 (dihedral" "$tmp/ev8.txt"
+check "eval labels the confusion matrix" grep -q "rows: true class, columns: predicted" "$tmp/ev1.txt"
+$DINET eval --model "$tmp/m.safetensors" --data "$tmp/data" --json > "$tmp/ev1.json"
+check "eval: numbered columns and rows, the counts of --json" $PY - "$tmp/ev1.txt" "$tmp/ev1.json" <<'PYEOF'
+import json, re, sys
+t = open(sys.argv[1]).read().splitlines(); o = json.load(open(sys.argv[2]))
+i = next(i for i, l in enumerate(t) if l.startswith("confusion"))
+assert t[i + 1].split() == ["0", "1", "2"], t[i + 1]
+names = ["normal_a", "abnormal_b", "abnormal_c"]
+for r in range(3):
+    f = t[i + 2 + r].split()
+    assert f[:2] == [str(r), names[r]] and [int(v) for v in f[2:]] == o["confusion"][r], t[i + 2 + r]
+assert len(t) == i + 5
+# the existing keys stay; views is added
+assert set(o) >= {"images", "accuracy", "balanced_accuracy", "macro_f1", "nll", "ece",
+                  "abnormal_sensitivity", "specificity", "binary_accuracy", "flag_sensitivity",
+                  "flag_specificity", "flag_accuracy", "classes", "confusion"}, o.keys()
+assert o["images"] == 7 and o["views"] == 1
+PYEOF
+printf 'normal_a/img0.png\nabnormal_c/img3.png\n' > "$tmp/list.txt"
+$DINET eval --model "$tmp/m.safetensors" --data "$tmp/data" --list "$tmp/list.txt" --tta --json > "$tmp/ev8.json"
+check "eval --list --tta --json" $PY -c "import json; o=json.load(open('$tmp/ev8.json')); assert o['images']==2 and o['views']==8, o"
+$DINET calibrate --model "$tmp/m.safetensors" --data "$tmp/data" --out "$tmp/c.safetensors" --dtype f8 2> "$tmp/cal.err"
+check "calibrate --dtype f8 is an error" test $? -eq 1
+check "calibrate --dtype message" grep -q "dtype" "$tmp/cal.err"
 
 # explain
 for layer in layer1 layer2 layer3 layer4; do

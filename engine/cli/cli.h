@@ -27,10 +27,19 @@ void json_float_array(FILE *f, const float *v, int n);
 int cli_load_input(dinet_net *net, const char *path, float *x, dinet_image **img,
                    dinet_error *err);
 
-/* Training, evaluation, cross-validation, calibration (cmd_train.c). */
+/* The model's normal/abnormal grouping: one flag per class (1 abnormal,
+ * 0 normal; caller frees), or NULL when it has none (or out of memory). */
+int *cli_model_abnormal(const dinet_net *net);
+
+/* Training, evaluation, cross-validation, calibration (cmd_train.c), and
+ * their usage texts (dinet COMMAND --help). */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+void usage_train(FILE *f);
+void usage_cv(FILE *f);
+void usage_eval(FILE *f);
+void usage_calibrate(FILE *f);
 
 #endif

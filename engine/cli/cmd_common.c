@@ -111,3 +111,16 @@ int cli_load_input(dinet_net *net, const char *path, float *x, dinet_image **img
     *img = im;
   return rc;
 }
+
+int *cli_model_abnormal(const dinet_net *net) {
+  const int k = dinet_net_num_classes(net);
+  int *ab = malloc(sizeof(int) * k);
+  for (int j = 0; ab && j < k; j++) {
+    ab[j] = dinet_net_class_is_abnormal(net, j);
+    if (ab[j] < 0) {
+      free(ab);
+      return NULL;
+    }
+  }
+  return ab;
+}

@@ -66,9 +66,9 @@ static int parse_seed(const char *v, const char *what, uint64_t *out) {
   return bad;
 }
 
-static void train_usage(void) {
-  fputs("usage: dinet train --data DIR --out DIR [options]\n"
-        "  --arch cbam_resnet50|resnet50   (default cbam_resnet50)\n"
+/* The options of train, also taken by cv. */
+static void train_options(FILE *f) {
+  fputs("  --arch cbam_resnet50|resnet50   (default cbam_resnet50)\n"
         "  --size S          input size (default 128)\n"
         "  --epochs E        (default 30)     --batch B (default 16)\n"
         "  --loss focal|ce   (default focal)  --gamma G (default 2)\n"
@@ -77,23 +77,63 @@ static void train_usage(void) {
         "  --optimizer sgd|adamw (default sgd, momentum 0.9)\n"
         "  --lr LR (default 0.05)  --weight-decay WD (default 5e-4)  --warmup EPOCHS (default 2)\n"
         "  --val DIR | --val-split F [--group-by COLUMN]   (labels.csv column)\n"
+        "  --eval-every E    validate every E epochs and after the last (default 1)\n"
         "  --center-crop F   keep the central F of each side (stored in the model)\n"
         "  --scale-min A     smallest crop area for augmentation (default 0.7)\n"
         "  --jitter J        colour/stain jitter amplitude (default 0.1)\n"
         "  --abnormal a,b    classes grouped as abnormal (stored in the model)\n"
         "  --init MODEL      start from a model's weights (matching names and shapes)\n"
-        "  --seed N  --split-seed N (default: --seed)  --threads N  --resume CHECKPOINT  --max-steps N\n",
-        stdout);
+        "  --seed N  --split-seed N (default: --seed)  --threads N  --resume CHECKPOINT  --max-steps N\n"
+        "  --quiet           no progress lines on stderr\n",
+        f);
+}
+
+void usage_train(FILE *f) {
+  fputs("usage: dinet train --data DIR --out DIR [options]\n", f);
+  train_options(f);
+}
+
+void usage_cv(FILE *f) {
+  fputs("usage: dinet cv --data DIR --out DIR [--folds K] [options]\n"
+        "  --folds K         folds (default 5), trained in OUT/fold1..OUT/foldK; finished folds\n"
+        "                    are kept, an interrupted one resumes\n"
+        "options as for train:\n",
+        f);
+  train_options(f);
+}
+
+void usage_eval(FILE *f) {
+  fputs("usage: dinet eval --model M --data DIR [--list FILES.txt] [--exclude FILES.txt] [--json]\n"
+        "                  [--tta|--no-tta] [--threads N]\n"
+        "  --model M         the model (.safetensors)\n"
+        "  --data DIR        a data set: one folder per class (the model's class names)\n"
+        "  --list FILES.txt  only these images (paths under DIR, one a line: a run's val.txt)\n"
+        "  --exclude FILES.txt  all but these images (the same format)\n"
+        "  --json            the figures as one JSON object\n"
+        "  --tta | --no-tta  the mean of the 8 dihedral views, or one view (default: the model's)\n"
+        "  --threads N       worker threads (default: all cores)\n",
+        f);
+}
+
+void usage_calibrate(FILE *f) {
+  fputs("usage: dinet calibrate --model M --data DIR [--list FILES.txt] [--out M2] [--dtype f16|f32]\n"
+        "                       [--tta|--no-tta] [--threads N]\n"
+        "  fits the model's temperature on DIR's images and stores it (with the figures) in M2\n"
+        "  --model M         the model (.safetensors)\n"
+        "  --data DIR        a data set: one folder per class (the model's class names)\n"
+        "  --list FILES.txt  only these images (paths under DIR, one a line: a run's val.txt)\n"
+        "  --out M2          the calibrated model (default: overwrite M)\n"
+        "  --dtype f16|f32   weights' type in M2 (default f32)\n"
+        "  --tta | --no-tta  fit to (and store) the mean of the 8 dihedral views, or one view\n"
+        "                    (default: the model's)\n"
+        "  --threads N       worker threads (default: all cores)\n",
+        f);
 }
 
 /* Parses train options (also used by cv). Returns 0, or 1 on error. */
 static int parse_train_args(int argc, char **argv, int first, train_cfg *c) {
   for (int i = first; i < argc; i++) {
     const char *v;
-    if (cli_opt(argc, argv, &i, "--help", NULL)) {
-      train_usage();
-      exit(0);
-    }
     if (cli_opt(argc, argv, &i, "--data", &c->data) || cli_opt(argc, argv, &i, "--val", &c->val_dir) ||
         cli_opt(argc, argv, &i, "--out", &c->out) || cli_opt(argc, argv, &i, "--resume", &c->resume) ||
         cli_opt(argc, argv, &i, "--group-by", &c->group_by) ||
@@ -189,20 +229,6 @@ static int *parse_abnormal(const char *list, char *const *classes, int k) {
   return ab;
 }
 
-/* Class-grouping flags stored in a model (NULL if none). */
-static int *model_abnormal(const dinet_net *net) {
-  const int k = dinet_net_num_classes(net);
-  int *ab = malloc(sizeof(int) * k);
-  for (int j = 0; ab && j < k; j++) {
-    ab[j] = dinet_net_class_is_abnormal(net, j);
-    if (ab[j] < 0) {
-      free(ab);
-      return NULL;
-    }
-  }
-  return ab;
-}
-
 /* JSON array of the names of classes flagged in ab. */
 static char *abnormal_json(char *const *classes, const int *ab, int k) {
   size_t need = 3;
@@ -251,7 +277,8 @@ static int predict_cache(dinet_net *net, const image_cache *c, int views, float 
   return rc;
 }
 
-static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *classes) {
+/* views: the predictions' views (8 or 1), printed as a line; 0: none. */
+static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *classes, int views) {
   fprintf(f, "images %d  accuracy %.4f  balanced accuracy %.4f  macro-F1 %.4f  NLL %.4f  ECE %.4f\n",
           m->n, m->accuracy, m->balanced_accuracy, m->macro_f1, m->nll, m->ece);
   if (m->sensitivity >= 0 || m->specificity >= 0)
@@ -261,13 +288,19 @@ static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *cla
     fprintf(f, "screening flag, P(abnormal) >= %.2f: accuracy %.4f  abnormal sensitivity %.4f  "
                "specificity %.4f\n",
             DINET_FLAG_THRESHOLD, m->flag_accuracy, m->flag_sensitivity, m->flag_specificity);
+  if (views)
+    fprintf(f, views == 8 ? "views: 8 (dihedral, mean probability)\n" : "views: %d\n", views);
   fprintf(f, "%-24s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
   for (int c = 0; c < m->k; c++)
     fprintf(f, "%-24s %9.4f %9.4f %9.4f %8d\n", classes[c], m->precision[c], m->recall[c],
             m->f1[c], m->support[c]);
-  fprintf(f, "confusion (rows true, columns predicted):\n");
+  fprintf(f, "confusion (rows: true class, columns: predicted class, numbered as the rows):\n");
+  fprintf(f, "%26s", "");
+  for (int c = 0; c < m->k; c++)
+    fprintf(f, " %5d", c);
+  fputc('\n', f);
   for (int r = 0; r < m->k; r++) {
-    fprintf(f, "  %-22s", classes[r]);
+    fprintf(f, "%3d %-22s", r, classes[r]);
     for (int c = 0; c < m->k; c++)
       fprintf(f, " %5d", m->confusion[r * m->k + c]);
     fputc('\n', f);
@@ -280,8 +313,8 @@ static void json_rate(FILE *f, const char *key, double v) {
   v >= 0 ? json_number(f, v) : (void)fputs("null", f);
 }
 
-static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *classes) {
-  fprintf(f, "{\"images\": %d, \"accuracy\": ", m->n);
+static void print_metrics_json(FILE *f, const dinet_metrics *m, char *const *classes, int views) {
+  fprintf(f, "{\"images\": %d, \"views\": %d, \"accuracy\": ", m->n, views);
   json_number(f, m->accuracy);
   fputs(", \"balanced_accuracy\": ", f);
   json_number(f, m->balanced_accuracy);
@@ -982,7 +1015,7 @@ int cmd_eval(int argc, char **argv) {
     return 1;
   }
   if (!model || !data) {
-    cli_error("eval needs --model M --data DIR [--list FILE] [--exclude FILE] [--json] [--tta|--no-tta]");
+    cli_error("eval needs --model M --data DIR (see dinet eval --help)");
     return 1;
   }
   dinet_set_threads(threads);
@@ -996,15 +1029,16 @@ int cmd_eval(int argc, char **argv) {
   }
   const int K = dinet_net_num_classes(e.net), n = e.ds.n;
   float *probs = malloc(sizeof(float) * K * n);
-  int *ab = model_abnormal(e.net);
+  int *ab = cli_model_abnormal(e.net);
   if (probs) {
     dinet_softmax(e.logits, n, K, dinet_net_temperature(e.net), probs);
     dinet_metrics *m = dinet_metrics_compute(probs, e.labels, n, K, ab);
     if (m) {
+      const int nv = views ? views : dinet_net_tta_views(e.net);
       if (json)
-        print_metrics_json(stdout, m, e.classes);
+        print_metrics_json(stdout, m, e.classes, nv);
       else
-        print_metrics_text(stdout, m, e.classes);
+        print_metrics_text(stdout, m, e.classes, nv);
       dinet_metrics_free(m);
       rc = 0;
     }
@@ -1032,7 +1066,11 @@ int cmd_calibrate(int argc, char **argv) {
     return 1;
   }
   if (!model || !data) {
-    cli_error("calibrate needs --model M --data DIR [--list VALFILE] [--out M2] [--dtype f16|f32] [--tta|--no-tta]");
+    cli_error("calibrate needs --model M --data DIR (see dinet calibrate --help)");
+    return 1;
+  }
+  if (strcmp(dtype, "f16") && strcmp(dtype, "f32")) {
+    cli_error("--dtype must be f16 or f32, not \"%s\"", dtype);
     return 1;
   }
   dinet_set_threads(threads);
@@ -1064,7 +1102,7 @@ int cmd_calibrate(int argc, char **argv) {
   dinet_net_set_meta(net, "train.epoch", NULL, NULL);
   /* the calibration set's figures travel with the model (shown in reports) */
   float *probs = malloc(sizeof(float) * K * n);
-  int *ab = model_abnormal(net);
+  int *ab = cli_model_abnormal(net);
   dinet_metrics *m = probs ? (dinet_softmax(e.logits, n, K, t, probs),
                               dinet_metrics_compute(probs, e.labels, n, K, ab)) : NULL;
   if (m) {
@@ -1083,7 +1121,7 @@ int cmd_calibrate(int argc, char **argv) {
     }
     snprintf(buf, sizeof buf, "%d", n);
     dinet_net_set_meta(net, "metrics.val_images", buf, NULL);
-    print_metrics_text(stdout, m, e.classes);
+    print_metrics_text(stdout, m, e.classes, 0); /* the views are in the first line */
     dinet_metrics_free(m);
   }
   free(probs);
@@ -1106,7 +1144,7 @@ int cmd_cv(int argc, char **argv) {
   if (parse_train_args(argc, argv, 2, &c))
     return 1;
   if (!c.data || !c.out) {
-    cli_error("cv needs --data DIR --out DIR [--folds K] and train options");
+    cli_error("cv needs --data DIR and --out DIR (see dinet cv --help)");
     return 1;
   }
   dinet_set_threads(c.threads);

@@ -8,7 +8,8 @@
  *   dinet bench    [--model M | --arch A --classes K] [--batch B] [--size S]
  *                  [--threads N] [--iters I] [--gradcam] [--train]
  *                  [--explain METHOD [--layer layerN] [--faithfulness]]
- *   dinet train | eval | cv | calibrate   (see dinet train --help)
+ *   dinet train | eval | cv | calibrate
+ *   dinet COMMAND --help   (that command's options)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -18,28 +19,104 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-  fputs("usage: dinet COMMAND [OPTIONS]\n"
+  fputs("usage: dinet COMMAND [OPTIONS]   (dinet COMMAND --help: that command's options)\n"
         "\n"
         "commands:\n"
         "  classify --model M [--json] [--tta|--no-tta] [--threads N] IMAGE...\n"
         "  explain  --model M --method METHOD --layer layer1..layer4 [--class NAME|INDEX]\n"
-        "           [--smooth] [--faithfulness] [--json] [--png OUT] [--colormap NAME]\n"
+        "           [--smooth] [--faithfulness] [--json] [--png OUT] [--colormap CMAP]\n"
         "           [--opacity F] [--block N|last|mean] [--topk K] [--channels N]\n"
-        "           [--fusion max|mean] [--batch B] IMAGE\n"
+        "           [--fusion max|mean] [--batch B] [--threads N] IMAGE\n"
         "           METHOD: gradcam gradcam++ hirescam layercam layercam-fusion scorecam\n"
         "                   cbam cbam-channel counterfactual\n"
-        "           NAME: jet (default) viridis inferno turbo\n"
+        "           CMAP: jet (default) viridis inferno turbo\n"
         "  info     --model M [--json]\n"
         "  init     --out M --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]\n"
         "  bench    [--model M | --arch cbam_resnet50|resnet50 --classes K]\n"
-        "           [--batch B] [--size S] [--threads N] [--iters I] [--gradcam] [--train]\n"
+        "           [--batch B] [--size S] [--threads N] [--iters I] [--gradcam] [--train] [--json]\n"
         "           [--explain METHOD [--layer layerN] [--faithfulness]]: one image's\n"
         "           forward and METHOD's map (default layer4; + deletion/insertion AUC)\n"
         "           timed in turns; prints the median per-pair ratio\n"
         "  train    --data DIR --out DIR [...]   (dinet train --help)\n"
-        "  eval     --model M --data DIR [--json] [--tta|--no-tta]\n"
-        "  cv       --folds K --data DIR [...]\n"
-        "  calibrate --model M --data DIR [--out M2] [--tta|--no-tta]\n",
+        "  eval     --model M --data DIR [--list FILES.txt] [--exclude FILES.txt] [--json]\n"
+        "           [--tta|--no-tta] [--threads N]\n"
+        "  cv       --data DIR --out DIR [--folds K] [train options]\n"
+        "  calibrate --model M --data DIR [--list FILES.txt] [--out M2] [--dtype f16|f32]\n"
+        "           [--tta|--no-tta] [--threads N]\n"
+        "  --version, --help\n",
+        f);
+}
+
+static void usage_classify(FILE *f) {
+  fprintf(f,
+          "usage: dinet classify --model M [--json] [--tta|--no-tta] [--threads N] IMAGE...\n"
+          "  one line per image: the top class, its probability and group (normal/abnormal)\n"
+          "  and, for a model that groups its classes, P(abnormal) (the sum of the abnormal\n"
+          "  classes' probabilities) with \"suspicious\" when P(abnormal) >= %.2f (the\n"
+          "  screening flag, as in dinet eval and the viewer)\n"
+          "  --model M         the model (.safetensors)\n"
+          "  --json            a JSON array, an object per image: image, class (= top), classes\n"
+          "                    ({name, probability, abnormal}), probabilities, p_abnormal and\n"
+          "                    suspicious (grouped models), views, and logits (1 view) or\n"
+          "                    log_probabilities (8 views)\n"
+          "  --tta | --no-tta  the mean of the 8 dihedral views, or one view (default: the\n"
+          "                    model's metadata \"tta\")\n"
+          "  --threads N       worker threads (default: all cores)\n",
+          DINET_FLAG_THRESHOLD);
+}
+
+static void usage_explain(FILE *f) {
+  fputs("usage: dinet explain --model M [--method METHOD] [--layer layer1..layer4] [options] IMAGE\n"
+        "  --method METHOD   gradcam (default) gradcam++ hirescam layercam layercam-fusion\n"
+        "                    scorecam cbam cbam-channel counterfactual\n"
+        "  --layer layerN    the stage explained (default layer4)\n"
+        "  --class NAME|INDEX  the class explained (default: the top class)\n"
+        "  --smooth          average the map over the 8 dihedral views of the image\n"
+        "  --faithfulness    deletion / insertion AUC of the map\n"
+        "  --json            one JSON object (the map at the stage's resolution)\n"
+        "  --png OUT         the map over the image, as a PNG\n"
+        "  --colormap CMAP   jet (default) viridis inferno turbo\n"
+        "  --opacity F       the overlay's opacity, 0..1 (default 0.5)\n"
+        "  --block N|last|mean  cbam, cbam-channel: the stage's block (default last)\n"
+        "  --topk K          cbam-channel: channels listed (default 10)\n"
+        "  --channels N      scorecam: channels scored (default 64)\n"
+        "  --fusion max|mean layercam-fusion: how the stages combine (default max)\n"
+        "  --batch B         images per batched forward (scorecam; default 16)\n"
+        "  --threads N       worker threads (default: all cores)\n",
+        f);
+}
+
+static void usage_info(FILE *f) {
+  fputs("usage: dinet info --model M [--json]   (or dinet info M)\n"
+        "  the model's architecture, size, classes (with their group) and metadata\n"
+        "  --json            one JSON object\n",
+        f);
+}
+
+static void usage_init(FILE *f) {
+  fputs("usage: dinet init --out M --classes a,b,c [--arch A] [--size S] [--seed N] [--abnormal a,b]\n"
+        "  writes a freshly initialised model\n"
+        "  --out M           the model file to write\n"
+        "  --classes a,b,c   class names\n"
+        "  --arch A          cbam_resnet50 (default) or resnet50\n"
+        "  --size S          input size (default 224)\n"
+        "  --seed N          weight initialisation seed (default 1)\n"
+        "  --abnormal a,b    classes grouped as abnormal\n",
+        f);
+}
+
+static void usage_bench(FILE *f) {
+  fputs("usage: dinet bench [--model M | --arch cbam_resnet50|resnet50 --classes K] [options]\n"
+        "  times a batch's forward (or --gradcam, or a --train step) on random input\n"
+        "  --model M         a model (default: a random --arch, --classes K (default 7))\n"
+        "  --batch B (default 1)  --size S (default 224)  --iters I (default 10)\n"
+        "  --threads N       worker threads (default: all cores)\n"
+        "  --gradcam         Grad-CAM of each image instead of the forward\n"
+        "  --train           a training step (forward, focal loss, backward, SGD)\n"
+        "  --explain METHOD [--layer layerN] [--faithfulness]\n"
+        "                    one image's forward and METHOD's map (default layer4; with\n"
+        "                    deletion/insertion AUC) timed in turns: the median per-pair ratio\n"
+        "  --json            one JSON object\n",
         f);
 }
 
@@ -56,6 +133,9 @@ static int argmax(const float *v, int n) {
       b = i;
   return b;
 }
+
+/* A JSON boolean. */
+static void json_bool(FILE *f, int v) { fputs(v ? "true" : "false", f); }
 
 /* ---- classify ------------------------------------------------------- */
 
@@ -103,9 +183,15 @@ static int cmd_classify(int argc, char **argv) {
   if (views == 0)
     views = dinet_net_tta_views(net);
   float *x = malloc(sizeof(float) * 3 * S * S), *z = malloc(sizeof(float) * 2 * K);
+  int *ab = cli_model_abnormal(net); /* NULL: no normal/abnormal grouping */
   int failures = 0, first = 1;
   if (!x || !z) {
     cli_error("out of memory");
+    free(x);
+    free(z);
+    free(ab);
+    free(imgs);
+    dinet_net_free(net);
     return 1;
   }
   float *p = z + K;
@@ -121,13 +207,36 @@ static int cmd_classify(int argc, char **argv) {
     }
     dinet_softmax(z, 1, K, T, p);
     int top = argmax(z, K);
+    /* the screening flag, as dinet eval counts it and the viewer shows it */
+    const double pab = ab ? dinet_abnormal_probability(p, ab, K) : 0;
+    const int suspicious = ab && pab >= DINET_FLAG_THRESHOLD;
     if (json) {
       fputs(first ? "\n  {\"image\": " : ",\n  {\"image\": ", stdout);
       json_string(stdout, imgs[i]);
       fputs(", \"class\": ", stdout);
       json_string(stdout, dinet_net_class_name(net, top));
-      fputs(", \"probabilities\": ", stdout);
+      fputs(", \"top\": ", stdout);
+      json_string(stdout, dinet_net_class_name(net, top));
+      fputs(", \"classes\": [", stdout);
+      for (int j = 0; j < K; j++) {
+        fputs(j ? ", {\"name\": " : "{\"name\": ", stdout);
+        json_string(stdout, dinet_net_class_name(net, j));
+        fputs(", \"probability\": ", stdout);
+        json_number(stdout, p[j]);
+        if (ab) {
+          fputs(", \"abnormal\": ", stdout);
+          json_bool(stdout, ab[j]);
+        }
+        fputc('}', stdout);
+      }
+      fputs("], \"probabilities\": ", stdout);
       json_float_array(stdout, p, K);
+      if (ab) {
+        fputs(", \"p_abnormal\": ", stdout);
+        json_number(stdout, pab);
+        fputs(", \"suspicious\": ", stdout);
+        json_bool(stdout, suspicious);
+      }
       /* with --tta, z is the log of the mean probability of the 8 views */
       fputs(views == 8 ? ", \"views\": 8, \"log_probabilities\": "
                        : ", \"views\": 1, \"logits\": ",
@@ -136,9 +245,9 @@ static int cmd_classify(int argc, char **argv) {
       fputc('}', stdout);
     } else {
       printf("%s: %s (%.1f%%)", imgs[i], dinet_net_class_name(net, top), 100.0 * p[top]);
-      int ab = dinet_net_class_is_abnormal(net, top);
-      if (ab >= 0)
-        printf(" %s", ab ? "abnormal" : "normal");
+      if (ab)
+        printf(" %s · P(abnormal) %.1f%%%s", ab[top] ? "abnormal" : "normal", 100.0 * pab,
+               suspicious ? " suspicious" : "");
       putchar('\n');
     }
     first = 0;
@@ -148,6 +257,7 @@ static int cmd_classify(int argc, char **argv) {
     fputs(first ? "]\n" : "\n]\n", stdout);
   free(x);
   free(z);
+  free(ab);
   free(imgs);
   dinet_net_free(net);
   return failures ? 1 : 0;
@@ -163,9 +273,6 @@ static int parse_layer(const char *s, int *stage) {
   cli_error("--layer must be layer1, layer2, layer3 or layer4, not \"%s\"", s ? s : "");
   return -1;
 }
-
-/* A JSON boolean. */
-static void json_bool(FILE *f, int v) { fputs(v ? "true" : "false", f); }
 
 /* --block: an index, "last" (-1) or "mean" (-2). */
 static int parse_block(const char *s, int *block) {
@@ -877,18 +984,20 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*run)(int, char **);
+    void (*usage)(FILE *);
   } commands[] = {
-      {"classify", cmd_classify}, {"explain", cmd_explain}, {"info", cmd_info},
-      {"bench", cmd_bench},       {"init", cmd_init},       {"train", cmd_train},
-      {"eval", cmd_eval},         {"cv", cmd_cv},           {"calibrate", cmd_calibrate},
+      {"classify", cmd_classify, usage_classify}, {"explain", cmd_explain, usage_explain},
+      {"info", cmd_info, usage_info},             {"bench", cmd_bench, usage_bench},
+      {"init", cmd_init, usage_init},             {"train", cmd_train, usage_train},
+      {"eval", cmd_eval, usage_eval},             {"cv", cmd_cv, usage_cv},
+      {"calibrate", cmd_calibrate, usage_calibrate},
   };
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
     if (strcmp(cmd, commands[i].name))
       continue;
-    /* train and cv print their own, longer help */
-    for (int a = 2; a < argc && strcmp(cmd, "train") && strcmp(cmd, "cv"); a++)
+    for (int a = 2; a < argc; a++)
       if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-        usage(stdout);
+        commands[i].usage(stdout);
         return 0;
       }
     return commands[i].run(argc, argv);
