@@ -3,10 +3,12 @@
  * CSV (RFC 4180: CRLF, fields with a comma, quote, CR or LF quoted, quotes
  * doubled; UTF-8): one row per image, columns
  *   file, sha256, status, model, model_sha256, predicted, p_abnormal,
- *   suspicious, p_CLASS..., reviewer_label, note, reviewer, review_time
+ *   suspicious, p_CLASS..., reviewer_label, note, reviewer, review_time,
+ *   error
  * with one p_CLASS column per class of every model in the case. status is
- * the file's: ok, missing or changed; an image with an empty predicted
- * column was not classified (unreadable, or not yet). p_abnormal is the
+ * the file's: ok, missing, changed, or unreadable (there and unchanged, but
+ * the loader refuses it: error says why); an image with an empty predicted
+ * column and status ok was not classified yet. p_abnormal is the
  * screening flag's score (empty when the model has no normal/abnormal
  * grouping), suspicious "yes" when it is at least DINET_FLAG_THRESHOLD.
  *
@@ -267,7 +269,7 @@ di_export_csv (DiCase      *kase,
   static const char * const head[] = {
     "file", "sha256", "status", "model", "model_sha256", "predicted", "p_abnormal", "suspicious"
   };
-  static const char * const tail[] = { "reviewer_label", "note", "reviewer", "review_time" };
+  static const char * const tail[] = { "reviewer_label", "note", "reviewer", "review_time", "error" };
 
   g_return_val_if_fail (DI_IS_CASE (kase), FALSE);
   g_return_val_if_fail (filename != NULL, FALSE);
@@ -315,12 +317,14 @@ di_export_csv (DiCase      *kase,
       g_autoptr(DiCaseEvent) pred = di_case_dup_prediction (kase, image->id, NULL);
       g_autofree char *time = image->reviewed ? di_case_format_time (image->reviewed) : NULL;
       double abnormal = pred ? di_case_event_get_abnormal (pred, find_model (models, pred->model_sha256)) : -1;
+      /* only an image without a prediction is read again, to say why */
+      g_autofree char *unreadable = pred == NULL ? di_export_dup_unreadable_reason (image) : NULL;
 
       di_export_append_csv_field (s, image->path);
       g_string_append_c (s, ',');
       di_export_append_csv_field (s, image->sha256);
       g_string_append_c (s, ',');
-      g_string_append (s, status_name (image->status));
+      g_string_append (s, unreadable ? "unreadable" : status_name (image->status));
       g_string_append_c (s, ',');
       di_export_append_csv_field (s, pred ? pred->model_name : NULL);
       g_string_append_c (s, ',');
@@ -360,10 +364,41 @@ di_export_csv (DiCase      *kase,
       di_export_append_csv_field (s, image->reviewer);
       g_string_append_c (s, ',');
       di_export_append_csv_field (s, time);
+      g_string_append_c (s, ',');
+      di_export_append_csv_field (s, unreadable);
       g_string_append (s, "\r\n");
     }
 
   return write_file (filename, s, error);
+}
+
+/**
+ * di_export_dup_unreadable_reason:
+ *
+ * Reads @image's file (it must be there and unchanged) to say why it
+ * cannot be shown or classified.
+ *
+ * Returns: (transfer full) (nullable): the loader's message ("file is
+ *   empty"), or %NULL when the file is missing or changed (its status says
+ *   so) or reads fine
+ */
+char *
+di_export_dup_unreadable_reason (const DiCaseImage *image)
+{
+  dinet_error err = { 0 };
+  dinet_image *img;
+
+  g_return_val_if_fail (image != NULL, NULL);
+
+  if (image->status != DI_CASE_IMAGE_OK || image->filename == NULL)
+    return NULL;
+  img = dinet_image_load (image->filename, NULL, &err);
+  if (img != NULL)
+    {
+      dinet_image_free (img);
+      return NULL;
+    }
+  return g_strdup (err.message);
 }
 
 /* ---- GeoJSON -------------------------------------------------------- */

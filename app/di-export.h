@@ -33,5 +33,6 @@ void      di_export_append_json_string (GString    *s,
 void      di_export_class_color       (const char  *class_name,
                                        guint8       rgb[3]);
 char     *di_export_class_folder_name (const char  *label);
+char     *di_export_dup_unreadable_reason (const DiCaseImage *image);
 
 G_END_DECLS

@@ -42,6 +42,7 @@
 
 #include <dinet/dinet.h>
 
+#include "di-export.h"
 #include "di-heatmap.h"
 #include "di-report.h"
 
@@ -1527,10 +1528,18 @@ draw_cell (DiReport          *self,
 
   if (thumb == NULL)
     {
-      const char *why = image->status == DI_CASE_IMAGE_MISSING ? _("Image missing") : _("Image unreadable");
+      g_autofree char *reason = di_export_dup_unreadable_reason (image);
+      g_autofree char *why = NULL;
 
+      if (image->status == DI_CASE_IMAGE_MISSING)
+        why = g_strdup (_("Image missing"));
+      else if (reason != NULL)
+        /* TRANSLATORS: %s is the loader's (English) reason, e.g. "file is empty" */
+        why = g_strdup_printf (_("Image unreadable: %s"), reason);
+      else
+        why = g_strdup (_("Image unreadable"));
       placeholder (ctx, x_thumb, y, why);
-      placeholder (ctx, x_overlay, y, why);
+      placeholder (ctx, x_overlay, y, _("No overlay"));
     }
   else
     {

@@ -518,6 +518,47 @@ check_batch_views (const char *dir,
 
 /* An image nobody could classify or review leaves the case "Not
  * determined", never NILM, and the title page says the case is incomplete. */
+/* Reviews the readable cell as @label, exports the report (and the CSV),
+ * and returns the report's words on one line; NULL without pdftotext. */
+static char *
+review_and_report (const char *case_path,
+                   const char *model,
+                   const char *good,
+                   const char *label,
+                   const char *pdf,
+                   const char *csv)
+{
+  g_autofree char *text = NULL;
+  int rc;
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DiCase) kase = di_case_open (case_path, &error);
+    gint64 id = kase ? di_case_find_image (kase, good) : 0;
+
+    CHECK_NO_ERROR (error);
+    CHECK (id > 0 && di_case_relabel (kase, id, label, NULL, "Dr Test", NULL), "review the readable cell");
+  }
+  {
+    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
+                           "--threads", "2", "--quiet", "--export-report", pdf, "--export-csv", csv, NULL };
+
+    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
+    CHECK (rc == 0, "report run exit %d", rc);
+  }
+  if (!have_program ("pdftotext"))
+    return NULL;
+  {
+    const char *argv[] = { "pdftotext", pdf, "-", NULL };
+    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
+  }
+  /* one line of words, whatever the layout wrapped */
+  for (char *c = text; c != NULL && *c; c++)
+    if (*c == '\n')
+      *c = ' ';
+  return g_steal_pointer (&text);
+}
+
 static void
 check_incomplete_case (const char *dir,
                        const char *model)
@@ -527,7 +568,9 @@ check_incomplete_case (const char *dir,
   g_autofree char *broken = g_build_filename (folder, "broken.png", NULL);
   g_autofree char *case_path = g_build_filename (dir, "incomplete.dicase", NULL);
   g_autofree char *pdf = g_build_filename (dir, "incomplete.pdf", NULL);
+  g_autofree char *csv = g_build_filename (dir, "incomplete.csv", NULL);
   g_autofree char *text = NULL;
+  g_autofree char *csv_text = NULL;
   int rc;
 
   g_mkdir_with_parents (folder, 0755);
@@ -539,63 +582,59 @@ check_incomplete_case (const char *dir,
     rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
     CHECK (rc != 0, "a failed image makes the run fail (exit %d)", rc);
   }
-  /* The readable cell reviewed as "a", a normal class: NILM on its own. */
-  {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(DiCase) kase = di_case_open (case_path, &error);
-    gint64 id = kase ? di_case_find_image (kase, good) : 0;
 
-    CHECK_NO_ERROR (error);
-    CHECK (id > 0 && di_case_relabel (kase, id, "a", NULL, "Dr Test", NULL), "review the readable cell");
-  }
-  {
-    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
-                           "--threads", "2", "--quiet", "--export-report", pdf, NULL };
-    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
-    CHECK (rc == 0, "report run exit %d", rc);
-  }
-  if (!have_program ("pdftotext"))
-    return;
-  {
-    const char *argv[] = { "pdftotext", pdf, "-", NULL };
-    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
-  }
-  if (text == NULL)
-    return;
-  /* one line of words, whatever the layout wrapped */
-  for (char *c = text; *c; c++)
-    if (*c == '\n')
-      *c = ' ';
-  CHECK (strstr (text, "Not determined") != NULL, "category not determined");
-  CHECK (strstr (text, "1 image was neither classified nor reviewed") != NULL, "incomplete case said: %s",
-         text);
+  /* The readable cell reviewed as "a", a normal class: NILM on its own. */
+  text = review_and_report (case_path, model, good, "a", pdf, csv);
+  if (text != NULL)
+    {
+      CHECK (strstr (text, "Not determined") != NULL, "category not determined");
+      CHECK (strstr (text, "1 image was neither classified nor reviewed") != NULL, "incomplete case said: %s",
+             text);
+      CHECK (strstr (text, "file is empty") != NULL, "the report says why the image is unreadable");
+    }
+
+  /* The CSV tells the unreadable file from one not classified yet. */
+  CHECK (g_file_get_contents (csv, &csv_text, NULL, NULL), "CSV written");
+  if (csv_text != NULL)
+    {
+      g_autoptr(GPtrArray) rows = di_export_parse_csv (csv_text);
+      char **head = rows->len > 0 ? g_ptr_array_index (rows, 0) : NULL;
+      int col_status = -1, col_error = -1, col_file = -1;
+      gboolean seen_broken = FALSE, seen_good = FALSE;
+
+      for (int i = 0; head != NULL && head[i] != NULL; i++)
+        {
+          if (g_str_equal (head[i], "status")) col_status = i;
+          if (g_str_equal (head[i], "error")) col_error = i;
+          if (g_str_equal (head[i], "file")) col_file = i;
+        }
+      CHECK (col_status >= 0 && col_error >= 0 && col_file >= 0, "status, error and file columns");
+      for (guint r = 1; r < rows->len && col_error >= 0 && col_status >= 0 && col_file >= 0; r++)
+        {
+          char **row = g_ptr_array_index (rows, r);
+
+          if (g_str_has_suffix (row[col_file], "broken.png"))
+            {
+              seen_broken = TRUE;
+              CHECK (g_str_equal (row[col_status], "unreadable"), "status %s", row[col_status]);
+              CHECK (strstr (row[col_error], "empty") != NULL, "error %s", row[col_error]);
+            }
+          else
+            {
+              seen_good = TRUE;
+              CHECK (g_str_equal (row[col_status], "ok") && row[col_error][0] == 0,
+                     "the readable image: %s, “%s”", row[col_status], row[col_error]);
+            }
+        }
+      CHECK (seen_broken && seen_good, "both rows");
+    }
   g_clear_pointer (&text, g_free);
 
   /* Reviewed as "b" (abnormal) instead: the category is found, but the
    * unreadable image may hold worse, so it is a lower bound. */
-  {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(DiCase) kase = di_case_open (case_path, &error);
-    gint64 id = kase ? di_case_find_image (kase, good) : 0;
-
-    CHECK_NO_ERROR (error);
-    CHECK (id > 0 && di_case_relabel (kase, id, "b", NULL, "Dr Test", NULL), "review again");
-  }
-  {
-    const char *args[] = { "deepinsight", "--no-window", "--case", case_path, "--model", model,
-                           "--threads", "2", "--quiet", "--export-report", pdf, NULL };
-    const char *argv[] = { "pdftotext", pdf, "-", NULL };
-
-    rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
-    CHECK (rc == 0, "report run exit %d", rc);
-    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
-  }
-  if (text == NULL)
-    return;
-  for (char *c = text; *c; c++)
-    if (*c == '\n')
-      *c = ' ';
-  CHECK (strstr (text, "or worse: case incomplete") != NULL, "a lower bound in an incomplete case: %s", text);
+  text = review_and_report (case_path, model, good, "b", pdf, csv);
+  if (text != NULL)
+    CHECK (strstr (text, "or worse: case incomplete") != NULL, "a lower bound in an incomplete case: %s", text);
 }
 
 int
