@@ -331,8 +331,9 @@ di_report_get_reviewer (DiReport *self)
 
 /**
  * di_report_set_reviewer:
- * @reviewer: (nullable): the name on the title page; %NULL: the names of
- *   the case's reviewers
+ * @reviewer: (nullable): who writes the report ("Report by" on the title
+ *   page; %NULL: "—"). Who made the labels, and how many each, is listed
+ *   apart ("Labels by"), unnamed reviewers included.
  */
 void
 di_report_set_reviewer (DiReport   *self,
@@ -587,7 +588,8 @@ gather (DiReport *self,
   g_autoptr(GPtrArray) models = di_case_dup_models (self->kase);
   g_autoptr(GArray) ai_categories = g_array_new (FALSE, FALSE, sizeof (DiBethesda));
   g_autoptr(GArray) case_categories = g_array_new (FALSE, FALSE, sizeof (DiBethesda));
-  g_autoptr(GHashTable) reviewers = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) reviewers = g_hash_table_new (g_str_hash, g_str_equal);  /* name -> labels */
+  g_autoptr(GPtrArray) reviewer_order = g_ptr_array_new ();
   g_autoptr(GString) reviewer_list = g_string_new (NULL);
   const char *sha = self->model_sha256;
   double po, pe = 0.0;
@@ -704,12 +706,15 @@ gather (DiReport *self,
 
           g_array_append_val (ai_categories, c);
         }
-      if (image->reviewer != NULL && !g_hash_table_contains (reviewers, image->reviewer))
+      /* who labelled how many images, unnamed reviewers counted too */
+      if (image->label != NULL)
         {
-          g_hash_table_add (reviewers, image->reviewer);
-          if (reviewer_list->len > 0)
-            g_string_append (reviewer_list, ", ");
-          g_string_append (reviewer_list, image->reviewer);
+          const char *who = image->reviewer != NULL && *image->reviewer ? image->reviewer : "";
+
+          if (!g_hash_table_contains (reviewers, who))
+            g_ptr_array_add (reviewer_order, (gpointer)who);
+          g_hash_table_insert (reviewers, (gpointer)who,
+                               GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (reviewers, who)) + 1));
         }
 
       g_ptr_array_add (s->cells, cell);
@@ -718,6 +723,16 @@ gather (DiReport *self,
   g_ptr_array_sort (s->cells, compare_cells);
   s->ai_category = combine_categories (ai_categories);
   s->case_category = combine_categories (case_categories);
+  for (guint i = 0; i < reviewer_order->len; i++)
+    {
+      const char *who = g_ptr_array_index (reviewer_order, i);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (reviewers, who));
+
+      if (reviewer_list->len > 0)
+        g_string_append (reviewer_list, ", ");
+      /* TRANSLATORS: who labelled how many images on the title page: "jd (1), unnamed reviewer (6)" */
+      g_string_append_printf (reviewer_list, _("%s (%u)"), *who ? who : _("unnamed reviewer"), n);
+    }
   s->reviewers = g_string_free (g_steal_pointer (&reviewer_list), FALSE);
 
   /* Cohen's kappa between the AI and the reviewer over compared cells. */
@@ -1010,8 +1025,7 @@ draw_title_page (DiReport *self,
   g_autofree char *title = di_case_dup_title (self->kase);
   g_autofree char *n_images = g_strdup_printf ("%u", s->cells->len);
   g_autofree char *n_reviewed = g_strdup_printf ("%u", s->n_reviewed);
-  const char *reviewer = self->reviewer && *self->reviewer ? self->reviewer
-                       : s->reviewers && *s->reviewers ? s->reviewers : "—";
+  const char *reviewer = self->reviewer && *self->reviewer ? self->reviewer : "—";
   double y = MARGIN + 10;
   double box_h;
 
@@ -1026,10 +1040,11 @@ draw_title_page (DiReport *self,
   {
     const char *rows[] = {
       _("Case file"), di_case_get_filename (self->kase),
-      _("Reviewer"), reviewer,
+      _("Report by"), reviewer,
       _("Date"), ctx->date,
       _("Images"), n_images,
       _("Reviewed"), n_reviewed,
+      _("Labels by"), s->reviewers && *s->reviewers ? s->reviewers : "—",
       NULL, NULL,
     };
     y += key_values (ctx, y, 110, rows, NULL) + 16;
@@ -1711,7 +1726,7 @@ draw_cell (DiReport          *self,
           g_autoptr(GDateTime) local = g_date_time_to_local (image->reviewed);
           g_autofree char *when = g_date_time_format (local, "%Y-%m-%d %H:%M");
 
-          who = g_strdup_printf ("%s, %s", image->reviewer ? image->reviewer : _("unknown reviewer"), when);
+          who = g_strdup_printf ("%s, %s", image->reviewer && *image->reviewer ? image->reviewer : _("unnamed reviewer"), when);
         }
       else
         who = g_strdup (image->reviewer ? image->reviewer : "");

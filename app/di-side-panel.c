@@ -379,7 +379,7 @@ add_history_event (DiSidePanel       *self,
   g_autofree char *line = NULL;
   g_autofree char *detail = NULL;
   /* TRANSLATORS: a review by nobody named, in the history */
-  const char *who = event->reviewer != NULL && *event->reviewer ? event->reviewer : _("Anonymous");
+  const char *who = event->reviewer != NULL && *event->reviewer ? event->reviewer : _("unnamed reviewer");
 
   switch (event->kind)
     {

@@ -287,6 +287,9 @@ check_report (DiCase     *kase,
       CHECK (strstr (text, "Grad-CAM") != NULL, "report says Grad-CAM");
       CHECK (strstr (lower, "decision support, not a diagnosis") != NULL, "intended use");
       CHECK (strstr (text, "Dr Test") != NULL, "reviewer on the title page");
+      /* who made how many labels: Dr Test two, Dr Other one */
+      CHECK (strstr (text, "Dr Test (2)") != NULL && strstr (text, "Dr Other (1)") != NULL,
+             "labels counted by reviewer");
       CHECK (strstr (text, "Accuracy") != NULL && strstr (text, "91.2") != NULL &&
              strstr (text, "Sensitivity, abnormal") != NULL && strstr (text, "412") != NULL,
              "validation figures");
