@@ -121,8 +121,6 @@ static guint signals[N_SIGNALS];
 #define CLICK_SLOP 4.0
 /* A saved region's tag: padding around its text, and the smallest side (in
  * widget pixels) of a rectangle that gets one. */
-#define TAG_PAD 2.0
-#define TAG_MIN_SIDE 12.0
 
 static int
 image_width (DiImageCanvas *self)
@@ -289,13 +287,6 @@ draw_region (DiImageCanvas *self,
   cairo_restore (cr);
 }
 
-static const char *
-saved_region_label (const DiCaseRegion *saved)
-{
-  /* TRANSLATORS: the tag of a region saved in the case without a class */
-  return saved->label != NULL && *saved->label ? di_class_get_short_title (saved->label) : _("Region");
-}
-
 /* The region on screen is drawn by draw_region(), not twice. */
 static gboolean
 is_current_region (DiImageCanvas      *self,
@@ -330,37 +321,9 @@ draw_saved_regions (DiImageCanvas *self,
   for (guint i = 0; i < self->saved_regions->len; i++)
     {
       const DiCaseRegion *saved = g_ptr_array_index (self->saved_regions, i);
-      double x = floor (saved->x * self->zoom) + 0.5, y = floor (saved->y * self->zoom) + 0.5;
-      double w = floor (saved->width * self->zoom), h = floor (saved->height * self->zoom);
-      double tag_x, tag_y;
-      int tw, th;
 
-      if (is_current_region (self, saved))
-        continue;
-
-      cairo_rectangle (cr, x, y, w, h);
-      cairo_set_line_width (cr, 3.0);
-      cairo_set_source_rgba (cr, 0, 0, 0, 0.35);
-      cairo_stroke_preserve (cr);
-      cairo_set_line_width (cr, 1.0);
-      cairo_set_source_rgba (cr, 1, 1, 1, 0.7);
-      cairo_stroke (cr);
-
-      if (w < TAG_MIN_SIDE || h < TAG_MIN_SIDE)
-        continue;
-
-      pango_layout_set_text (layout, saved_region_label (saved), -1);
-      pango_layout_get_pixel_size (layout, &tw, &th);
-      tag_x = x - 0.5;
-      tag_y = y - 1.5 - th - 2 * TAG_PAD;
-      if (self->ty + tag_y < 0)
-        tag_y = y + 1.5;
-      cairo_rectangle (cr, tag_x, tag_y, tw + 2 * TAG_PAD, th + 2 * TAG_PAD);
-      cairo_set_source_rgba (cr, 0, 0, 0, 0.5);
-      cairo_fill (cr);
-      cairo_move_to (cr, tag_x + TAG_PAD, tag_y + TAG_PAD);
-      cairo_set_source_rgba (cr, 1, 1, 1, 0.85);
-      pango_cairo_show_layout (cr, layout);
+      if (!is_current_region (self, saved))
+        di_region_draw_saved (cr, layout, saved, self->zoom, -self->ty);
     }
   cairo_restore (cr);
 }
@@ -488,7 +451,7 @@ di_image_canvas_query_tooltip (GtkWidget  *widget,
     return FALSE;
 
   /* TRANSLATORS: tooltip over a region saved in the case; %s is its class */
-  text = g_strdup_printf (_("Saved region: %s — click to select it again"), saved_region_label (saved));
+  text = g_strdup_printf (_("Saved region: %s — click to select it again"), di_region_get_saved_label (saved));
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }

@@ -14,7 +14,9 @@
 #include <math.h>
 
 #include <glib/gi18n.h>
+#include <pango/pangocairo.h>
 
+#include "di-case.h"
 #include "di-heatmap.h"
 #include "di-prediction.h"
 #include "di-region.h"
@@ -453,4 +455,75 @@ di_region_set_case_id (DiRegion *self,
       self->case_id = case_id;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CASE_ID]);
     }
+}
+
+/* ---- A region saved in the case, drawn ---------------------------------- */
+
+#define TAG_PAD 2.0
+#define TAG_MIN_SIDE 12.0
+
+/**
+ * di_region_get_saved_label:
+ *
+ * Returns: the tag of a region saved in the case: its class, short and
+ *   readable, or "Region"
+ */
+const char *
+di_region_get_saved_label (const DiCaseRegion *saved)
+{
+  g_return_val_if_fail (saved != NULL, NULL);
+  /* TRANSLATORS: the tag of a region saved in the case without a class */
+  return saved->label != NULL && *saved->label ? di_class_get_short_title (saved->label) : _("Region");
+}
+
+/**
+ * di_region_draw_saved:
+ * @cr: in device units, the image origin at (0, 0)
+ * @layout: for the tag, in the font and size wanted
+ * @zoom: device units per image pixel
+ * @top: where the view begins, in @cr's units: a tag that would start
+ *   above it goes inside the outline instead
+ *
+ * A region of the case: a thin outline, quieter than the one of the region
+ * on screen, with its label in a small tag above its top left corner. The
+ * viewer's canvas and the PDF report both draw regions with this, so they
+ * look alike; lines and text keep their size at any zoom.
+ */
+void
+di_region_draw_saved (cairo_t            *cr,
+                      PangoLayout        *layout,
+                      const DiCaseRegion *saved,
+                      double              zoom,
+                      double              top)
+{
+  double x = floor (saved->x * zoom) + 0.5, y = floor (saved->y * zoom) + 0.5;
+  double w = floor (saved->width * zoom), h = floor (saved->height * zoom);
+  double tag_x, tag_y;
+  int tw, th;
+
+  cairo_save (cr);
+  cairo_rectangle (cr, x, y, w, h);
+  cairo_set_line_width (cr, 3.0);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.35);
+  cairo_stroke_preserve (cr);
+  cairo_set_line_width (cr, 1.0);
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.7);
+  cairo_stroke (cr);
+
+  if (w >= TAG_MIN_SIDE && h >= TAG_MIN_SIDE)
+    {
+      pango_layout_set_text (layout, di_region_get_saved_label (saved), -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      tag_x = x - 0.5;
+      tag_y = y - 1.5 - th - 2 * TAG_PAD;
+      if (tag_y < top)
+        tag_y = y + 1.5;
+      cairo_rectangle (cr, tag_x, tag_y, tw + 2 * TAG_PAD, th + 2 * TAG_PAD);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.5);
+      cairo_fill (cr);
+      cairo_move_to (cr, tag_x + TAG_PAD, tag_y + TAG_PAD);
+      cairo_set_source_rgba (cr, 1, 1, 1, 0.85);
+      pango_cairo_show_layout (cr, layout);
+    }
+  cairo_restore (cr);
 }

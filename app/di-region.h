@@ -7,6 +7,10 @@
 
 #include <glib-object.h>
 
+#include <cairo.h>
+#include <pango/pango.h>
+
+#include "di-case.h"
 #include "di-types.h"
 
 G_BEGIN_DECLS
@@ -56,5 +60,13 @@ void          di_region_set_error      (DiRegion     *self,
 gint64        di_region_get_case_id    (DiRegion     *self);
 void          di_region_set_case_id    (DiRegion     *self,
                                         gint64        case_id);
+
+/* A region saved in the case, as the canvas and the report draw it. */
+const char   *di_region_get_saved_label (const DiCaseRegion *saved);
+void          di_region_draw_saved     (cairo_t            *cr,
+                                        PangoLayout        *layout,
+                                        const DiCaseRegion *saved,
+                                        double              zoom,
+                                        double              top);
 
 G_END_DECLS

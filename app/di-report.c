@@ -44,6 +44,7 @@
 
 #include "di-export.h"
 #include "di-heatmap.h"
+#include "di-region.h"
 #include "di-report.h"
 
 struct _DiReport
@@ -459,6 +460,7 @@ typedef struct
   DiCaseExplanation *explanation;
   CellGroup group;
   double suspicion;          /* P(abnormal); -1 unknown */
+  GPtrArray *regions;        /* DiCaseRegion of the image; NULL: none */
 } Cell;
 
 static void
@@ -469,6 +471,7 @@ cell_free (gpointer data)
   di_case_image_free (cell->image);
   g_clear_pointer (&cell->prediction, di_case_event_free);
   g_clear_pointer (&cell->explanation, di_case_explanation_free);
+  g_clear_pointer (&cell->regions, g_ptr_array_unref);
   g_free (cell);
 }
 
@@ -618,6 +621,9 @@ gather (DiReport *self,
 
       cell->suspicion = -1;
       cell->image = di_case_image_copy (image);
+      cell->regions = di_case_dup_regions (self->kase, image->id);
+      if (cell->regions->len == 0)
+        g_clear_pointer (&cell->regions, g_ptr_array_unref);
       cell->prediction = di_case_dup_prediction (self->kase, image->id, sha);
       if (cell->prediction != NULL)
         {
@@ -1564,6 +1570,19 @@ draw_cell (DiReport          *self,
 
       fit_box (tw, th, x_thumb, y, &ix, &iy, &iw, &ih);
       paint_image (ctx, thumb, ix, iy, iw, ih);
+      if (cell->regions != NULL)
+        {
+          /* the case's regions on the image, drawn as the viewer draws them */
+          g_autoptr(PangoLayout) tags = make_layout (ctx, "Sans 6", -1);
+
+          cairo_save (ctx->cr);
+          cairo_rectangle (ctx->cr, ix, iy, iw, ih);
+          cairo_clip (ctx->cr);
+          cairo_translate (ctx->cr, ix, iy);
+          for (guint r = 0; r < cell->regions->len; r++)
+            di_region_draw_saved (ctx->cr, tags, g_ptr_array_index (cell->regions, r), iw / ow, 0);
+          cairo_restore (ctx->cr);
+        }
       fit_box (tw, th, x_overlay, y, &ix, &iy, &iw, &ih);
       paint_image (ctx, thumb, ix, iy, iw, ih);
 
@@ -1714,6 +1733,32 @@ draw_cell (DiReport          *self,
   cairo_stroke (ctx->cr);
   cairo_restore (ctx->cr);
   ry += 5;
+  if (cell->regions != NULL)
+    {
+      g_autoptr(GString) list = g_string_new (NULL);
+      const guint shown = MIN (cell->regions->len, 4);
+
+      for (guint r = 0; r < shown; r++)
+        {
+          const DiCaseRegion *region = g_ptr_array_index (cell->regions, r);
+
+          if (r > 0)
+            g_string_append (list, "; ");
+          /* TRANSLATORS: a region in the report: its class, left and top edges, width and height */
+          g_string_append_printf (list, _("%s at %.0f, %.0f · %.0f × %.0f px"),
+                                  region->label ? di_class_get_title (region->label) : _("no class"),
+                                  region->x, region->y, region->width, region->height);
+        }
+      if (cell->regions->len > shown)
+        /* TRANSLATORS: after the first regions listed: "; 3 more" */
+        g_string_append_printf (list, _("; %u more"), cell->regions->len - shown);
+      {
+        /* TRANSLATORS: "Regions (2): HSIL at 120, 80 · 200 × 160 px; …" */
+        g_autofree char *line = g_strdup_printf (_("Regions (%u): %s"), cell->regions->len, list->str);
+
+        ry += draw_text (ctx, x_right, ry, right_w, "Sans 8", line) + 4;
+      }
+    }
   if (image->label != NULL)
     {
       g_autofree char *who = NULL;

@@ -297,6 +297,9 @@ check_report (DiCase     *kase,
       CHECK (strstr (text, "Case category") != NULL, "case category");
       CHECK (strstr (text, "AI suspicious") != NULL, "screening flag count");
       CHECK (strstr (text, "P(abnormal) ") != NULL, "P(abnormal) of each cell");
+      /* the case's regions, listed with their cell (pdftotext may break lines) */
+      CHECK (strstr (text, "Regions (1)") != NULL && strstr (text, "b at 10, 12") != NULL &&
+             strstr (text, "no class at 5, 5") != NULL, "regions in the report");
       {
         g_autofree char *last = g_strdup_printf ("Page %d of %d", expected_pages, expected_pages);
         CHECK (strstr (text, last) != NULL, "page numbers");
