@@ -287,6 +287,12 @@ quit_action (GSimpleAction *action,
              GVariant      *param,
              gpointer       user_data)
 {
+  g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (user_data)));
+
+  /* Destroyed, each window saves what waits (a note being typed, queued
+   * predictions) before the main loop stops: Ctrl+Q loses no review. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_destroy (GTK_WINDOW (l->data));
   g_application_quit (G_APPLICATION (user_data));
 }
 

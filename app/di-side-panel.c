@@ -98,6 +98,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  NOTE_COMMITTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 remove_children (GtkBox *box)
 {
@@ -460,6 +467,31 @@ note_changed_cb (DiSidePanel *self,
 {
   if (!self->updating && self->item != NULL)
     di_item_set_note (self->item, gtk_editable_get_text (GTK_EDITABLE (entry)));
+}
+
+static void
+note_activate_cb (DiSidePanel *self)
+{
+  g_signal_emit (self, signals[NOTE_COMMITTED], 0, TRUE);
+}
+
+static void
+note_leave_cb (DiSidePanel *self)
+{
+  g_signal_emit (self, signals[NOTE_COMMITTED], 0, FALSE);
+}
+
+/* Escape in the note leaves it (the number keys then relabel again). */
+static gboolean
+note_key_cb (DiSidePanel     *self,
+             guint            keyval,
+             guint            keycode,
+             GdkModifierType  state)
+{
+  if (keyval != GDK_KEY_Escape)
+    return GDK_EVENT_PROPAGATE;
+  g_signal_emit (self, signals[NOTE_COMMITTED], 0, TRUE);
+  return GDK_EVENT_STOP;
 }
 
 static void
@@ -854,6 +886,18 @@ di_side_panel_class_init (DiSidePanelClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /**
+   * DiSidePanel::note-committed:
+   * @move_focus: Enter or Escape in the note: the reader is done with it
+   *   and wants the keys back for the images
+   *
+   * The note is complete for now: Enter, Escape, or focus leaving the
+   * field. The window saves it at once rather than when typing pauses.
+   */
+  signals[NOTE_COMMITTED] =
+    g_signal_new ("note-committed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "di-side-panel");
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -934,6 +978,18 @@ di_side_panel_init (DiSidePanel *self)
 
   gtk_drawing_area_set_draw_func (self->legend, draw_legend, self, NULL);
   gtk_label_set_text (self->method_note, di_explain_method_get_note (self->method));
+
+  {
+    GtkEventController *focus = gtk_event_controller_focus_new ();
+    GtkEventController *keys = gtk_event_controller_key_new ();
+
+    g_signal_connect_swapped (focus, "leave", G_CALLBACK (note_leave_cb), self);
+    gtk_widget_add_controller (GTK_WIDGET (self->note_entry), focus);
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+    g_signal_connect_swapped (keys, "key-pressed", G_CALLBACK (note_key_cb), self);
+    gtk_widget_add_controller (GTK_WIDGET (self->note_entry), keys);
+    g_signal_connect_swapped (self->note_entry, "activate", G_CALLBACK (note_activate_cb), self);
+  }
 
   {
     GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);

@@ -51,7 +51,7 @@
 #include "di-window-private.h"
 
 /* A note is saved this long after the last keystroke. */
-#define NOTE_DELAY_MS 1000
+#define NOTE_DELAY_MS 3000  /* also saved on Enter, Escape, focus out, close */
 /* The stage of the Grad-CAM maps stored for reports (as di-batch.c). */
 #define REPORT_MAP_STAGE 4
 

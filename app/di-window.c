@@ -1594,6 +1594,17 @@ cancel_batch_action (GSimpleAction *action,
     cancel_batch (DI_WINDOW (user_data));
 }
 
+/* The note is done for now: save it at once; after Enter or Escape the
+ * keys go back to the image (number keys relabel, arrows move). */
+static void
+note_committed_cb (DiWindow *self,
+                   gboolean  move_focus)
+{
+  _di_window_flush_note (self);
+  if (move_focus)
+    gtk_widget_grab_focus (GTK_WIDGET (self->canvas));
+}
+
 static void
 dismiss_message_action (GSimpleAction *action,
                         GVariant      *param,
@@ -2037,6 +2048,8 @@ di_window_init (DiWindow *self)
 
   g_signal_connect_swapped (self->gallery, "notify::selected-item",
                             G_CALLBACK (gallery_selection_cb), self);
+  g_signal_connect_swapped (self->side_panel, "note-committed",
+                            G_CALLBACK (note_committed_cb), self);
   g_signal_connect_swapped (self->side_panel, "notify::method",
                             G_CALLBACK (explain_settings_changed_cb), self);
   g_signal_connect_swapped (self->side_panel, "notify::stage",

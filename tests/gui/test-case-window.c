@@ -275,8 +275,16 @@ test_relabel_goes_to_case (void)
   g_assert_true (press_key (GDK_KEY_4));
   g_assert_cmpint (di_item_get_reviewer_class (item), ==, 3);
 
-  /* A note is saved when the typing pauses. */
+  /* A note is saved at once when the reader is done with it (Enter,
+   * Escape, focus out), not only when the typing pauses. */
   di_item_set_note (item, "enlarged nucleus");
+  g_signal_emit_by_name (panel, "note-committed", TRUE);
+  g_assert_false (di_window_get_case_busy (fx.window));
+  {
+    g_autoptr(DiCaseImage) image = di_case_dup_image (kase, id);
+
+    g_assert_cmpstr (image->note, ==, "enlarged nucleus");
+  }
   wait_idle ();
   {
     g_autoptr(DiCaseImage) image = di_case_dup_image (kase, id);
