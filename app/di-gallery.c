@@ -187,11 +187,12 @@ di_gallery_invalidate (DiGallery *self)
 {
   g_return_if_fail (DI_IS_GALLERY (self));
 
-  /* The count at once: a busy worker can hold idle sources back for many
-   * seconds, and "3 reviewed" must not lag behind the ticks. */
+  /* The count at once, the sorting and filtering just after: while a
+   * spinner animates, redraws came first and default-idle sources waited
+   * many seconds, so "3 reviewed" lagged behind the ticks. */
   update_count (self);
   if (self->invalidate_source == 0)
-    self->invalidate_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, invalidate_cb, self, NULL);
+    self->invalidate_source = g_idle_add_full (G_PRIORITY_DEFAULT, invalidate_cb, self, NULL);
 }
 
 static void

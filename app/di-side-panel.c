@@ -1081,6 +1081,9 @@ di_side_panel_set_item (DiSidePanel *self,
   /* The history was the old image's; the window sets the new one's. */
   g_clear_pointer (&self->history, g_ptr_array_unref);
 
+  /* Each image opens at its prediction, wherever the last one was left. */
+  gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (self->scroller), 0);
+
   update_prediction (self);
   update_review (self);
   update_flag (self);

@@ -1729,7 +1729,9 @@ static const GActionEntry win_actions[] = {
 };
 
 /* Single-key shortcuts run in the capture phase so that a focused
- * thumbnail or button does not eat them, but never while typing. */
+ * thumbnail or button does not eat them, but never while typing, and
+ * Space leaves a focused button, switch, check box or drop-down to
+ * activate itself, as everywhere in GTK. */
 static gboolean
 single_key_cb (GtkWidget *widget,
                GVariant  *args,
@@ -1743,6 +1745,12 @@ single_key_cb (GtkWidget *widget,
     return FALSE;
 
   g_variant_get (args, "(&sm@v)", &action, &target);
+  if (g_str_equal (action, "win.toggle-overlay") && focus != NULL &&
+      (GTK_IS_BUTTON (focus) || GTK_IS_SWITCH (focus) || GTK_IS_CHECK_BUTTON (focus)))
+    {
+      g_clear_pointer (&target, g_variant_unref);
+      return FALSE;
+    }
   if (target != NULL)
     {
       g_autoptr(GVariant) inner = g_variant_get_variant (target);
@@ -1799,7 +1807,9 @@ setup_single_keys (DiWindow *self)
 }
 
 /* The canvas changes its zoom while it is allocated (best fit); the label
- * lives in the already-allocated header bar, so it follows on idle. */
+ * lives in the already-allocated header bar, so it follows just after the
+ * frame, at default priority: a default-idle source waited behind a busy
+ * main loop, and the label kept an old zoom after a resize or Ctrl+0. */
 static gboolean
 update_zoom_label_cb (gpointer user_data)
 {
@@ -1811,11 +1821,23 @@ update_zoom_label_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/**
+ * di_window_get_zoom_text:
+ *
+ * Returns: the header bar's zoom label ("280%")
+ */
+const char *
+di_window_get_zoom_text (DiWindow *self)
+{
+  g_return_val_if_fail (DI_IS_WINDOW (self), NULL);
+  return gtk_label_get_text (self->zoom_label);
+}
+
 static void
 zoom_changed_cb (DiWindow *self)
 {
   if (self->zoom_label_source == 0)
-    self->zoom_label_source = g_idle_add (update_zoom_label_cb, self);
+    self->zoom_label_source = g_idle_add_full (G_PRIORITY_DEFAULT, update_zoom_label_cb, self, NULL);
 }
 
 /* ---- GObject ---------------------------------------------------------------- */
@@ -2036,6 +2058,9 @@ di_window_init (DiWindow *self)
   _di_window_case_init (self);
   _di_window_field_init (self);
   setup_single_keys (self);
+  /* The keys start with the image (Space, arrows, number keys), not with
+   * the first header button. */
+  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->canvas));
 
   g_object_bind_property (self->side_panel, "colormap", self->canvas, "colormap", G_BINDING_SYNC_CREATE);
   g_object_bind_property (self->side_panel, "overlay-opacity", self->canvas, "overlay-opacity",

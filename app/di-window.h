@@ -68,5 +68,6 @@ gboolean       di_window_get_scan_running   (DiWindow      *self);
 gboolean       di_window_show_whole_image   (DiWindow      *self);
 gboolean       di_window_forget_region      (DiWindow      *self);
 gboolean       di_window_restore_region     (DiWindow      *self);
+const char    *di_window_get_zoom_text      (DiWindow      *self);
 
 G_END_DECLS

@@ -423,6 +423,17 @@ test_overlay_changes_pixels (void)
   g_assert_true (press_key (GDK_KEY_space));
   g_assert_true (di_image_canvas_get_overlay_visible (canvas));
 
+  /* A focused button keeps Space for itself. */
+  {
+    GtkWidget *button = find_descendant (GTK_WIDGET (fx.window), GTK_TYPE_BUTTON);
+
+    g_assert_nonnull (button);
+    g_assert_true (gtk_widget_grab_focus (button));
+    g_assert_false (press_key (GDK_KEY_space));
+    g_assert_true (di_image_canvas_get_overlay_visible (canvas));
+    g_assert_true (gtk_widget_grab_focus (GTK_WIDGET (canvas)));
+  }
+
   cairo_surface_destroy (with);
   cairo_surface_destroy (without);
 }
@@ -975,6 +986,21 @@ test_zoom (void)
 
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.zoom-best-fit", NULL);
   g_assert_true (di_image_canvas_get_best_fit (canvas));
+
+  /* The header's zoom label follows best fit through a resize. */
+  {
+    g_autofree char *expect = NULL;
+
+    gtk_window_set_default_size (GTK_WINDOW (fx.window), 900, 600);
+    spin (300);
+    expect = g_strdup_printf ("%.0f%%", 100.0 * di_image_canvas_get_zoom (canvas));
+    g_assert_cmpstr (di_window_get_zoom_text (fx.window), ==, expect);
+    gtk_window_set_default_size (GTK_WINDOW (fx.window), 1200, 800);
+    spin (300);
+    g_free (expect);
+    expect = g_strdup_printf ("%.0f%%", 100.0 * di_image_canvas_get_zoom (canvas));
+    g_assert_cmpstr (di_window_get_zoom_text (fx.window), ==, expect);
+  }
 
   /* The input controllers, driven through their signals. */
   {
