@@ -272,13 +272,13 @@ collect_inputs (Batch *b)
 }
 
 static float *
-preprocess (Batch       *b,
+preprocess (dinet_net   *net,
             const char  *filename,
             GError     **error)
 {
   dinet_error err = {0};
   dinet_image *img = dinet_image_load (filename, NULL, &err);
-  int size = dinet_net_input_size (b->net);
+  int size = dinet_net_input_size (net);
   float *x;
 
   if (img == NULL)
@@ -287,7 +287,7 @@ preprocess (Batch       *b,
       return NULL;
     }
   x = g_new (float, 3 * (gsize)size * size);
-  if (dinet_net_preprocess (b->net, img, x, &err) != 0)
+  if (dinet_net_preprocess (net, img, x, &err) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", filename, err.message);
       g_free (x);
@@ -297,26 +297,39 @@ preprocess (Batch       *b,
   return x;
 }
 
-/* Grad-CAM of @target (the prediction's class; -1: the one-view top). */
+/* Grad-CAM of @target (the prediction's class; -1: the class of the
+ * model's prediction stored in the case, as the viewer explains it), into
+ * the case. */
 static gboolean
-explain (Batch        *b,
+explain (DiCase       *kase,
+         dinet_net    *net,
+         const char   *model_sha256,
          gint64        image_id,
          const float  *x,
          int           target,
          GError      **error)
 {
   dinet_error err = {0};
-  int size = dinet_net_input_size (b->net);
+  int size = dinet_net_input_size (net);
   float *map = NULL;
   int mh = 0, mw = 0;
   gint64 id;
 
-  if (dinet_gradcam (b->net, x, size, size, GRADCAM_STAGE, target, NULL, &target, &map, &mh, &mw, &err) != 0)
+  if (target < 0)
+    {
+      g_autoptr(DiCaseEvent) stored = di_case_dup_prediction (kase, image_id, model_sha256);
+      int t = stored != NULL ? di_case_event_get_top (stored) : -1;
+
+      for (int i = 0; t >= 0 && i < dinet_net_num_classes (net) && target < 0; i++)
+        if (g_strcmp0 (dinet_net_class_name (net, i), stored->classes[t]) == 0)
+          target = i;
+    }
+  if (dinet_gradcam (net, x, size, size, GRADCAM_STAGE, target, NULL, &target, &map, &mh, &mw, &err) != 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, err.message);
       return FALSE;
     }
-  id = di_case_add_explanation (b->kase, image_id, b->model_sha256, "gradcam", GRADCAM_STAGE,
+  id = di_case_add_explanation (kase, image_id, model_sha256, "gradcam", GRADCAM_STAGE,
                                 target, map, mw, mh, error);
   free (map);
   return id > 0;
@@ -338,7 +351,7 @@ classify (Batch       *b,
   int k = dinet_net_num_classes (b->net);
   int top = -1;
 
-  x = preprocess (b, filename, error);
+  x = preprocess (b->net, filename, error);
   if (x == NULL)
     return FALSE;
 
@@ -369,18 +382,7 @@ classify (Batch       *b,
       b->n_classified++;
     }
 
-  if (need_explanation && top < 0)
-    {
-      /* explain the stored prediction's class, as the viewer does */
-      g_autoptr(DiCaseEvent) stored = di_case_dup_prediction (b->kase, image_id, b->model_sha256);
-
-      int t = stored != NULL ? di_case_event_get_top (stored) : -1;
-
-      for (int i = 0; t >= 0 && i < k && top < 0; i++)
-        if (g_strcmp0 (dinet_net_class_name (b->net, i), stored->classes[t]) == 0)
-          top = i;
-    }
-  if (need_explanation && !explain (b, image_id, x, top, error))
+  if (need_explanation && !explain (b->kase, b->net, b->model_sha256, image_id, x, top, error))
     return FALSE;
 
   return TRUE;
@@ -445,28 +447,63 @@ process_inputs (Batch   *b,
   return TRUE;
 }
 
-/* Grad-CAM maps for images classified earlier (by this model) that have
- * none yet, so that the report shows an overlay for each. */
-static void
-fill_missing_maps (Batch *b)
+/**
+ * di_batch_fill_maps:
+ * @kase: the case, opened in this thread
+ * @net: the model that made @model_sha256's predictions
+ * @cancellable: (nullable): checked between images
+ * @failed: (out) (optional): the images whose map could not be made
+ *
+ * Grad-CAM maps (layer4, of the predicted class) for the images @net
+ * classified earlier that have none yet, so that the report shows an
+ * overlay for each: the viewer makes maps only for the images looked at.
+ * Runs anywhere (a worker thread); the headless mode and the window's
+ * report export both use it.
+ *
+ * Returns: the number of maps added, or -1 when cancelled
+ */
+int
+di_batch_fill_maps (DiCase       *kase,
+                    dinet_net    *net,
+                    const char   *model_sha256,
+                    GCancellable *cancellable,
+                    GPtrArray    *failed)
 {
-  g_autoptr(GPtrArray) images = di_case_dup_images (b->kase);
+  g_autoptr(GPtrArray) images = di_case_dup_images (kase);
+  int added = 0;
 
   for (guint i = 0; i < images->len; i++)
     {
       DiCaseImage *image = g_ptr_array_index (images, i);
       g_autoptr(DiCaseExplanation) ex = NULL;
       g_autoptr(GError) error = NULL;
+      g_autofree float *x = NULL;
 
+      if (g_cancellable_is_cancelled (cancellable))
+        return -1;
       if (image->status != DI_CASE_IMAGE_OK || image->filename == NULL ||
-          !di_case_has_prediction (b->kase, image->id, b->model_sha256))
+          !di_case_has_prediction (kase, image->id, model_sha256))
         continue;
-      ex = di_case_dup_explanation (b->kase, image->id, b->model_sha256, "gradcam");
+      ex = di_case_dup_explanation (kase, image->id, model_sha256, "gradcam");
       if (ex != NULL)
         continue;
-      if (!classify (b, image->id, image->filename, FALSE, TRUE, &error))
-        fail ("%s", error->message);
+      x = preprocess (net, image->filename, &error);
+      if (x != NULL && explain (kase, net, model_sha256, image->id, x, -1, &error))
+        added++;
+      else if (failed != NULL)
+        g_ptr_array_add (failed, g_strdup (error->message));
     }
+  return added;
+}
+
+static void
+fill_missing_maps (Batch *b)
+{
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
+
+  di_batch_fill_maps (b->kase, b->net, b->model_sha256, NULL, failed);
+  for (guint i = 0; i < failed->len; i++)
+    fail ("%s", (char *)g_ptr_array_index (failed, i));
 }
 
 /* Every export is tried; each one that fails is named on stderr.

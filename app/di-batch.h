@@ -6,7 +6,10 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
+#include <dinet/dinet.h>
+
+#include "di-case.h"
 
 G_BEGIN_DECLS
 
@@ -15,5 +18,12 @@ gboolean di_batch_wanted (int    argc,
                           char **argv);
 int      di_batch_run    (int    argc,
                           char **argv);
+
+/* Grad-CAM maps for the case's classified images that lack one. */
+int      di_batch_fill_maps (DiCase       *kase,
+                             dinet_net    *net,
+                             const char   *model_sha256,
+                             GCancellable *cancellable,
+                             GPtrArray    *failed);
 
 G_END_DECLS

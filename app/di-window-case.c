@@ -46,6 +46,7 @@
 
 #include <glib/gi18n.h>
 
+#include "di-batch.h"
 #include "di-export.h"
 #include "di-heatmap.h"
 #include "di-window-private.h"
@@ -435,6 +436,7 @@ typedef struct
   char *path;
   char *reviewer;
   char *model_sha256;
+  char *model_path;        /* the loaded model's file, for the missing maps */
   DiReportPaper paper;
   DiColormap colormap;
   double opacity;
@@ -448,7 +450,38 @@ export_data_free (ExportData *data)
   g_free (data->path);
   g_free (data->reviewer);
   g_free (data->model_sha256);
+  g_free (data->model_path);
   g_free (data);
+}
+
+/* Worker: Grad-CAM maps for the images the loaded model classified but
+ * nobody looked at (the viewer makes maps only for the images shown), so
+ * that every cell of the report has its overlay, as in the headless mode.
+ * The model is loaded again here (the engine's worker keeps its own), and
+ * only if its file is still the one the predictions came from. */
+static void
+fill_maps (DiCase       *kase,
+           const char   *model_path,
+           const char   *model_sha256,
+           GCancellable *cancellable)
+{
+  g_autofree char *sha = di_case_compute_sha256 (model_path, NULL, NULL);
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
+  dinet_error err = { 0 };
+  dinet_net *net;
+  int added;
+
+  if (g_strcmp0 (sha, model_sha256) != 0)
+    return;
+  net = dinet_net_load (model_path, &err);
+  if (net == NULL)
+    {
+      g_warning ("Cannot load %s for the report's maps: %s", model_path, err.message);
+      return;
+    }
+  added = di_batch_fill_maps (kase, net, model_sha256, cancellable, failed);
+  g_debug ("Report: %d Grad-CAM maps added, %u images without one", added, failed->len);
+  dinet_net_free (net);
 }
 
 /* Worker: the export reads the case through a connection of its own. */
@@ -475,6 +508,14 @@ export_thread (GTask        *task,
       g_autoptr(DiReport) report = di_report_new (kase);
       g_autoptr(DiCaseModel) model = data->model_sha256 ? di_case_dup_model (kase, data->model_sha256) : NULL;
       int pages;
+
+      if (model != NULL && data->model_path != NULL)
+        fill_maps (kase, data->model_path, data->model_sha256, cancellable);
+      if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
 
       di_report_set_reviewer (report, data->reviewer);
       di_report_set_paper (report, data->paper);
@@ -589,6 +630,7 @@ di_window_export (DiWindow   *self,
   data->path = g_strdup (path);
   data->reviewer = dup_reviewer (self);
   data->model_sha256 = model ? g_strdup (di_model_info_get_sha256 (model)) : NULL;
+  data->model_path = model ? g_strdup (di_model_info_get_path (model)) : NULL;
   data->paper = self->paper;
   data->colormap = di_side_panel_get_colormap (self->side_panel);
   data->opacity = di_side_panel_get_overlay_opacity (self->side_panel);

@@ -409,6 +409,28 @@ test_export_report (void)
   wait_idle ();
   g_assert_true (g_file_test (pdf, G_FILE_TEST_IS_REGULAR));
 
+  /* Every classified image has its Grad-CAM in the case now, also those
+   * never shown (the viewer makes maps only for the image on screen). */
+  {
+    DiCase *kase = di_window_get_case (fx.window);
+    g_autoptr(GPtrArray) images = di_case_dup_images (kase);
+    guint n_classified = 0;
+
+    for (guint i = 0; i < images->len; i++)
+      {
+        DiCaseImage *image = g_ptr_array_index (images, i);
+        g_autoptr(DiCaseEvent) pred = di_case_dup_prediction (kase, image->id, NULL);
+        g_autoptr(DiCaseExplanation) ex = NULL;
+
+        if (pred == NULL || image->status != DI_CASE_IMAGE_OK)
+          continue;
+        n_classified++;
+        ex = di_case_dup_explanation (kase, image->id, pred->model_sha256, "gradcam");
+        g_assert_nonnull (ex);
+      }
+    g_assert_cmpuint (n_classified, >, 1);
+  }
+
   if (program != NULL)
     {
       const char *argv[] = { program, "-layout", pdf, "-", NULL };
