@@ -46,7 +46,7 @@ enum {
   PROP_DISPLAY_NAME,
   PROP_THUMBNAIL,
   PROP_PREDICTION,
-  PROP_PREDICTED_LABEL,
+  PROP_BADGE_LABEL,
   PROP_BADGE_CLASSES,
   PROP_SUSPICION,
   PROP_MARGIN,
@@ -81,16 +81,27 @@ set_str (char       **ptr,
 #define N_BADGE_COLORS 10       /* badge-N in style.css */
 #define N_BADGE_GROUP_COLORS 4  /* badge-normal-N, badge-abnormal-N */
 
+/* The badge shows the reviewer's class once there is one (the case's
+ * finding), else the model's; "corrected" marks a reviewer's class that is
+ * not the model's top class. */
 static void
 update_badge (DiItem *self)
 {
   GStrvBuilder *builder = g_strv_builder_new ();
 
   g_strv_builder_add (builder, "badge");
-  if (self->prediction != NULL)
+  if (self->reviewer_label != NULL && self->reviewer_class < 0)
+    {
+      /* a label the model does not have: the neutral badge */
+      g_strv_builder_add (builder, "reviewed");
+      g_strv_builder_add (builder, "corrected");
+    }
+  else if (self->prediction != NULL)
     {
       DiModelInfo *model = di_prediction_get_model (self->prediction);
-      int top = di_prediction_get_top (self->prediction);
+      int ai_top = di_prediction_get_top (self->prediction);
+      gboolean reviewed = self->reviewer_label != NULL && self->reviewer_class < di_model_info_get_n_classes (model);
+      int top = reviewed ? self->reviewer_class : ai_top;
       int group = di_model_info_get_class_abnormal (model, top);
       g_autofree char *color = NULL;
 
@@ -112,9 +123,15 @@ update_badge (DiItem *self)
       g_strv_builder_add (builder, color);
       if (di_model_info_get_class_abnormal (model, top) == 1)
         g_strv_builder_add (builder, "abnormal");
-      else if (di_prediction_get_suspicious (self->prediction))
+      else if (!reviewed && di_prediction_get_suspicious (self->prediction))
         g_strv_builder_add (builder, "suspicious");
+      if (reviewed)
+        g_strv_builder_add (builder, "reviewed");
+      if (reviewed && top != ai_top)
+        g_strv_builder_add (builder, "corrected");
     }
+  else if (self->reviewer_label != NULL)
+    g_strv_builder_add (builder, "reviewed");
   else
     g_strv_builder_add (builder, "pending");
 
@@ -201,8 +218,8 @@ di_item_get_property (GObject    *object,
       g_value_set_boxed (value, self->prediction);
       break;
 
-    case PROP_PREDICTED_LABEL:
-      g_value_set_string (value, di_item_get_predicted_label (self));
+    case PROP_BADGE_LABEL:
+      g_value_set_string (value, di_item_get_badge_label (self));
       break;
 
     case PROP_BADGE_CLASSES:
@@ -339,8 +356,8 @@ di_item_class_init (DiItemClass *klass)
   properties[PROP_PREDICTION] =
     g_param_spec_boxed ("prediction", NULL, NULL, DI_TYPE_PREDICTION,
                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
-  properties[PROP_PREDICTED_LABEL] =
-    g_param_spec_string ("predicted-label", NULL, NULL, NULL,
+  properties[PROP_BADGE_LABEL] =
+    g_param_spec_string ("badge-label", NULL, NULL, NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   properties[PROP_BADGE_CLASSES] =
     g_param_spec_boxed ("badge-classes", NULL, NULL, G_TYPE_STRV,
@@ -499,12 +516,12 @@ di_item_set_prediction (DiItem       *self,
 
   g_clear_pointer (&self->prediction, di_prediction_unref);
   self->prediction = prediction ? di_prediction_ref (prediction) : NULL;
-  update_badge (self);
   update_reviewer_label (self);
+  update_badge (self);
 
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PREDICTION]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PREDICTED_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_LABEL]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_CLASSES]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUSPICION]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARGIN]);
@@ -515,15 +532,18 @@ di_item_set_prediction (DiItem       *self,
 }
 
 /**
- * di_item_get_predicted_label:
+ * di_item_get_badge_label:
  *
- * Returns: (nullable): the predicted class as its badge shows it: short,
+ * Returns: (nullable): the class the thumbnail's badge shows: the
+ *   reviewer's once there is one, else the model's top class; short,
  *   readable and translated (di_class_get_short_title())
  */
 const char *
-di_item_get_predicted_label (DiItem *self)
+di_item_get_badge_label (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), NULL);
+  if (self->reviewer_label != NULL)
+    return di_class_get_short_title (self->reviewer_label);
   return self->prediction ? di_class_get_short_title (di_prediction_get_top_name (self->prediction)) : NULL;
 }
 
@@ -588,8 +608,11 @@ di_item_set_reviewer_class (DiItem *self,
   self->reviewer_class = reviewer_class;
   self->label_from_class = TRUE;
   update_reviewer_label (self);
+  update_badge (self);
 
   g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_CLASSES]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_CLASS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWED]);
@@ -661,8 +684,11 @@ di_item_set_reviewer_label (DiItem     *self,
   g_free (self->reviewer_label);
   self->reviewer_label = g_strdup (label);
   update_reviewer_label (self);
+  update_badge (self);
 
   g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_LABEL]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BADGE_CLASSES]);
   if (before != self->reviewer_class)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_CLASS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVIEWER_LABEL]);

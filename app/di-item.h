@@ -24,7 +24,7 @@ void          di_item_set_thumbnail       (DiItem       *self,
 DiPrediction *di_item_get_prediction      (DiItem       *self);
 void          di_item_set_prediction      (DiItem       *self,
                                            DiPrediction *prediction);
-const char   *di_item_get_predicted_label (DiItem       *self);
+const char   *di_item_get_badge_label     (DiItem       *self);
 double        di_item_get_suspicion       (DiItem       *self);
 gboolean      di_item_get_suspicious      (DiItem       *self);
 double        di_item_get_margin          (DiItem       *self);

@@ -276,6 +276,17 @@ update_review (DiSidePanel *self)
 {
   const char *label = self->item ? di_item_get_reviewer_label (self->item) : NULL;
   const char *note = self->item ? di_item_get_note (self->item) : NULL;
+  int current = self->item && label ? di_item_get_reviewer_class (self->item) : -1;
+
+  /* Set Class… ticks the reviewer's class */
+  for (GtkWidget *b = gtk_widget_get_first_child (GTK_WIDGET (self->relabel_box)); b != NULL;
+       b = gtk_widget_get_next_sibling (b))
+    {
+      GtkWidget *check = g_object_get_data (G_OBJECT (b), "di-check");
+
+      if (check != NULL)
+        gtk_widget_set_visible (check, GPOINTER_TO_INT (g_object_get_data (G_OBJECT (b), "di-class")) == current);
+    }
 
   if (self->item == NULL)
     gtk_label_set_text (self->review_label, "");
@@ -546,6 +557,16 @@ new_relabel_button (DiSidePanel *self,
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_widget_set_hexpand (name, TRUE);
   gtk_box_append (GTK_BOX (box), name);
+  if (index >= 0)
+    {
+      /* ticked on the reviewer's current class (update_review()) */
+      GtkWidget *check = gtk_image_new_from_icon_name ("object-select-symbolic");
+
+      gtk_widget_set_visible (check, FALSE);
+      gtk_box_append (GTK_BOX (box), check);
+      g_object_set_data (G_OBJECT (button), "di-check", check);
+      g_object_set_data (G_OBJECT (button), "di-class", GINT_TO_POINTER (index));
+    }
   gtk_button_set_child (GTK_BUTTON (button), box);
   gtk_widget_add_css_class (button, "flat");
   gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "win.relabel");
@@ -1369,6 +1390,27 @@ di_side_panel_get_explanation_sensitive (DiSidePanel *self)
 {
   g_return_val_if_fail (DI_IS_SIDE_PANEL (self), FALSE);
   return gtk_widget_get_sensitive (self->explain_grid);
+}
+
+/**
+ * di_side_panel_get_ticked_class:
+ *
+ * Returns: the class ticked in Set Class… (the reviewer's), or -1
+ */
+int
+di_side_panel_get_ticked_class (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), -1);
+
+  for (GtkWidget *b = gtk_widget_get_first_child (GTK_WIDGET (self->relabel_box)); b != NULL;
+       b = gtk_widget_get_next_sibling (b))
+    {
+      GtkWidget *check = g_object_get_data (G_OBJECT (b), "di-check");
+
+      if (check != NULL && gtk_widget_get_visible (check))
+        return GPOINTER_TO_INT (g_object_get_data (G_OBJECT (b), "di-class"));
+    }
+  return -1;
 }
 
 /**

@@ -44,6 +44,7 @@ const char      *di_side_panel_get_top_class_text  (DiSidePanel     *self);
 const char      *di_side_panel_get_probability_text (DiSidePanel    *self);
 gboolean         di_side_panel_get_explanation_sensitive (DiSidePanel *self);
 const char      *di_side_panel_get_review_text     (DiSidePanel     *self);
+int              di_side_panel_get_ticked_class    (DiSidePanel     *self);
 gboolean         di_side_panel_get_cbam_available  (DiSidePanel     *self);
 void             di_side_panel_set_history         (DiSidePanel     *self,
                                                     GPtrArray       *history);

@@ -328,7 +328,7 @@ test_open_folder_classifies (void)
       g_assert_cmpint (di_prediction_get_top (prediction), ==, top);
       /* the badge shows the short readable name, the prediction keeps the model's */
       g_assert_cmpstr (di_prediction_get_top_name (prediction), ==, di_fixture_classes[top]);
-      g_assert_cmpstr (di_item_get_predicted_label (item), ==, di_class_get_short_title (di_fixture_classes[top]));
+      g_assert_cmpstr (di_item_get_badge_label (item), ==, di_class_get_short_title (di_fixture_classes[top]));
       for (int k = 0; k < 7; k++)
         {
           g_assert_cmpfloat_with_epsilon (di_prediction_get_probability (prediction, k), probs[k], 1e-4);
@@ -816,6 +816,17 @@ test_relabel (void)
   g_assert_cmpstr (di_side_panel_get_review_text (panel), ==, expect);
   /* the gallery's count follows at once, not when the main loop idles */
   g_assert_true (g_str_has_suffix (di_gallery_get_count_text (gallery), " · 1 reviewed"));
+  g_assert_cmpint (di_side_panel_get_ticked_class (panel), ==, 2);
+  /* the badge shows the reviewer's class, marked when it is not the model's */
+  {
+    g_auto(GStrv) badge = NULL;
+    gboolean corrected = di_prediction_get_top (di_item_get_prediction (item)) != 2;
+
+    g_object_get (item, "badge-classes", &badge, NULL);
+    g_assert_cmpstr (di_item_get_badge_label (item), ==, di_class_get_short_title (di_fixture_classes[2]));
+    g_assert_true (g_strv_contains ((const char * const *)badge, "reviewed"));
+    g_assert_true (g_strv_contains ((const char * const *)badge, "corrected") == corrected);
+  }
 
   /* The popover's buttons run the same action. */
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.relabel", "i", 4);
