@@ -351,10 +351,11 @@ format_probabilities (const DiCaseEvent *event)
   for (int r = 0; order != NULL && r < event->n_classes; r++)
     {
       int i = order[r];
+      g_autofree char *pct = format_probability (event->probabilities[i]);
 
       if (s->len > 0)
         g_string_append (s, " · ");
-      g_string_append_printf (s, "%s %.1f%%", di_class_get_title (event->classes[i]), 100.0 * event->probabilities[i]);
+      g_string_append_printf (s, "%s %s", di_class_get_title (event->classes[i]), pct);
     }
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
@@ -412,10 +413,12 @@ add_history_event (DiSidePanel       *self,
 
         if (top < 0)
           return;
-        /* TRANSLATORS: history line: time · AI (model file): class and its probability */
-        line = g_strdup_printf (_("%s · AI (%s): %s, %.1f%%"), when,
+        g_autofree char *pct = format_probability (event->probabilities[top]);
+
+        /* TRANSLATORS: history line: time · AI (model file): class and its probability ("64.9%") */
+        line = g_strdup_printf (_("%s · AI (%s): %s, %s"), when,
                                 event->model_name ? event->model_name : "?",
-                                di_class_get_title (event->classes[top]), 100.0 * event->probabilities[top]);
+                                di_class_get_title (event->classes[top]), pct);
         detail = format_probabilities (event);
         add_history_row (self, line, detail, event->model_sha256);
       }

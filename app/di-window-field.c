@@ -390,6 +390,9 @@ show_scan (DiWindow    *self,
     g_signal_handlers_disconnect_by_data (self->scan, self);
   g_set_object (&self->scan, scan);
   di_image_canvas_set_field_scan (self->canvas, scan);
+  /* the tile-size notice was about the scan: it goes with it */
+  if (scan == NULL && self->message_is_scan_notice)
+    di_window_show_message (self, FALSE, NULL);
   if (scan != NULL)
     g_signal_connect_swapped (scan, "notify::n-done", G_CALLBACK (refresh), self);
   refresh (self);
@@ -557,6 +560,7 @@ di_window_scan_field (DiWindow *self)
                                                di_model_info_get_image_side (model));
 
       di_window_show_message (self, FALSE, text);
+      self->message_is_scan_notice = TRUE;
     }
 
   self->scan_cancellable = g_cancellable_new ();

@@ -68,6 +68,7 @@ struct _DiWindow
   GtkFileChooserNative *chooser;
   char *message;
   gboolean message_is_size_notice; /* the banner shows the size notice */
+  gboolean message_is_scan_notice; /* ... or the field scan's tile-size notice */
 
   /* The review case */
   DiCase *kase;

@@ -85,6 +85,7 @@ di_window_show_message (DiWindow   *self,
   g_free (self->message);
   self->message = g_strdup (message);
   self->message_is_size_notice = FALSE;
+  self->message_is_scan_notice = FALSE;
   /* Any other message ends Forget Region's offer to undo. */
   _di_window_field_clear_forgotten (self);
 
