@@ -961,15 +961,8 @@ meta (const DiCaseModel *model,
 static char *
 format_percent (double p)
 {
-  if (!isfinite (p))
-    return g_strdup ("—");
-  /* Rounding must not turn 0.999995 into certainty, nor 0.00004 into none. */
-  if (p > 0.999 && p < 1.0)
-    return g_strdup ("> 99.9\u00a0%");
-  if (p > 0.0 && p < 0.0005)
-    return g_strdup ("< 0.1\u00a0%");
   /* a no-break space: "33.2 %" never wraps between number and sign */
-  return g_strdup_printf ("%.1f\u00a0%%", 100.0 * p);
+  return di_format_probability (p, "\u00a0");
 }
 
 /* Readable names of the figures `dinet calibrate` stores; other keys are

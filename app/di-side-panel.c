@@ -128,15 +128,11 @@ new_level_bar (double value)
   return bar;
 }
 
-/* "64.9%"; rounding never shows a probability as certain or as none. */
+/* "64.9%": the report's format without its space */
 static char *
 format_probability (double p)
 {
-  if (p > 0.999 && p < 1.0)
-    return g_strdup (">99.9%");
-  if (p > 0.0 && p < 0.0005)
-    return g_strdup ("<0.1%");
-  return g_strdup_printf ("%.1f%%", 100.0 * p);
+  return di_format_probability (p, "");
 }
 
 static void

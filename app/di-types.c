@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "di-types.h"
@@ -180,4 +182,27 @@ di_class_get_short_title (const char *class_name)
   const DiClassTitle *t = find_class_title (class_name);
 
   return t != NULL ? g_dpgettext2 (GETTEXT_PACKAGE, "cell class, short", t->short_title) : class_name;
+}
+
+/**
+ * di_format_probability:
+ * @space: between the number and the sign ("" or a no-break space)
+ *
+ * Returns: (transfer full): @p as a percentage to 0.1, "—" when it is
+ *   not a number; rounding never shows a probability that is not 0 or 1 as
+ *   0.0 or 100.0 ("<0.1%", ">99.9%" instead)
+ */
+char *
+di_format_probability (double      p,
+                       const char *space)
+{
+  const char *gap = *space ? " " : "";
+
+  if (!isfinite (p))
+    return g_strdup ("—");
+  if (p > 0.999 && p < 1.0)
+    return g_strdup_printf (">%s99.9%s%%", gap, space);
+  if (p > 0.0 && p < 0.0005)
+    return g_strdup_printf ("<%s0.1%s%%", gap, space);
+  return g_strdup_printf ("%.1f%s%%", 100.0 * p, space);
 }

@@ -110,5 +110,7 @@ DiExplainMethod di_explain_method_from_nick (const char *nick);
  * else the name itself. Stored names never change. */
 const char *di_class_get_title (const char *class_name);
 const char *di_class_get_short_title (const char *class_name);
+/* A probability as a percentage ("64.9%"), never rounded to 0 or 100. */
+char       *di_format_probability (double p, const char *space);
 
 G_END_DECLS
