@@ -12,7 +12,7 @@
  *   reviews      APPEND-ONLY (triggers refuse UPDATE and DELETE): label,
  *                note, reviewer, time, the previous label and note, and a
  *                kind: "edit", "undo" or "redo" (with the row it targets)
- *   regions      rectangles with a label
+ *   regions      rectangles with a label and its probability
  *
  * The current label and note of an image are those of its latest review
  * row. Undo and redo append rows too, so the undo and redo stacks are a
@@ -21,7 +21,7 @@
  * E: move it back) gives the same stacks after reopening the case.
  *
  * The schema is built by migrations only: version 0 -> 1 creates the first
- * schema, 1 -> 2 upgrades it, so a new case runs the same upgrade code that
+ * schema, 1 -> 2 and 2 -> 3 upgrade it, so a new case runs the same upgrade code that
  * an old case does. PRAGMA user_version is the schema version.
  *
  * Copyright 2025 The DeepInsight authors
@@ -837,9 +837,15 @@ static const char migrate_v1_v2[] =
   "  time TEXT NOT NULL);"
   "CREATE INDEX explanations_image ON explanations (image_id, model_sha256, method);";
 
+/* 2 -> 3: a region keeps the probability of its class (NULL: unknown,
+ * which is what every region saved before has). */
+static const char migrate_v2_v3[] =
+  "ALTER TABLE regions ADD COLUMN probability REAL;";
+
 static const char * const migrations[DI_CASE_SCHEMA_VERSION] = {
   schema_v1,      /* 0 -> 1 */
   migrate_v1_v2,  /* 1 -> 2 */
+  migrate_v2_v3,  /* 2 -> 3 */
 };
 
 static gboolean
@@ -2537,6 +2543,31 @@ di_case_dup_history (DiCase *self,
  *
  * Returns: the region's id (> 0), or 0 with @error set
  */
+/* A region's probability is NAN (unknown) or in [0, 1], and only a region
+ * with a class has one. */
+static gboolean
+check_region_probability (const char  *label,
+                          double       probability,
+                          GError     **error)
+{
+  if (isnan (probability) || (label != NULL && probability >= 0 && probability <= 1))
+    return TRUE;
+  g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID,
+               _("A region’s probability must be between 0 and 1, and belong to a class"));
+  return FALSE;
+}
+
+static void
+bind_probability (sqlite3_stmt *stmt,
+                  int           column,
+                  double        probability)
+{
+  if (isnan (probability))
+    sqlite3_bind_null (stmt, column);
+  else
+    sqlite3_bind_double (stmt, column, probability);
+}
+
 gint64
 di_case_add_region (DiCase      *self,
                     gint64       image_id,
@@ -2545,6 +2576,7 @@ di_case_add_region (DiCase      *self,
                     double       width,
                     double       height,
                     const char  *label,
+                    double       probability,
                     GError     **error)
 {
   g_autofree char *now = now_string ();
@@ -2562,7 +2594,11 @@ di_case_add_region (DiCase      *self,
   if (!check_text (label, error) || !image_exists (self, image_id, error))
     return 0;
 
-  stmt = prepare (self, "INSERT INTO regions (image_id, x, y, w, h, label, time) VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  if (!check_region_probability (label, probability, error))
+    return 0;
+
+  stmt = prepare (self, "INSERT INTO regions (image_id, x, y, w, h, label, time, probability) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
   if (stmt == NULL)
     return 0;
   sqlite3_bind_int64 (stmt, 1, image_id);
@@ -2572,6 +2608,7 @@ di_case_add_region (DiCase      *self,
   sqlite3_bind_double (stmt, 5, height);
   bind_text (stmt, 6, label);
   sqlite3_bind_text (stmt, 7, now, -1, SQLITE_STATIC);
+  bind_probability (stmt, 8, probability);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot add the region"));
@@ -2621,14 +2658,16 @@ di_case_remove_region (DiCase      *self,
 /**
  * di_case_set_region_label:
  * @label: the class the region was classified as now
+ * @probability: that class's probability, or NAN when unknown
  *
  * A region classified again (by another model, say) keeps one row: its
- * label and time become the new classification's.
+ * label, probability and time become the new classification's.
  */
 gboolean
 di_case_set_region_label (DiCase      *self,
                           gint64       region_id,
                           const char  *label,
+                          double       probability,
                           GError     **error)
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -2637,13 +2676,17 @@ di_case_set_region_label (DiCase      *self,
   g_return_val_if_fail (DI_IS_CASE (self), FALSE);
   g_return_val_if_fail (label != NULL, FALSE);
 
+  if (!check_region_probability (label, probability, error))
+    return FALSE;
+
   now = now_string ();
-  stmt = prepare (self, "UPDATE regions SET label = ?, time = ? WHERE id = ?", error);
+  stmt = prepare (self, "UPDATE regions SET label = ?, time = ?, probability = ? WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, label, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, now, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, region_id);
+  bind_probability (stmt, 3, probability);
+  sqlite3_bind_int64 (stmt, 4, region_id);
   return change_region (self, stmt, region_id, _("cannot change the region"), error);
 }
 
@@ -2664,7 +2707,7 @@ di_case_dup_regions (DiCase *self,
 
   regions = g_ptr_array_new_with_free_func ((GDestroyNotify)di_case_region_free);
   stmt = prepare (self,
-                  "SELECT id, image_id, x, y, w, h, label FROM regions "
+                  "SELECT id, image_id, x, y, w, h, label, probability FROM regions "
                   "WHERE ?1 = 0 OR image_id = ?1 ORDER BY image_id, id", NULL);
   if (stmt == NULL)
     return regions;
@@ -2680,6 +2723,8 @@ di_case_dup_regions (DiCase *self,
       region->width = sqlite3_column_double (stmt, 4);
       region->height = sqlite3_column_double (stmt, 5);
       region->label = column_dup (stmt, 6);
+      region->probability = sqlite3_column_type (stmt, 7) == SQLITE_NULL
+                            ? NAN : sqlite3_column_double (stmt, 7);
       g_ptr_array_add (regions, region);
     }
   return regions;

@@ -10,7 +10,7 @@
 G_BEGIN_DECLS
 
 /* PRAGMA user_version of the databases this code writes. */
-#define DI_CASE_SCHEMA_VERSION 2
+#define DI_CASE_SCHEMA_VERSION 3
 /* PRAGMA application_id: "DIcs". */
 #define DI_CASE_APPLICATION_ID 0x44496373
 /* The suggested file name extension. */
@@ -143,13 +143,16 @@ typedef struct {
 /**
  * DiCaseRegion:
  *
- * A rectangle in image pixels (origin top left) with a class label.
+ * A rectangle in image pixels (origin top left) with a class label and
+ * the model's calibrated probability of that class (NAN when unknown: a
+ * region without a class, or one saved before schema version 3).
  */
 typedef struct {
   gint64 id;
   gint64 image_id;
   double x, y, width, height;
   char *label;
+  double probability;
 } DiCaseRegion;
 
 /**
@@ -306,6 +309,7 @@ gint64             di_case_add_region           (DiCase                  *self,
                                                  double                   width,
                                                  double                   height,
                                                  const char              *label,
+                                                 double                   probability,
                                                  GError                 **error);
 gboolean           di_case_remove_region        (DiCase                  *self,
                                                  gint64                   region_id,
@@ -313,6 +317,7 @@ gboolean           di_case_remove_region        (DiCase                  *self,
 gboolean           di_case_set_region_label     (DiCase                  *self,
                                                  gint64                   region_id,
                                                  const char              *label,
+                                                 double                   probability,
                                                  GError                 **error);
 GPtrArray         *di_case_dup_regions          (DiCase                  *self,
                                                  gint64                   image_id);

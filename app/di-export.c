@@ -470,6 +470,13 @@ di_export_geojson (DiCase      *kase,
           g_string_append (s, ", \"classification\": {\"name\": ");
           di_export_append_json_string (s, r->label);
           g_string_append_printf (s, ", \"color\": [%u, %u, %u]}", rgb[0], rgb[1], rgb[2]);
+          if (isfinite (r->probability))
+            {
+              /* QuPath reads "measurements" as name → number */
+              g_string_append (s, ", \"measurements\": {\"probability\": ");
+              append_number (s, r->probability);
+              g_string_append_c (s, '}');
+            }
         }
       g_string_append (s, ", \"isLocked\": false, \"metadata\": {\"image\": ");
       di_export_append_json_string (s, image->path);

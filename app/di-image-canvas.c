@@ -450,8 +450,17 @@ di_image_canvas_query_tooltip (GtkWidget  *widget,
       (self->region != NULL && di_region_contains (self->region, ix, iy)))
     return FALSE;
 
-  /* TRANSLATORS: tooltip over a region saved in the case; %s is its class */
-  text = g_strdup_printf (_("Saved region: %s — click to select it again"), di_region_get_saved_label (saved));
+  if (isfinite (saved->probability))
+    {
+      g_autofree char *p = di_format_probability (saved->probability, "");
+
+      /* TRANSLATORS: tooltip over a region saved in the case; its class and that class's probability */
+      text = g_strdup_printf (_("Saved region: %s, %s — click to select it again"),
+                              di_region_get_saved_label (saved), p);
+    }
+  else
+    /* TRANSLATORS: tooltip over a region saved in the case; %s is its class */
+    text = g_strdup_printf (_("Saved region: %s — click to select it again"), di_region_get_saved_label (saved));
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }

@@ -1734,13 +1734,22 @@ draw_cell (DiReport          *self,
       for (guint r = 0; r < shown; r++)
         {
           const DiCaseRegion *region = g_ptr_array_index (cell->regions, r);
+          g_autofree char *what = NULL;
 
           if (r > 0)
             g_string_append (list, "; ");
+          if (region->label != NULL && isfinite (region->probability))
+            {
+              g_autofree char *p = format_percent (region->probability);
+
+              /* TRANSLATORS: a region's class and its probability: "HSIL (87.2 %)" */
+              what = g_strdup_printf (_("%s (%s)"), di_class_get_title (region->label), p);
+            }
+          else
+            what = g_strdup (region->label ? di_class_get_title (region->label) : _("no class"));
           /* TRANSLATORS: a region in the report: its class, left and top edges, width and height */
           g_string_append_printf (list, _("%s at %.0f, %.0f · %.0f × %.0f px"),
-                                  region->label ? di_class_get_title (region->label) : _("no class"),
-                                  region->x, region->y, region->width, region->height);
+                                  what, region->x, region->y, region->width, region->height);
         }
       if (cell->regions->len > shown)
         /* TRANSLATORS: after the first regions listed: "; 3 more" */

@@ -124,10 +124,12 @@ record_region (DiWindow *self,
   g_autoptr(GError) error = NULL;
   DiCaseRegion *added;
   gint64 image_id, id;
+  double probability;
 
   if (prediction == NULL || di_region_get_case_id (region) > 0 ||
       self->current == NULL || !_di_window_item_in_case (self, self->current))
     return;
+  probability = di_prediction_get_probability (prediction, di_prediction_get_top (prediction));
 
   image_id = di_item_get_case_id (self->current);
   stored = di_case_dup_regions (self->kase, image_id);
@@ -140,12 +142,13 @@ record_region (DiWindow *self,
           const char *label = di_prediction_get_top_name (prediction);
 
           di_region_set_case_id (region, r->id);
-          if (g_strcmp0 (r->label, label) != 0)
+          if (g_strcmp0 (r->label, label) != 0 || r->probability != probability)
             {
-              if (di_case_set_region_label (self->kase, r->id, label, &error))
+              if (di_case_set_region_label (self->kase, r->id, label, probability, &error))
                 {
                   g_free (r->label);
                   r->label = g_strdup (label);
+                  r->probability = probability;
                 }
               else
                 {
@@ -164,7 +167,7 @@ record_region (DiWindow *self,
   id = di_case_add_region (self->kase, image_id,
                            di_region_get_x (region), di_region_get_y (region),
                            di_region_get_width (region), di_region_get_height (region),
-                           di_prediction_get_top_name (prediction), &error);
+                           di_prediction_get_top_name (prediction), probability, &error);
   if (id == 0)
     {
       /* TRANSLATORS: %s says why */
@@ -184,6 +187,7 @@ record_region (DiWindow *self,
   added->width = di_region_get_width (region);
   added->height = di_region_get_height (region);
   added->label = g_strdup (di_prediction_get_top_name (prediction));
+  added->probability = probability;
   g_ptr_array_add (stored, added);
   di_image_canvas_set_saved_regions (self->canvas, stored);
 }
@@ -855,7 +859,7 @@ di_window_restore_region (DiWindow *self)
       return FALSE;
     }
   if (di_case_add_region (self->kase, r->image_id, r->x, r->y, r->width, r->height,
-                          r->label, &error) <= 0)
+                          r->label, r->probability, &error) <= 0)
     {
       /* TRANSLATORS: %s says why */
       g_autofree char *text = g_strdup_printf (_("Could not put the region back into the case: %s"),

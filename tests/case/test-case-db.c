@@ -6,6 +6,7 @@
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -275,24 +276,32 @@ test_basics (const char *dir)
   /* Regions. */
   {
     g_autoptr(GPtrArray) regions = NULL;
-    gint64 r1 = di_case_add_region (kase, ids[0], 4, 5, 10, 12, "c", &error);
-    gint64 r2 = di_case_add_region (kase, ids[1], 1, 2, 3, 4, NULL, &error);
+    gint64 r1 = di_case_add_region (kase, ids[0], 4, 5, 10, 12, "c", 0.75, &error);
+    gint64 r2 = di_case_add_region (kase, ids[1], 1, 2, 3, 4, NULL, NAN, &error);
 
     CHECK (r1 > 0 && r2 > 0, "regions added");
-    CHECK (di_case_add_region (kase, ids[1], 1, 2, 0, 4, "a", NULL) == 0, "empty region refused");
+    CHECK (di_case_add_region (kase, ids[1], 1, 2, 0, 4, "a", NAN, NULL) == 0, "empty region refused");
+    CHECK (di_case_add_region (kase, ids[1], 1, 2, 3, 4, "a", 1.5, NULL) == 0, "probability > 1 refused");
+    CHECK (di_case_add_region (kase, ids[1], 1, 2, 3, 4, "a", -0.1, NULL) == 0, "probability < 0 refused");
+    CHECK (di_case_add_region (kase, ids[1], 1, 2, 3, 4, NULL, 0.5, NULL) == 0,
+           "probability without a class refused");
     regions = di_case_dup_regions (kase, 0);
     CHECK (regions->len == 2, "two regions");
+    CHECK (((DiCaseRegion *)regions->pdata[0])->probability == 0.75, "region probability kept");
+    CHECK (isnan (((DiCaseRegion *)regions->pdata[1])->probability), "region without class has no probability");
     g_clear_pointer (&regions, g_ptr_array_unref);
     regions = di_case_dup_regions (kase, ids[0]);
     CHECK (regions->len == 1 && ((DiCaseRegion *)regions->pdata[0])->width == 10, "region of image");
     CHECK (di_case_remove_region (kase, r2, &error), "remove region");
     CHECK (!di_case_remove_region (kase, r2, NULL), "remove twice");
-    CHECK (di_case_set_region_label (kase, r1, "b", &error), "relabel region");
-    CHECK (!di_case_set_region_label (kase, r2, "b", NULL), "relabel a removed region");
+    CHECK (di_case_set_region_label (kase, r1, "b", 0.5, &error), "relabel region");
+    CHECK (!di_case_set_region_label (kase, r2, "b", 0.5, NULL), "relabel a removed region");
+    CHECK (!di_case_set_region_label (kase, r1, "b", 2.0, NULL), "relabel with probability > 1 refused");
     g_clear_pointer (&regions, g_ptr_array_unref);
     regions = di_case_dup_regions (kase, ids[0]);
     CHECK (regions->len == 1 && g_strcmp0 (((DiCaseRegion *)regions->pdata[0])->label, "b") == 0,
            "region has its new label");
+    CHECK (((DiCaseRegion *)regions->pdata[0])->probability == 0.5, "region has its new probability");
   }
 
   g_clear_object (&kase);
@@ -486,6 +495,8 @@ test_migration (const char *dir)
   if (kase == NULL)
     return;
   CHECK (raw_int (path, "PRAGMA user_version") == DI_CASE_SCHEMA_VERSION, "migrated to %d", DI_CASE_SCHEMA_VERSION);
+  CHECK (raw_int (path, "SELECT count(*) FROM pragma_table_info('regions') WHERE name = 'probability'") == 1,
+         "regions have a probability column");
   CHECK (raw_int (path, "PRAGMA application_id") == DI_CASE_APPLICATION_ID, "application id set");
   CHECK (g_file_test (backup, G_FILE_TEST_IS_REGULAR), "backup of the v1 file");
   CHECK (raw_int (backup, "PRAGMA user_version") == 1, "backup is still version 1");

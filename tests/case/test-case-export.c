@@ -224,8 +224,11 @@ check_geojson (DiCase     *kase,
     "    if c is not None:\n"
     "        assert len(c['color']) == 3 and all(0 <= v <= 255 for v in c['color'])\n"
     "    xs = [q[0] for q in ring]; ys = [q[1] for q in ring]\n"
-    "    out.append('%s|%s|%g|%g|%g|%g' % (p['metadata']['image'], c['name'] if c else '',\n"
-    "               min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))\n"
+    "    m = p.get('measurements', {})\n"
+    "    assert c is not None or not m\n"
+    "    prob = '%g' % m['probability'] if 'probability' in m else ''\n"
+    "    out.append('%s|%s|%g|%g|%g|%g|%s' % (p['metadata']['image'], c['name'] if c else '',\n"
+    "               min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), prob))\n"
     "print('\\n'.join(out))\n",
     path, NULL
   };
@@ -243,8 +246,9 @@ check_geojson (DiCase     *kase,
     {
       DiCaseRegion *r = g_ptr_array_index (regions, i);
       g_autoptr(DiCaseImage) image = di_case_dup_image (kase, r->image_id);
-      g_autofree char *expected = g_strdup_printf ("%s|%s|%g|%g|%g|%g", image->path, r->label ? r->label : "",
-                                                   r->x, r->y, r->width, r->height);
+      g_autofree char *prob = isfinite (r->probability) ? g_strdup_printf ("%g", r->probability) : g_strdup ("");
+      g_autofree char *expected = g_strdup_printf ("%s|%s|%g|%g|%g|%g|%s", image->path, r->label ? r->label : "",
+                                                   r->x, r->y, r->width, r->height, prob);
       CHECK (g_strcmp0 (lines[i], expected) == 0, "feature %s, expected %s", lines[i], expected);
     }
 }
@@ -298,8 +302,9 @@ check_report (DiCase     *kase,
       CHECK (strstr (text, "AI suspicious") != NULL, "screening flag count");
       CHECK (strstr (text, "P(abnormal) ") != NULL, "P(abnormal) of each cell");
       /* the case's regions, listed with their cell (pdftotext may break lines) */
-      CHECK (strstr (text, "Regions (1)") != NULL && strstr (text, "b at 10, 12") != NULL &&
-             strstr (text, "no class at 5, 5") != NULL, "regions in the report");
+      CHECK (strstr (text, "Regions (1)") != NULL && strstr (text, "b (62.5") != NULL &&
+             strstr (text, "%) at 10, 12") != NULL && strstr (text, "c at 1, 2") != NULL &&
+             strstr (text, "no class at 5, 5") != NULL, "regions in the report, with a probability where known");
       {
         g_autofree char *last = g_strdup_printf ("Page %d of %d", expected_pages, expected_pages);
         CHECK (strstr (text, last) != NULL, "page numbers");
@@ -730,9 +735,9 @@ main (int   argc,
       CHECK (di_case_relabel (kase, i1->id, other, "nucleus \"large\", irregular\nsecond line", "Dr Test", NULL),
              "disagree");
       CHECK (di_case_relabel (kase, i4->id, "b", " leading space, trailing ", "Dr Other", NULL), "odd name");
-      CHECK (di_case_add_region (kase, i0->id, 10, 12, 30, 20.5, "b", NULL) > 0, "region");
-      CHECK (di_case_add_region (kase, i1->id, 1, 2, 3, 4, "c", NULL) > 0, "region");
-      CHECK (di_case_add_region (kase, i4->id, 5, 5, 40, 40, NULL, NULL) > 0, "region without class");
+      CHECK (di_case_add_region (kase, i0->id, 10, 12, 30, 20.5, "b", 0.625, NULL) > 0, "region");
+      CHECK (di_case_add_region (kase, i1->id, 1, 2, 3, 4, "c", NAN, NULL) > 0, "region");
+      CHECK (di_case_add_region (kase, i4->id, 5, 5, 40, 40, NULL, NAN, NULL) > 0, "region without class");
     }
   g_clear_object (&kase);
 

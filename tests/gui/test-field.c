@@ -449,13 +449,16 @@ test_saved_regions (void)
 
     g_assert_true (di_case_set_region_label (di_window_get_case (fx.window),
                                              ((DiCaseRegion *)g_ptr_array_index (stored, 0))->id,
-                                             "an older model's class", NULL));
+                                             "an older model's class", 0.99, NULL));
     g_signal_emit_by_name (canvas, "clicked", sx + sw / 3, sy + sh / 3);
     g_assert_true (wait_for (region_classified, NULL, 60000));
     top = di_prediction_get_top_name (di_region_get_prediction (di_window_get_region (fx.window)));
     relabelled = dup_stored_regions ();
     g_assert_cmpuint (relabelled->len, ==, 1);
     g_assert_cmpstr (((DiCaseRegion *)g_ptr_array_index (relabelled, 0))->label, ==, top);
+    g_assert_cmpfloat (((DiCaseRegion *)g_ptr_array_index (relabelled, 0))->probability, ==,
+                       di_prediction_get_probability (di_region_get_prediction (di_window_get_region (fx.window)),
+                                                      di_prediction_get_top (di_region_get_prediction (di_window_get_region (fx.window)))));
     g_assert_cmpstr (di_image_canvas_get_saved_region (canvas, 0)->label, ==, top);
   }
 
