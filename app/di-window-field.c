@@ -190,6 +190,16 @@ record_region (DiWindow *self,
   added->probability = probability;
   g_ptr_array_add (stored, added);
   di_image_canvas_set_saved_regions (self->canvas, stored);
+
+  /* Once per window, where no other message is up: a region (a scan tile
+   * clicked, too) is kept in the case without being asked. */
+  if (!self->told_region_saved && di_window_get_message (self) == NULL)
+    {
+      self->told_region_saved = TRUE;
+      di_window_show_message (self, FALSE,
+                              _("The region was saved in the case, and will be in its report. "
+                                "Forget Region in the side panel removes it."));
+    }
 }
 
 static void

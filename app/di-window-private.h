@@ -108,6 +108,7 @@ struct _DiWindow
   gint64 scan_progress_shown;
   DiCase *forgotten_case;            /* Forget Region's undo: the case ... */
   DiCaseRegion *forgotten_region;    /* ... and what was removed from it */
+  gboolean told_region_saved;        /* the first saved region said so */
 };
 
 static inline DiModelInfo *

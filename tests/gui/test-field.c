@@ -282,6 +282,10 @@ test_region (void)
   g_assert_cmpstr (((DiCaseRegion *)g_ptr_array_index (stored, 0))->label, ==,
                    di_prediction_get_top_name (prediction));
   g_assert_cmpint (di_region_get_case_id (region), ==, ((DiCaseRegion *)g_ptr_array_index (stored, 0))->id);
+  /* and the user is told so, once */
+  g_assert_nonnull (di_window_get_message (fx.window));
+  g_assert_nonnull (strstr (di_window_get_message (fx.window), "saved in the case"));
+  di_window_show_message (fx.window, FALSE, NULL);
 
   /* Another method explains the region again. */
   di_side_panel_set_method (panel, DI_EXPLAIN_CBAM);
