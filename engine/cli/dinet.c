@@ -245,9 +245,15 @@ static int cmd_classify(int argc, char **argv) {
       fputc('}', stdout);
     } else {
       printf("%s: %s (%.1f%%)", imgs[i], dinet_net_class_name(net, top), 100.0 * p[top]);
-      if (ab)
-        printf(" %s · P(abnormal) %.1f%%%s", ab[top] ? "abnormal" : "normal", 100.0 * pab,
+      if (ab) {
+        /* to 0.1 %, but never rounded up to the flag's threshold: 49.96 %
+         * without "suspicious" reads 49.9 %, not 50.0 % */
+        double shown = round(1000.0 * pab) / 10.0;
+        if (!suspicious && shown >= 100.0 * DINET_FLAG_THRESHOLD)
+          shown = floor(1000.0 * pab) / 10.0;
+        printf(" %s · P(abnormal) %.1f%%%s", ab[top] ? "abnormal" : "normal", shown,
                suspicious ? " suspicious" : "");
+      }
       putchar('\n');
     }
     first = 0;
