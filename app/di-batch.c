@@ -5,8 +5,8 @@
  *       [--export-pack DIR] [--paper a4|letter] [--threads N] [--quiet]
  *       [IMAGE|DIR ...]
  *
- * Opens (or creates) CASE, adds the images (the image files in each DIR,
- * not recursive), classifies those that the model has not classified yet
+ * Opens (or creates) CASE, adds the images (the image files in each DIR
+ * and its subfolders, as the window opens them), classifies those that the model has not classified yet
  * (same model = same SHA-256), stores Grad-CAM maps when a report is asked
  * for, and writes the exports. It uses GLib, cairo and Pango only: no
  * display, gtk_init() is never called. Errors: a one-line message on
@@ -31,6 +31,7 @@
 #include "di-batch.h"
 #include "di-case.h"
 #include "di-export.h"
+#include "di-files.h"
 #include "di-report.h"
 
 /* Keep in step with di-application.c. */
@@ -218,56 +219,27 @@ prepare_model (Batch   *b,
   return TRUE;
 }
 
-static gboolean
-is_image_name (const char *name)
-{
-  static const char * const exts[] = { ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp" };
-  g_autofree char *lower = g_ascii_strdown (name, -1);
-
-  if (name[0] == '.')
-    return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
-    if (g_str_has_suffix (lower, exts[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static int
-compare_paths (gconstpointer a,
-               gconstpointer b)
-{
-  return g_strcmp0 (*(const char * const *)a, *(const char * const *)b);
-}
-
+/* The image files of the inputs, as paths: a folder's images down to
+ * its CLASS/ subfolders, as the window opens them (di_files_collect()). A
+ * folder that cannot be read is reported and counted as a failure. */
 static GPtrArray *
 collect_inputs (Batch *b)
 {
+  g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
   GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; b->inputs != NULL && b->inputs[i] != NULL; i++)
+    g_ptr_array_add (inputs, g_file_new_for_commandline_arg (b->inputs[i]));
+  found = di_files_collect (inputs, NULL, &error);
+  if (error != NULL)
     {
-      const char *input = b->inputs[i];
-
-      if (g_file_test (input, G_FILE_TEST_IS_DIR))
-        {
-          g_autoptr(GDir) dir = g_dir_open (input, 0, NULL);
-          g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
-          const char *name;
-
-          while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-            {
-              g_autofree char *path = g_build_filename (input, name, NULL);
-
-              if (is_image_name (name) && g_file_test (path, G_FILE_TEST_IS_REGULAR))
-                g_ptr_array_add (found, g_steal_pointer (&path));
-            }
-          g_ptr_array_sort (found, compare_paths);
-          for (guint k = 0; k < found->len; k++)
-            g_ptr_array_add (files, g_strdup (g_ptr_array_index (found, k)));
-        }
-      else
-        g_ptr_array_add (files, g_strdup (input));
+      fail ("%s", error->message);
+      b->n_failed++;
     }
+  for (guint i = 0; i < found->len; i++)
+    g_ptr_array_add (files, g_file_get_path (g_ptr_array_index (found, i)));
   return files;
 }
 

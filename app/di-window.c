@@ -23,6 +23,7 @@
 
 #include "di-application.h"
 #include "di-engine.h"
+#include "di-files.h"
 #include "di-gallery.h"
 #include "di-heatmap.h"
 #include "di-image.h"
@@ -832,30 +833,6 @@ start_batch (DiWindow *self,
 
 /* ---- Opening files -------------------------------------------------------- */
 
-static gboolean
-is_image_name (const char *name)
-{
-  static const char * const exts[] = { ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp" };
-  g_autofree char *lower = g_ascii_strdown (name, -1);
-
-  for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
-    if (g_str_has_suffix (lower, exts[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static int
-compare_files (gconstpointer a,
-               gconstpointer b)
-{
-  g_autofree char *na = g_file_get_basename (*(GFile **)a);
-  g_autofree char *nb = g_file_get_basename (*(GFile **)b);
-  g_autofree char *ka = g_utf8_collate_key_for_filename (na, -1);
-  g_autofree char *kb = g_utf8_collate_key_for_filename (nb, -1);
-
-  return strcmp (ka, kb);
-}
-
 /* What opening reads from a case, for the main thread. */
 typedef struct
 {
@@ -914,81 +891,6 @@ open_result_free (OpenResult *result)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenResult, open_result_free)
 
-/* Folders nest this deep at most: FOLDER/CLASS/IMAGE (the ImageFolder
- * layout of training sets) and one level more. */
-#define COLLECT_MAX_DEPTH 3
-
-/* Adds the image files of @dir, sorted, then those of its subfolders
- * (hidden ones skipped), down to COLLECT_MAX_DEPTH levels. */
-static void
-collect_folder (GFile         *dir,
-                int            depth,
-                GPtrArray     *files,
-                GCancellable  *cancellable,
-                GError       **first_error)
-{
-  g_autoptr(GFileEnumerator) enumerator = NULL;
-  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) subdirs = g_ptr_array_new_with_free_func (g_object_unref);
-  GError *error = NULL;
-  GFileInfo *info;
-
-  enumerator = g_file_enumerate_children (dir,
-                                          G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                          G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                          G_FILE_QUERY_INFO_NONE, cancellable, &error);
-  if (enumerator == NULL)
-    {
-      if (*first_error == NULL)
-        *first_error = error;
-      else
-        g_error_free (error);
-      return;
-    }
-
-  while ((info = g_file_enumerator_next_file (enumerator, cancellable, NULL)))
-    {
-      const char *name = g_file_info_get_name (info);
-      GFileType type = g_file_info_get_file_type (info);
-
-      if (type == G_FILE_TYPE_REGULAR && is_image_name (name))
-        g_ptr_array_add (found, g_file_get_child (dir, name));
-      else if (type == G_FILE_TYPE_DIRECTORY && name[0] != '.' && depth < COLLECT_MAX_DEPTH)
-        g_ptr_array_add (subdirs, g_file_get_child (dir, name));
-      g_object_unref (info);
-    }
-  g_ptr_array_sort (found, compare_files);
-  for (guint j = 0; j < found->len; j++)
-    g_ptr_array_add (files, g_object_ref (g_ptr_array_index (found, j)));
-
-  g_ptr_array_sort (subdirs, compare_files);
-  for (guint j = 0; j < subdirs->len && !g_cancellable_is_cancelled (cancellable); j++)
-    collect_folder (g_ptr_array_index (subdirs, j), depth + 1, files, cancellable, first_error);
-}
-
-/* Expands folders into their image files (see collect_folder()). */
-static GPtrArray *
-collect_files (GPtrArray     *inputs,
-               GCancellable  *cancellable,
-               GError       **first_error)
-{
-  GPtrArray *files = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint i = 0; i < inputs->len; i++)
-    {
-      GFile *input = g_ptr_array_index (inputs, i);
-      GFileType type = g_file_query_file_type (input, G_FILE_QUERY_INFO_NONE, cancellable);
-
-      if (type == G_FILE_TYPE_DIRECTORY)
-        collect_folder (input, 1, files, cancellable, first_error);
-      else
-        /* A file: the engine reports what is wrong with it when it is opened. */
-        g_ptr_array_add (files, g_object_ref (input));
-    }
-
-  return files;
-}
-
 /* The case of the first input: a folder's own, or its file's folder's. */
 static char *
 folder_case_path (GFile        *input,
@@ -1039,7 +941,7 @@ collect_thread (GTask        *task,
   g_autoptr(GHashTable) by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   GError *first_error = NULL;
 
-  files = collect_files (data->inputs, cancellable, &first_error);
+  files = di_files_collect (data->inputs, cancellable, &first_error);
   result->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)open_entry_free);
 
   if (data->case_path != NULL)

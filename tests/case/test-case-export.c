@@ -866,6 +866,36 @@ main (int   argc,
     g_clear_pointer (&err, g_free);
   }
 
+  /* 6. A training set's layout, FOLDER/CLASS/IMAGE: the images of its
+   * class folders, as the window opens them; hidden files, other files
+   * and folders deeper than three levels are left out. */
+  {
+    g_autofree char *set = g_build_filename (dir, "set", NULL);
+    g_autofree char *set_case = g_build_filename (dir, "set.dicase", NULL);
+    const char *set_args[] = { "--case", set_case, "--model", model, "--threads", "2", set, NULL };
+    const char *made[] = { "a/one.png", "b/two.PNG", "b/deeper/three.png", "top.png" };
+    const char *ignored[] = { "b/._two.png", "b/.hidden/four.png", "a/1/2/3/five.png" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (made) + G_N_ELEMENTS (ignored); i++)
+      {
+        const char *rel = i < G_N_ELEMENTS (made) ? made[i] : ignored[i - G_N_ELEMENTS (made)];
+        g_autofree char *path = g_build_filename (set, rel, NULL);
+        g_autofree char *parent = g_path_get_dirname (path);
+
+        g_mkdir_with_parents (parent, 0755);
+        ct_make_cell (path, 64, 64, 90 + i);
+      }
+    g_autofree char *notes = g_build_filename (set, "a", "notes.txt", NULL);
+
+    g_file_set_contents (notes, "not an image", -1, NULL);
+    rc = run_batch (set_args, &out, &err);
+    CHECK (rc == 0, "class folders: exit %d: %s", rc, err);
+    CHECK (out != NULL && strstr (out, "4 image(s) added, 4 classified") != NULL,
+           "the class folders' images added: %s", out);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
   g_free (self_exe);
   return ct_finish ();
 }
