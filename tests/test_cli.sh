@@ -87,6 +87,10 @@ check "text output names the class and group" grep -Eq "img0.png: (normal_a|abno
 # the screening flag, as eval counts it and the viewer shows it: the text
 # line and --json carry P(abnormal) (the sum of the abnormal classes'
 # probabilities) and "suspicious" when it is >= 0.5, for a grouped model only
+$DINET init --out "$tmp/typo.safetensors" --classes normal_a,abnormal_b --abnormal abnormal_x 2> "$tmp/typo.err" && rc=0 || rc=$?
+check "init refuses an --abnormal name that is not a class" test $rc -eq 1
+check "... naming it" grep -q abnormal_x "$tmp/typo.err"
+check "... and writes no model" test ! -e "$tmp/typo.safetensors"
 $DINET init --out "$tmp/m1.safetensors" --classes normal_a,abnormal_b,abnormal_c --abnormal abnormal_c --size 64 --seed 3
 $DINET init --out "$tmp/m0.safetensors" --classes normal_a,abnormal_b,abnormal_c --size 64 --seed 3
 for m in m m1 m0; do

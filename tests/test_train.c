@@ -148,19 +148,25 @@ int main(void) {
     dinet_net_free(net);
   }
 
-  /* exact resume: 2 epochs straight vs 1 epoch, stop, resume */
+  /* exact resume: 2 epochs straight vs 1 epoch, stop, resume. The first
+   * half runs in tmp with relative paths and an --out with a space; the
+   * resume runs from another folder: the stored paths still resolve. */
   char a[700], b[700];
   snprintf(a, sizeof a, "%s/straight", tmp);
-  snprintf(b, sizeof b, "%s/resumed", tmp);
+  snprintf(b, sizeof b, "%s/resumed run", tmp);
   snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 2 %s", dinet_bin(), data, a, common);
   CHECK(run(cmd) == 0, "straight run");
   /* 54 training images / batch 8 = 6 steps per epoch */
-  snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 2 %s --max-steps 6", dinet_bin(), data, b,
-           common);
+  snprintf(cmd, sizeof cmd, "cd '%s' && %s train --data data --out 'resumed run' --epochs 2 %s --max-steps 6",
+           tmp, dinet_bin(), common);
   CHECK(run(cmd) == 0, "first half");
   CHECK(log_value(b, 2, 0) < 0, "the first half stopped after one epoch");
-  snprintf(cmd, sizeof cmd, "%s train --resume %s/checkpoint.safetensors --threads 2", dinet_bin(), b);
-  CHECK(run(cmd) == 0, "resume");
+  snprintf(cmd, sizeof cmd, "cd / && %s train --resume '%s/checkpoint.safetensors' --epochs 3 2>/dev/null",
+           dinet_bin(), b);
+  CHECK(run(cmd) != 0, "a resumed run refuses other settings (--epochs)");
+  CHECK(log_value(b, 2, 0) < 0, "... and trains nothing");
+  snprintf(cmd, sizeof cmd, "cd / && %s train --resume '%s/checkpoint.safetensors' --threads 2", dinet_bin(), b);
+  CHECK(run(cmd) == 0, "resume from another folder, --out with a space");
   char ca[800], cb[800];
   snprintf(ca, sizeof ca, "%s/checkpoint.safetensors", a);
   snprintf(cb, sizeof cb, "%s/checkpoint.safetensors", b);
@@ -196,6 +202,28 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s train --data %s --val %s --val-split 0.2 --out %s/x 2>/dev/null",
              dinet_bin(), data, vdata, tmp);
     CHECK(run(cmd) != 0, "--val with --val-split is refused");
+  }
+
+  /* a finished run is never overwritten by a new one */
+  snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 1 %s 2>/dev/null", dinet_bin(), data, out1,
+           common);
+  CHECK(run(cmd) != 0, "training into a folder that holds a run is refused");
+  CHECK(log_value(out1, 5, 2) == loss4, "the earlier run's log is intact");
+
+  /* mistakes a user makes: one class folder, a misspelt --abnormal class */
+  {
+    char one[700];
+    snprintf(one, sizeof one, "%s/oneclass", tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/reddish && cp %s/reddish/*.png %s/reddish/", one, data, one);
+    CHECK(run(cmd) == 0, "a one-class set");
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/one --epochs 1 --size 32 --batch 4 --quiet 2>/dev/null",
+             dinet_bin(), one, tmp);
+    CHECK(run(cmd) != 0, "one class folder is refused");
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --out %s/typo --epochs 1 %s --abnormal reddish,no_such_class 2>%s/typo.err; "
+             "test $? -ne 0 && grep -q no_such_class %s/typo.err && test ! -e %s/typo/log.csv",
+             dinet_bin(), data, tmp, common, tmp, tmp, tmp);
+    CHECK(run(cmd) == 0, "an --abnormal name that is not a class is refused, and named");
   }
 
   /* a checkpoint that is not one */

@@ -31,6 +31,12 @@ int cli_load_input(dinet_net *net, const char *path, float *x, dinet_image **img
  * 0 normal; caller frees), or NULL when it has none (or out of memory). */
 int *cli_model_abnormal(const dinet_net *net);
 
+/* --abnormal a,b: one flag per class (caller frees; NULL when list is
+ * NULL). Returns -1, after a message, when a name is not a class. */
+int cli_parse_abnormal(const char *list, const char *const *classes, int k, int **out);
+/* The JSON array of the names of the classes flagged in ab (caller frees). */
+char *cli_abnormal_json(const char *const *classes, const int *ab, int k);
+
 /* Training, evaluation, cross-validation, calibration (cmd_train.c), and
  * their usage texts (dinet COMMAND --help). */
 int cmd_train(int argc, char **argv);

@@ -124,3 +124,69 @@ int *cli_model_abnormal(const dinet_net *net) {
   }
   return ab;
 }
+
+/* Abnormal flags per class from a comma list of class names. Every name
+ * must be one of the classes: a misspelt name would otherwise leave that
+ * class "normal" without a word. */
+int cli_parse_abnormal(const char *list, const char *const *classes, int k, int **out) {
+  *out = NULL;
+  if (!list)
+    return 0;
+  int *ab = calloc((size_t)k, sizeof(int));
+  char *dup = strdup(list);
+  int n = 0;
+  if (!ab || !dup) {
+    cli_error("out of memory");
+    free(ab);
+    free(dup);
+    return -1;
+  }
+  for (char *t = strtok(dup, ","); t; t = strtok(NULL, ",")) {
+    int j = 0;
+    while (j < k && strcmp(classes[j], t))
+      j++;
+    if (j == k) {
+      cli_error("--abnormal: \"%s\" is not one of the classes:", t);
+      for (int c = 0; c < k; c++)
+        fprintf(stderr, "%s%s", c ? ", " : "  ", classes[c]);
+      fputc('\n', stderr);
+      free(ab);
+      free(dup);
+      return -1;
+    }
+    ab[j] = 1;
+    n++;
+  }
+  free(dup);
+  if (n == 0) {
+    cli_error("--abnormal needs at least one class name");
+    free(ab);
+    return -1;
+  }
+  *out = ab;
+  return 0;
+}
+
+/* JSON array of the names of the classes flagged in ab. */
+char *cli_abnormal_json(const char *const *classes, const int *ab, int k) {
+  size_t need = 3;
+  for (int j = 0; j < k; j++)
+    need += dinet_json_quote(classes[j], NULL, 0) + 2;
+  char *s = malloc(need);
+  if (!s)
+    return NULL;
+  size_t o = 0;
+  s[o++] = '[';
+  int first = 1;
+  for (int j = 0; j < k; j++) {
+    if (!ab[j])
+      continue;
+    if (!first)
+      s[o++] = ',';
+    first = 0;
+    o += dinet_json_quote(classes[j], s + o, need - o);
+  }
+  s[o++] = ']';
+  s[o] = '\0';
+  return s;
+}

@@ -89,7 +89,13 @@ static void train_options(FILE *f) {
 }
 
 void usage_train(FILE *f) {
-  fputs("usage: dinet train --data DIR --out DIR [options]\n", f);
+  fputs("usage: dinet train --data DIR --out DIR [options]\n"
+        "       dinet train --resume DIR/checkpoint.safetensors [--threads N] [--max-steps N] [--quiet]\n"
+        "  OUT gets checkpoint.safetensors (every epoch), best.safetensors (best validation\n"
+        "  macro-F1), log.csv, train.txt and val.txt; a folder that holds a run is not reused.\n"
+        "  --resume goes on exactly where the run stopped, with the settings it was started\n"
+        "  with (to change them, start a new run with --init DIR/checkpoint.safetensors).\n",
+        f);
   train_options(f);
 }
 
@@ -214,44 +220,6 @@ static int parse_train_args(int argc, char **argv, int first, train_cfg *c) {
 }
 
 /* ---- shared helpers ------------------------------------------------- */
-
-/* Abnormal flags per class from a comma list of names (NULL: none). */
-static int *parse_abnormal(const char *list, char *const *classes, int k) {
-  if (!list)
-    return NULL;
-  int *ab = calloc((size_t)k, sizeof(int));
-  char *dup = strdup(list);
-  for (char *t = dup ? strtok(dup, ",") : NULL; t && ab; t = strtok(NULL, ","))
-    for (int j = 0; j < k; j++)
-      if (!strcmp(classes[j], t))
-        ab[j] = 1;
-  free(dup);
-  return ab;
-}
-
-/* JSON array of the names of classes flagged in ab. */
-static char *abnormal_json(char *const *classes, const int *ab, int k) {
-  size_t need = 3;
-  for (int j = 0; j < k; j++)
-    need += dinet_json_quote(classes[j], NULL, 0) + 2;
-  char *s = malloc(need);
-  if (!s)
-    return NULL;
-  size_t o = 0;
-  s[o++] = '[';
-  int first = 1;
-  for (int j = 0; j < k; j++) {
-    if (!ab[j])
-      continue;
-    if (!first)
-      s[o++] = ',';
-    first = 0;
-    o += dinet_json_quote(classes[j], s + o, need - o);
-  }
-  s[o++] = ']';
-  s[o] = '\0';
-  return s;
-}
 
 /* Scores of every cached image (eval mode) by dinet_net_predict: logits,
  * or with views 8 the log of the mean probability over the 8 dihedral
@@ -456,7 +424,7 @@ static void describe_model(dinet_net *net, const train_cfg *c, const dataset *ds
     dinet_net_set_meta(net, "center_crop", buf, NULL);
   }
   if (ab) {
-    char *s = abnormal_json(ds->classes, ab, ds->k);
+    char *s = cli_abnormal_json((const char *const *)ds->classes, ab, ds->k);
     if (s)
       dinet_net_set_meta(net, "abnormal", s, NULL);
     free(s);
@@ -472,6 +440,22 @@ static void describe_model(dinet_net *net, const train_cfg *c, const dataset *ds
       o += (size_t)snprintf(cmd + o, need - o, " %s", argv[i]);
     dinet_net_set_meta(net, "train.command", cmd, NULL);
     free(cmd);
+  }
+  /* the same as a JSON array, which --resume reads: paths with spaces */
+  need = 16;
+  for (int i = 1; i < argc; i++)
+    need += dinet_json_quote(argv[i], NULL, 0) + 2;
+  char *json = malloc(need);
+  if (json) {
+    size_t o = (size_t)snprintf(json, need, "[\"dinet\"");
+    for (int i = 1; i < argc; i++) {
+      json[o++] = ',';
+      o += dinet_json_quote(argv[i], json + o, need - o);
+    }
+    json[o++] = ']';
+    json[o] = '\0';
+    dinet_net_set_meta(net, "train.argv", json, NULL);
+    free(json);
   }
 }
 
@@ -824,48 +808,170 @@ static int write_list(const char *path, const dataset *ds, const int *idx, int n
   return fclose(f);
 }
 
-int cmd_train(int argc, char **argv) {
-  train_cfg c;
-  cfg_defaults(&c);
-  if (parse_train_args(argc, argv, 2, &c))
+/* The folder the run was started from, found from the checkpoint's own
+ * folder and the run's --out: ".../here" and "runs/x" give "..." when
+ * here = runs/x. NULL when --out is absolute or does not fit (then the
+ * current folder is used). Caller frees. */
+static char *run_base_dir(const char *checkpoint, const char *out) {
+  char *ck = realpath(checkpoint, NULL);
+  if (!ck || out[0] == '/') {
+    free(ck);
+    return NULL;
+  }
+  char *slash = strrchr(ck, '/');
+  *slash = '\0'; /* ck: the run's folder */
+  char rel[4096];
+  snprintf(rel, sizeof rel, "%s", out);
+  size_t n = strlen(rel);
+  while (n > 1 && rel[n - 1] == '/')
+    rel[--n] = '\0';
+  const char *r = rel;
+  while (r[0] == '.' && r[1] == '/')
+    r += 2;
+  size_t lr = strlen(r), lc = strlen(ck);
+  if (strstr(r, "..") || lr >= lc || strcmp(ck + lc - lr, r) || ck[lc - lr - 1] != '/') {
+    free(ck);
+    return NULL;
+  }
+  ck[lc - lr - 1] = '\0';
+  if (ck[0] == '\0')
+    strcpy(ck, "/");
+  return ck;
+}
+
+/* A relative path of the stored command, made relative to base. */
+static const char *rebase(const char *path, const char *base, char **owned) {
+  if (!path || !base || path[0] == '/')
+    return path;
+  size_t n = strlen(base) + strlen(path) + 2;
+  *owned = malloc(n);
+  if (!*owned)
+    return path;
+  snprintf(*owned, n, "%s/%s", base, path);
+  return *owned;
+}
+
+/* --resume CHECKPOINT continues the run as it was started: the settings
+ * come from the checkpoint's stored command, with its paths taken from
+ * where the run was started, and its --out the checkpoint's folder. Only
+ * --threads, --max-steps and --quiet may be given with it. */
+typedef struct {
+  char **argv; /* the stored command (a NULL-terminated vector) */
+  int argc;
+  char *base, *data, *val, *init, *out;
+} resumed;
+
+static void resumed_free(resumed *r) {
+  dinet_strv_free(r->argv);
+  free(r->base);
+  free(r->data);
+  free(r->val);
+  free(r->init);
+  free(r->out);
+}
+
+static int resume_cfg(const train_cfg *given, int argc, char **argv, train_cfg *c, resumed *r) {
+  for (int i = 2; i < argc; i++) {
+    const char *v;
+    if (cli_opt(argc, argv, &i, "--resume", &v) || cli_opt(argc, argv, &i, "--threads", &v) ||
+        cli_opt(argc, argv, &i, "--max-steps", &v) || cli_opt(argc, argv, &i, "--quiet", NULL))
+      continue;
+    cli_error("%s: a resumed run keeps the settings it was started with; only --threads, "
+              "--max-steps and --quiet may be given with --resume (to train on with other "
+              "settings, start a new run with --init %s)",
+              argv[i], given->resume);
     return 1;
-  /* A resumed run takes its settings from the checkpoint's command line. */
-  char **rargv = NULL;
-  int rargc = 0;
-  if (c.resume) {
-    dinet_error err = {0};
-    dinet_st *st = dinet_st_open(c.resume, &err);
-    const char *cmd = st ? dinet_st_meta(st, "train.command") : NULL;
-    if (!cmd) {
-      cli_error("%s: %s", c.resume, st ? "not a dinet training checkpoint" : err.message);
-      dinet_st_close(st);
+  }
+  dinet_error err = {0};
+  dinet_st *st = dinet_st_open(given->resume, &err);
+  const char *json = st ? dinet_st_meta(st, "train.argv") : NULL;
+  const char *cmd = st ? dinet_st_meta(st, "train.command") : NULL;
+  if (!json && !cmd) {
+    cli_error("%s: %s", given->resume, st ? "not a dinet training checkpoint" : err.message);
+    dinet_st_close(st);
+    return 1;
+  }
+  if (json) {
+    r->argc = dinet_json_parse_string_array(json, &r->argv, &err);
+  } else {
+    /* checkpoints before train.argv: the command split at spaces */
+    r->argv = calloc(strlen(cmd) + 2, sizeof(char *));
+    char *dup = strdup(cmd);
+    r->argc = 0;
+    for (char *t = dup ? strtok(dup, " ") : NULL; t && r->argv; t = strtok(NULL, " "))
+      r->argv[r->argc++] = strdup(t);
+    free(dup);
+  }
+  dinet_st_close(st);
+  if (r->argc < 2 || !r->argv) {
+    cli_error("%s: its stored command cannot be read", given->resume);
+    return 1;
+  }
+  cfg_defaults(c);
+  if (parse_train_args(r->argc, r->argv, 2, c))
+    return 1;
+  if (!c->data || !c->out) {
+    cli_error("%s: its stored command has no --data or --out", given->resume);
+    return 1;
+  }
+  r->base = run_base_dir(given->resume, c->out);
+  c->data = rebase(c->data, r->base, &r->data);
+  c->val_dir = rebase(c->val_dir, r->base, &r->val);
+  c->init = rebase(c->init, r->base, &r->init);
+  /* the run goes on where its checkpoint is */
+  r->out = strdup(given->resume);
+  char *slash = r->out ? strrchr(r->out, '/') : NULL;
+  if (slash)
+    *slash = '\0';
+  else if (r->out)
+    strcpy(r->out, ".");
+  if (r->out)
+    c->out = r->out;
+  c->resume = given->resume;
+  if (given->threads)
+    c->threads = given->threads;
+  c->max_steps = given->max_steps; /* a step limit is never inherited */
+  c->quiet = c->quiet || given->quiet;
+  return 0;
+}
+
+/* Nothing of an earlier run is overwritten: its checkpoint, best model or
+ * log in --out. */
+static int check_out_unused(const char *out) {
+  static const char *const files[] = {"checkpoint.safetensors", "best.safetensors", "log.csv"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", out, files[i]);
+    if (access(path, F_OK) == 0) {
+      cli_error("%s already holds a run (%s): resume it with --resume %s/checkpoint.safetensors, "
+                "or give another --out",
+                out, files[i], out);
       return 1;
     }
-    char *dup = strdup(cmd);
-    rargv = calloc(strlen(cmd) + 2, sizeof(char *));
-    for (char *t = strtok(dup, " "); t && rargv; t = strtok(NULL, " "))
-      rargv[rargc++] = t;
-    dinet_st_close(st);
-    train_cfg r;
-    cfg_defaults(&r);
-    if (!rargv || parse_train_args(rargc, rargv, 2, &r))
-      return 1;
-    /* the command line may only extend or re-thread a run */
-    r.resume = c.resume;
-    if (c.threads)
-      r.threads = c.threads;
-    r.max_steps = c.max_steps; /* a step limit is never inherited */
-    c = r;
   }
+  return 0;
+}
+
+/* Trains with the settings c; argv is the command to store in the model
+ * (a resumed run's original one). */
+static int train_main(train_cfg c, int argc, char **argv) {
   if (!c.data || !c.out) {
     cli_error("train needs --data DIR and --out DIR (see dinet train --help)");
     return 1;
   }
+  if (!c.resume && check_out_unused(c.out))
+    return 1;
   dinet_set_threads(c.threads);
   dinet_error err = {0};
   dataset ds;
   if (dataset_scan(&ds, c.data, NULL, 0, c.group_by, &err)) {
     cli_error("%s", err.message);
+    dataset_free(&ds);
+    return 1;
+  }
+  if (ds.k < 2) {
+    cli_error("%s: one class folder (%s); a classifier needs at least two (DIR/CLASS/IMAGE)", c.data,
+              ds.classes[0]);
     dataset_free(&ds);
     return 1;
   }
@@ -889,7 +995,9 @@ int cmd_train(int argc, char **argv) {
   int *val = calloc((size_t)ds.n, sizeof(int)), *ti = malloc(sizeof(int) * ds.n),
       *vi = malloc(sizeof(int) * ds.n);
   int nt = 0, nv = 0, rc = 1;
-  int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
+  int *ab = NULL;
+  if (cli_parse_abnormal(c.abnormal, (const char *const *)ds.classes, ds.k, &ab))
+    goto out;
   if (!val || !ti || !vi) {
     cli_error("out of memory");
     goto out;
@@ -919,7 +1027,7 @@ int cmd_train(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/train.txt", c.out);
   write_list(path, &ds, ti, nt);
   run_result res;
-  rc = train_run(&c, &ds, ti, nt, vi, nv, ab, rargv ? rargc : argc, rargv ? rargv : argv, &res);
+  rc = train_run(&c, &ds, ti, nt, vi, nv, ab, argc, argv, &res);
 out:
   free(val);
   free(ti);
@@ -928,10 +1036,21 @@ out:
   dataset_free(&ds);
   if (vds.root)
     dataset_free(&vds);
-  if (rargv) {
-    free(rargv[0]);
-    free(rargv);
-  }
+  return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+  train_cfg c;
+  cfg_defaults(&c);
+  if (parse_train_args(argc, argv, 2, &c))
+    return 1;
+  if (!c.resume)
+    return train_main(c, argc, argv);
+  /* A resumed run takes its settings from the checkpoint's command line. */
+  resumed rs = {0};
+  train_cfg r;
+  int rc = resume_cfg(&c, argc, argv, &r, &rs) ? 1 : train_main(r, rs.argc, rs.argv);
+  resumed_free(&rs);
   return rc;
 }
 
@@ -1160,11 +1279,13 @@ int cmd_cv(int argc, char **argv) {
   }
   int *fold = malloc(sizeof(int) * ds.n), *ti = malloc(sizeof(int) * ds.n),
       *vi = malloc(sizeof(int) * ds.n);
-  int *ab = parse_abnormal(c.abnormal, ds.classes, ds.k);
+  int *ab = NULL;
   /* per fold: [0] final accuracy, [1] final macro-F1, [2] best accuracy, [3] best macro-F1 */
   double(*r)[4] = calloc((size_t)c.folds, sizeof *r);
   int rc = 0;
-  if (!fold || !ti || !vi || !r) {
+  if (cli_parse_abnormal(c.abnormal, (const char *const *)ds.classes, ds.k, &ab))
+    rc = 1;
+  else if (!fold || !ti || !vi || !r) {
     cli_error("out of memory");
     rc = 1;
   } else

@@ -691,22 +691,16 @@ static int cmd_init(int argc, char **argv) {
     goto out;
   }
   if (abnormal) {
-    size_t need = strlen(abnormal) * 6 + 8;
-    char *j = malloc(need);
-    size_t o = 0;
-    j[o++] = '[';
-    char *ad = strdup(abnormal);
-    int first = 1;
-    for (char *t = strtok(ad, ","); t; t = strtok(NULL, ",")) {
-      if (!first)
-        j[o++] = ',';
-      first = 0;
-      o += dinet_json_quote(t, j + o, need - o);
+    int *ab = NULL;
+    if (cli_parse_abnormal(abnormal, names, k, &ab))
+      goto out;
+    char *j = cli_abnormal_json(names, ab, k);
+    free(ab);
+    if (!j) {
+      cli_error("out of memory");
+      goto out;
     }
-    j[o++] = ']';
-    j[o] = 0;
     dinet_net_set_meta(net, "abnormal", j, NULL);
-    free(ad);
     free(j);
   }
   if (dinet_net_save(net, out, DINET_DTYPE_F32, &err)) {
