@@ -145,6 +145,9 @@ int main(void) {
     CHECK(net && dinet_net_tta_views(net) == 1, "a model without \"tta\" predicts from one view");
     CHECK(net && dinet_net_image_side(net) == 40, "train records the images' side: %d",
           net ? dinet_net_image_side(net) : -1);
+    CHECK(net && dinet_net_meta(net, "train.best_epoch") && !dinet_net_meta(net, "train.epoch") &&
+              !dinet_net_meta(net, "train.rng") && !dinet_net_meta(net, "train.best"),
+          "the best model carries its epoch, not a checkpoint's bookkeeping of another epoch");
     dinet_net_free(net);
   }
 

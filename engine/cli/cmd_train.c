@@ -245,17 +245,28 @@ static int predict_cache(dinet_net *net, const image_cache *c, int views, float 
   return rc;
 }
 
+/* A rate to 4 places, or "n/a" when undefined (< 0: no such images, as
+ * --json's null). buf holds 16 bytes. */
+static const char *rate_text(double r, char *buf) {
+  if (r < 0)
+    return "n/a";
+  snprintf(buf, 16, "%.4f", r);
+  return buf;
+}
+
 /* views: the predictions' views (8 or 1), printed as a line; 0: none. */
 static void print_metrics_text(FILE *f, const dinet_metrics *m, char *const *classes, int views) {
   fprintf(f, "images %d  accuracy %.4f  balanced accuracy %.4f  macro-F1 %.4f  NLL %.4f  ECE %.4f\n",
           m->n, m->accuracy, m->balanced_accuracy, m->macro_f1, m->nll, m->ece);
+  char sens[16], spec[16];
   if (m->sensitivity >= 0 || m->specificity >= 0)
-    fprintf(f, "normal/abnormal: accuracy %.4f  abnormal sensitivity %.4f  specificity %.4f\n",
-            m->binary_accuracy, m->sensitivity, m->specificity);
+    fprintf(f, "normal/abnormal: accuracy %.4f  abnormal sensitivity %s  specificity %s\n",
+            m->binary_accuracy, rate_text(m->sensitivity, sens), rate_text(m->specificity, spec));
   if (m->flag_sensitivity >= 0 || m->flag_specificity >= 0)
-    fprintf(f, "screening flag, P(abnormal) >= %.2f: accuracy %.4f  abnormal sensitivity %.4f  "
-               "specificity %.4f\n",
-            DINET_FLAG_THRESHOLD, m->flag_accuracy, m->flag_sensitivity, m->flag_specificity);
+    fprintf(f, "screening flag, P(abnormal) >= %.2f: accuracy %.4f  abnormal sensitivity %s  "
+               "specificity %s\n",
+            DINET_FLAG_THRESHOLD, m->flag_accuracy, rate_text(m->flag_sensitivity, sens),
+            rate_text(m->flag_specificity, spec));
   if (views)
     fprintf(f, views == 8 ? "views: 8 (dihedral, mean probability)\n" : "views: %d\n", views);
   fprintf(f, "%-24s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
@@ -346,6 +357,16 @@ static int rng_from_hex(dinet_rng *r, const char *s) {
       return -1;
   }
   return 0;
+}
+
+/* A model that is not a checkpoint (the best epoch's, a calibrated one)
+ * carries none of the checkpoint's bookkeeping: it would describe another
+ * epoch than the one saved. */
+static void drop_checkpoint_meta(dinet_net *net) {
+  static const char *const keys[] = {"train.epoch", "train.step", "train.rng", "train.best",
+                                     "train.last"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    dinet_net_set_meta(net, keys[i], NULL, NULL);
 }
 
 /* Saves the checkpoint: weights, optimiser state, epoch, RNG. */
@@ -740,6 +761,7 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
         char buf[64];
         snprintf(buf, sizeof buf, "%d", epoch + 1);
         dinet_net_set_meta(net, "train.best_epoch", buf, NULL);
+        drop_checkpoint_meta(net); /* save_checkpoint() sets them again */
         snprintf(path, sizeof path, "%s/best.safetensors", c->out);
         if (dinet_net_save(net, path, DINET_DTYPE_F32, &err)) {
           cli_error("%s", err.message);
@@ -768,8 +790,9 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
     fprintf(stderr, "dinet: interrupted; resume with --resume %s/checkpoint.safetensors (epoch %d done)\n",
             c->out, last_done);
   if (!c->quiet)
-    fprintf(stderr, "dinet: %d epochs in %.0f s; best val macro-F1 %.4f (acc %.4f) at epoch %d\n",
-            last_done - start_epoch, now_s() - run_t0, res->best_f1, res->best_acc, res->best_epoch);
+    fprintf(stderr, "dinet: %d epoch%s in %.0f s; best val macro-F1 %.4f (acc %.4f) at epoch %d\n",
+            last_done - start_epoch, last_done - start_epoch == 1 ? "" : "s", now_s() - run_t0,
+            res->best_f1, res->best_acc, res->best_epoch);
   rc = stop_requested == 1 ? 1 : 0;
   goto out;
 nomem:
@@ -1214,11 +1237,16 @@ int cmd_calibrate(int argc, char **argv) {
   dinet_net_set_meta(net, "temperature", buf, NULL);
   printf("temperature %.4f: NLL %.4f -> %.4f on %d images (%s)\n", t, before, after, n,
          dinet_net_tta_views(net) == 8 ? "mean of 8 dihedral views" : "one view");
+  /* the search covers T in [0.05, 20]: at an end, the fit says little */
+  if (t > 19.0f || t < 0.055f)
+    fprintf(stderr,
+            "dinet: warning: the temperature is at the end of its range (0.05..20). %s\n",
+            t > 1 ? "The model's scores on these images carry almost no information: the "
+                    "calibrated probabilities are close to uniform (was it trained long enough, "
+                    "on these classes?)."
+                  : "The model is far less confident than it is right on these images.");
   /* a shipped model carries no checkpoint bookkeeping */
-  dinet_net_set_meta(net, "train.rng", NULL, NULL);
-  dinet_net_set_meta(net, "train.step", NULL, NULL);
-  dinet_net_set_meta(net, "train.best", NULL, NULL);
-  dinet_net_set_meta(net, "train.epoch", NULL, NULL);
+  drop_checkpoint_meta(net);
   /* the calibration set's figures travel with the model (shown in reports) */
   float *probs = malloc(sizeof(float) * K * n);
   int *ab = cli_model_abnormal(net);

@@ -548,7 +548,8 @@ static int cmd_explain(int argc, char **argv) {
       printf("faithfulness: not computed (no positive evidence)\n");
     else if (faith)
       printf("faithfulness: deletion AUC %.4f, insertion AUC %.4f, average drop %.4f, "
-             "increase in confidence %.0f (p %.4f, masked %.4f)\n",
+             "increase in confidence %.0f (p %.4f, masked %.4f: one view's softmax, before the "
+             "model's temperature)\n",
              fr.deletion_auc, fr.insertion_auc, fr.average_drop, fr.increase_in_confidence,
              fr.p, fr.p_masked);
   }
