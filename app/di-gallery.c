@@ -165,6 +165,50 @@ invalidate_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The order as it is now, not as it was before a pending refresh. */
+static void
+flush_invalidate (DiGallery *self)
+{
+  if (self->invalidate_source != 0)
+    {
+      g_clear_handle_id (&self->invalidate_source, g_source_remove);
+      invalidate_cb (self);
+    }
+}
+
+/**
+ * di_gallery_get_first_of:
+ * @items: (element-type DiItem): some of the gallery's items
+ *
+ * Returns: (transfer none) (nullable): the one of @items shown first, or
+ *   %NULL when none is shown (filtered out)
+ */
+DiItem *
+di_gallery_get_first_of (DiGallery *self,
+                         GPtrArray *items)
+{
+  g_autoptr(GHashTable) wanted = g_hash_table_new (NULL, NULL);
+  GListModel *model;
+  guint n;
+
+  g_return_val_if_fail (DI_IS_GALLERY (self), NULL);
+  g_return_val_if_fail (items != NULL, NULL);
+
+  for (guint i = 0; i < items->len; i++)
+    g_hash_table_add (wanted, g_ptr_array_index (items, i));
+  flush_invalidate (self);
+  model = G_LIST_MODEL (self->sort_model);
+  n = g_list_model_get_n_items (model);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(DiItem) it = g_list_model_get_item (model, i);
+
+      if (g_hash_table_contains (wanted, it))
+        return it;  /* the model keeps it alive */
+    }
+  return NULL;
+}
+
 /**
  * di_gallery_get_count_text:
  *
@@ -541,6 +585,7 @@ di_gallery_get_adjacent (DiGallery *self,
 
   g_return_val_if_fail (DI_IS_GALLERY (self), NULL);
 
+  flush_invalidate (self);
   model = G_LIST_MODEL (self->sort_model);
   n = g_list_model_get_n_items (model);
   if (n == 0)

@@ -29,6 +29,8 @@ void          di_gallery_set_filter_mode   (DiGallery    *self,
 DiItem       *di_gallery_get_selected_item (DiGallery    *self);
 void          di_gallery_set_selected_item (DiGallery    *self,
                                             DiItem       *item);
+DiItem       *di_gallery_get_first_of      (DiGallery    *self,
+                                            GPtrArray    *items);
 DiItem       *di_gallery_get_adjacent      (DiGallery    *self,
                                             DiItem       *item,
                                             int           delta);

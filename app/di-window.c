@@ -857,6 +857,8 @@ typedef struct
   GError *error;               /* why no image was found */
   GPtrArray *entries;          /* OpenEntry */
   GHashTable *models;          /* SHA-256 -> DiCaseModel */
+  gboolean first_is_folder;    /* the first input is a folder */
+  guint n_opened;              /* the first entries: the inputs' files */
 } OpenResult;
 
 static void
@@ -943,6 +945,9 @@ collect_thread (GTask        *task,
 
   files = di_files_collect (data->inputs, cancellable, &first_error);
   result->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)open_entry_free);
+  result->first_is_folder = data->inputs->len > 0 &&
+    g_file_query_file_type (g_ptr_array_index (data->inputs, 0), G_FILE_QUERY_INFO_NONE,
+                            cancellable) == G_FILE_TYPE_DIRECTORY;
 
   if (data->case_path != NULL)
     result->case_path = g_strdup (data->case_path);
@@ -992,6 +997,8 @@ collect_thread (GTask        *task,
           g_hash_table_insert (by_id, g_memdup2 (&id, sizeof id), entry);
         }
     }
+
+  result->n_opened = result->entries->len;
 
   /* What the case knows: every image, its review and the prediction of
    * the loaded model (else the latest of any). */
@@ -1185,9 +1192,22 @@ collect_cb (GObject      *object,
   g_debug ("Opened %u image(s), case %s", items->len,
            self->kase ? di_case_get_filename (self->kase) : "(none)");
 
-  /* The first image opened, else the first of the case. */
+  /* The first image opened, else the first of the case; of a folder, the
+   * gallery's first (its files are collected folder by folder, the
+   * gallery sorts them by name across the subfolders). */
   if (items->len > 0)
     first = g_ptr_array_index (items, 0);
+  if (first != NULL && result->first_is_folder)
+    {
+      g_autoptr(GPtrArray) opened = g_ptr_array_new ();
+      DiItem *top;
+
+      for (guint i = 0; i < MIN (result->n_opened, items->len); i++)
+        g_ptr_array_add (opened, g_ptr_array_index (items, i));
+      top = di_gallery_get_first_of (self->gallery, opened);
+      if (top != NULL)
+        first = top;
+    }
   di_window_set_current_item (self, first);
   /* The first heatmap comes first: the batch (thumbnails, the other
    * classifications) starts when the shown image's explanation is done,

@@ -23,6 +23,7 @@
 #include "di-case.h"
 #include "di-engine.h"
 #include "di-fixtures.h"
+#include "di-gallery.h"
 #include "di-gui-test.h"
 #include "di-item.h"
 #include "di-model-info.h"
@@ -571,6 +572,40 @@ test_no_case_fallback (void)
 
 /* New Case…: an empty case; the images opened next go into it, not into
  * their folder's case. A file that is no case is refused. */
+/* A training set's layout: the images are collected class folder by
+ * class folder, the gallery shows them by name across the folders; the
+ * image on screen is the gallery's first, selected. */
+static void
+test_class_folders_start_at_gallery_top (void)
+{
+  g_autofree char *set = g_build_filename (fx.dir, "set", NULL);
+  g_autofree char *a_dir = g_build_filename (set, "a_class", NULL);
+  g_autofree char *b_dir = g_build_filename (set, "b_class", NULL);
+  g_autofree char *late = g_build_filename (a_dir, "z-last.png", NULL);
+  g_autofree char *early = g_build_filename (b_dir, "x-first.png", NULL);
+  g_autofree char *made1 = NULL;
+  g_autofree char *made2 = NULL;
+  g_autoptr(GError) error = NULL;
+  DiItem *current;
+
+  g_assert_cmpint (g_mkdir_with_parents (a_dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (b_dir, 0755), ==, 0);
+  made1 = di_fixture_make_image (late, 96, 80, 31, &error);
+  g_assert_no_error (error);
+  made2 = di_fixture_make_image (early, 96, 80, 32, &error);
+  g_assert_no_error (error);
+
+  /* (the chosen case of /case-window/chosen-case is open: its two
+   * images, "cell-…", are shown too, and the folder's first is shown
+   * even where theirs sort before it) */
+  open_path (set);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (4), 60000));
+  current = di_window_get_current_item (fx.window);
+  g_assert_cmpstr (di_item_get_display_name (current), ==, "x-first.png");
+  g_assert_true (di_gallery_get_selected_item (di_window_get_gallery (fx.window)) == current);
+  wait_idle ();
+}
+
 static void
 test_chosen_case (void)
 {
@@ -726,6 +761,7 @@ main (int   argc,
   g_test_add_func ("/case-window/no-case-fallback", test_no_case_fallback);
   g_test_add_func ("/case-window/command-line-case", test_command_line_case);
   g_test_add_func ("/case-window/chosen-case", test_chosen_case);
+  g_test_add_func ("/case-window/class-folders-start-at-gallery-top", test_class_folders_start_at_gallery_top);
 
   ret = g_test_run ();
 
