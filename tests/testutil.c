@@ -1,6 +1,8 @@
 #include "testutil.h"
 
+#include <ftw.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +10,22 @@
 
 int tu_passed = 0, tu_failed = 0;
 
+static char tu_dir[512]; /* tu_tmpdir()'s, once made */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
 int tu_finish(void) {
   printf("%d passed, %d failed\n", tu_passed, tu_failed);
+  /* a passing test leaves nothing behind; a failing one keeps its files */
+  if (tu_dir[0] && !tu_failed)
+    nftw(tu_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  else if (tu_dir[0])
+    printf("files kept in %s\n", tu_dir);
   return tu_failed ? 1 : 0;
 }
 
@@ -46,14 +62,13 @@ int tu_write_file(const char *path, const void *data, size_t len) {
 }
 
 const char *tu_tmpdir(void) {
-  static char dir[512];
-  if (!dir[0]) {
+  if (!tu_dir[0]) {
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/dinet-test-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir))
-      dir[0] = '\0';
+    snprintf(tu_dir, sizeof tu_dir, "%s/dinet-test-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tu_dir))
+      tu_dir[0] = '\0';
   }
-  return dir;
+  return tu_dir;
 }
 
 dinet_net *tu_rerandomised(dinet_net *net, dinet_net *fresh, const char *const *prefixes,

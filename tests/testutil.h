@@ -27,7 +27,8 @@ double tu_max_rel_diff(const float *a, const float *b, size_t n, double *abs_out
 void *tu_xcalloc(size_t bytes);
 /* Writes a file with the given bytes; returns 0 on success. */
 int tu_write_file(const char *path, const void *data, size_t len);
-/* A fresh temporary directory (mkdtemp) under $TMPDIR; static storage. */
+/* A fresh temporary directory (mkdtemp) under $TMPDIR; static storage.
+ * tu_finish() removes it when every check passed. */
 const char *tu_tmpdir(void);
 
 /* A copy of net (weights, BN statistics, input size, normalisation) whose
