@@ -446,9 +446,13 @@ int cache_build(image_cache *c, const dataset *ds, const int *idx, int n, int si
   for (int t = 0; t < started; t++)
     pthread_join(th[t], NULL);
   if (j.failed) {
+    /* a labelled set is measured or trained whole: say how to go on */
+    int code = j.err.code ? j.err.code : DINET_ERR_IO;
     if (err)
-      *err = j.err;
-    return j.err.code ? j.err.code : DINET_ERR_IO;
+      dinet_error_set(err, code, "%s (train, cv, eval and calibrate read every image of the set: fix "
+                                 "or move the file; eval and calibrate can also leave it out with --exclude)",
+                      j.err.message);
+    return code;
   }
   return DINET_OK;
 }
