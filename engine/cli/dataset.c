@@ -450,7 +450,7 @@ int cache_build(image_cache *c, const dataset *ds, const int *idx, int n, int si
     int code = j.err.code ? j.err.code : DINET_ERR_IO;
     if (err)
       dinet_error_set(err, code, "%s (train, cv, eval and calibrate read every image of the set: fix "
-                                 "or move the file; eval and calibrate can also leave it out with --exclude)",
+                                 "or move the file; eval and calibrate read only --list FILES.txt, eval skips --exclude FILES.txt)",
                       j.err.message);
     return code;
   }
