@@ -239,7 +239,21 @@ collect_inputs (Batch *b)
       b->n_failed++;
     }
   for (guint i = 0; i < found->len; i++)
-    g_ptr_array_add (files, g_file_get_path (g_ptr_array_index (found, i)));
+    {
+      GFile *file = g_ptr_array_index (found, i);
+      char *path = g_file_get_path (file);
+
+      if (path != NULL)
+        g_ptr_array_add (files, path);
+      else
+        {
+          g_autofree char *name = g_file_get_parse_name (file);
+
+          /* TRANSLATORS: %s is what was given on the command line (a URI) */
+          fail (_("%s: not a local file"), name);
+          b->n_failed++;
+        }
+    }
   return files;
 }
 

@@ -2535,14 +2535,6 @@ di_case_dup_history (DiCase *self,
 
 /* ---- Regions -------------------------------------------------------- */
 
-/**
- * di_case_add_region:
- * @label: (nullable): the region's class
- *
- * Adds a rectangle in image pixels.
- *
- * Returns: the region's id (> 0), or 0 with @error set
- */
 /* A region's probability is NAN (unknown) or in [0, 1], and only a region
  * with a class has one. */
 static gboolean
@@ -2568,6 +2560,16 @@ bind_probability (sqlite3_stmt *stmt,
     sqlite3_bind_double (stmt, column, probability);
 }
 
+/**
+ * di_case_add_region:
+ * @label: (nullable): the region's class
+ * @probability: that class's probability, or NAN when unknown (always NAN
+ *   without a class)
+ *
+ * Adds a rectangle in image pixels.
+ *
+ * Returns: the region's id (> 0), or 0 with @error set
+ */
 gint64
 di_case_add_region (DiCase      *self,
                     gint64       image_id,

@@ -152,17 +152,25 @@ int main(void) {
   }
 
   /* exact resume: 2 epochs straight vs 1 epoch, stop, resume. The first
-   * half runs in tmp with relative paths and an --out with a space; the
-   * resume runs from another folder: the stored paths still resolve. */
+   * half runs in tmp with relative paths and an --out with a space, through
+   * a symbolic link; the resume runs from another folder: the stored paths
+   * still resolve. */
   char a[700], b[700];
   snprintf(a, sizeof a, "%s/straight", tmp);
-  snprintf(b, sizeof b, "%s/resumed run", tmp);
+  snprintf(b, sizeof b, "%s/link/resumed run", tmp);
+  snprintf(cmd, sizeof cmd, "mkdir '%s/real' && ln -s real '%s/link'", tmp, tmp);
+  CHECK(run(cmd) == 0, "a folder reached through a link");
   snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 2 %s", dinet_bin(), data, a, common);
   CHECK(run(cmd) == 0, "straight run");
   /* 54 training images / batch 8 = 6 steps per epoch */
-  snprintf(cmd, sizeof cmd, "cd '%s' && %s train --data data --out 'resumed run' --epochs 2 %s --max-steps 6",
+  /* stopped inside its first epoch: no checkpoint, so the same command
+   * starts it again (its log is not a run to keep) */
+  snprintf(cmd, sizeof cmd, "cd '%s' && %s train --data data --out 'link/resumed run' --epochs 2 %s --max-steps 2",
            tmp, dinet_bin(), common);
-  CHECK(run(cmd) == 0, "first half");
+  CHECK(run(cmd) == 0, "stopped inside the first epoch");
+  snprintf(cmd, sizeof cmd, "cd '%s' && %s train --data data --out 'link/resumed run' --epochs 2 %s --max-steps 6",
+           tmp, dinet_bin(), common);
+  CHECK(run(cmd) == 0, "first half (the same folder again)");
   CHECK(log_value(b, 2, 0) < 0, "the first half stopped after one epoch");
   snprintf(cmd, sizeof cmd, "cd / && %s train --resume '%s/checkpoint.safetensors' --epochs 3 2>/dev/null",
            dinet_bin(), b);

@@ -35,6 +35,8 @@ typedef struct train_cfg {
   int split_seed_set;         /* --split-seed given (else split_seed = seed) */
   int max_steps;  /* for tests: stop after this many steps (0 = no limit) */
   int quiet;
+  int cv_fold;    /* a fold of dinet cv: interrupted, it resumes by running cv again */
+  const char *base; /* the folder the run's relative paths start from (NULL: unknown) */
 } train_cfg;
 
 static void cfg_defaults(train_cfg *c) {
@@ -364,15 +366,19 @@ static int rng_from_hex(dinet_rng *r, const char *s) {
  * epoch than the one saved. */
 static void drop_checkpoint_meta(dinet_net *net) {
   static const char *const keys[] = {"train.epoch", "train.step", "train.rng", "train.best",
-                                     "train.last"};
+                                     "train.last", "train.cwd"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     dinet_net_set_meta(net, keys[i], NULL, NULL);
 }
 
 /* Saves the checkpoint: weights, optimiser state, epoch, RNG. */
 static int save_checkpoint(dinet_net *net, dinet_optim *opt, const char *path, int epoch,
-                           const dinet_rng *rng, const run_result *best, dinet_error *err) {
+                           const dinet_rng *rng, const run_result *best, const char *base,
+                           dinet_error *err) {
   char buf[128];
+  /* where the stored command's relative paths start: --resume from elsewhere */
+  if (base)
+    dinet_net_set_meta(net, "train.cwd", base, err);
   snprintf(buf, sizeof buf, "%d", epoch);
   dinet_net_set_meta(net, "train.epoch", buf, err);
   snprintf(buf, sizeof buf, "%lld", (long long)dinet_optim_steps(opt));
@@ -772,21 +778,27 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
       dinet_metrics_free(m);
     }
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->out);
-    if (save_checkpoint(net, opt, path, epoch + 1, &rng, res, &err)) {
+    if (save_checkpoint(net, opt, path, epoch + 1, &rng, res, c->base, &err)) {
       cli_error("%s", err.message);
       goto out;
     }
     last_done = epoch + 1;
   }
   sigaction(SIGINT, &old_sa, NULL);
-  if (!nval) { /* no validation: the last epoch is the model */
+  if (!nval && stop_requested != 1) { /* no validation: the last epoch is the model */
+    drop_checkpoint_meta(net);
     snprintf(path, sizeof path, "%s/best.safetensors", c->out);
     if (dinet_net_save(net, path, DINET_DTYPE_F32, &err)) {
       cli_error("%s", err.message);
       goto out;
     }
   }
-  if (stop_requested == 1)
+  if (stop_requested == 1 && last_done == 0)
+    fprintf(stderr, "dinet: interrupted before the first epoch ended: nothing to resume\n");
+  else if (stop_requested == 1 && c->cv_fold)
+    fprintf(stderr, "dinet: interrupted (epoch %d done); run the same dinet cv command again to resume\n",
+            last_done);
+  else if (stop_requested == 1)
     fprintf(stderr, "dinet: interrupted; resume with --resume %s/checkpoint.safetensors (epoch %d done)\n",
             c->out, last_done);
   if (!c->quiet)
@@ -862,6 +874,17 @@ static char *run_base_dir(const char *checkpoint, const char *out) {
   return ck;
 }
 
+/* Whether dir/rel (rel alone when dir is NULL) is the folder at. */
+static int same_folder(const char *dir, const char *rel, const struct stat *at) {
+  char path[4096];
+  struct stat st;
+  if (dir)
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+  else
+    snprintf(path, sizeof path, "%s", rel);
+  return stat(path, &st) == 0 && st.st_dev == at->st_dev && st.st_ino == at->st_ino;
+}
+
 /* A relative path of the stored command, made relative to base. */
 static const char *rebase(const char *path, const char *base, char **owned) {
   if (!path || !base || path[0] == '/')
@@ -881,11 +904,13 @@ static const char *rebase(const char *path, const char *base, char **owned) {
 typedef struct {
   char **argv; /* the stored command (a NULL-terminated vector) */
   int argc;
+  char *cwd_then; /* the run's recorded start folder (train.cwd), or NULL */
   char *base, *data, *val, *init, *out;
 } resumed;
 
 static void resumed_free(resumed *r) {
   dinet_strv_free(r->argv);
+  free(r->cwd_then);
   free(r->base);
   free(r->data);
   free(r->val);
@@ -922,12 +947,24 @@ static int resume_cfg(const train_cfg *given, int argc, char **argv, train_cfg *
     char *dup = strdup(cmd);
     r->argc = 0;
     for (char *t = dup ? strtok(dup, " ") : NULL; t && r->argv; t = strtok(NULL, " "))
-      r->argv[r->argc++] = strdup(t);
+      if (!(r->argv[r->argc++] = strdup(t))) {
+        r->argc = -1; /* out of memory */
+        break;
+      }
     free(dup);
   }
+  const char *cwd_then = dinet_st_meta(st, "train.cwd");
+  r->cwd_then = cwd_then ? strdup(cwd_then) : NULL;
   dinet_st_close(st);
   if (r->argc < 2 || !r->argv) {
-    cli_error("%s: its stored command cannot be read", given->resume);
+    cli_error("%s: its stored command cannot be read%s%s", given->resume, err.message[0] ? ": " : "",
+              err.message);
+    return 1;
+  }
+  if (strcmp(r->argv[1], "train") != 0) {
+    cli_error("%s: a checkpoint of dinet %s, not of dinet train: run the same dinet %s command "
+              "again to resume it",
+              given->resume, r->argv[1], r->argv[1]);
     return 1;
   }
   cfg_defaults(c);
@@ -937,10 +974,26 @@ static int resume_cfg(const train_cfg *given, int argc, char **argv, train_cfg *
     cli_error("%s: its stored command has no --data or --out", given->resume);
     return 1;
   }
-  r->base = run_base_dir(given->resume, c->out);
+  /* Where the run's relative paths start: here, when --out seen from here
+   * is the checkpoint's folder; else the folder the run recorded; else
+   * the one found by taking --out off the checkpoint's folder. */
+  char *ck_dir = strdup(given->resume);
+  char *cut = ck_dir ? strrchr(ck_dir, '/') : NULL;
+  struct stat at;
+  if (cut)
+    *cut = '\0';
+  int have_at = ck_dir && stat(!cut ? "." : cut == ck_dir ? "/" : ck_dir, &at) == 0;
+  if (have_at && same_folder(NULL, c->out, &at))
+    r->base = NULL;
+  else if (have_at && r->cwd_then && c->out[0] != '/' && same_folder(r->cwd_then, c->out, &at))
+    r->base = strdup(r->cwd_then);
+  else
+    r->base = run_base_dir(given->resume, c->out);
+  free(ck_dir);
   c->data = rebase(c->data, r->base, &r->data);
   c->val_dir = rebase(c->val_dir, r->base, &r->val);
   c->init = rebase(c->init, r->base, &r->init);
+  c->base = r->base; /* NULL: here (train_main records it) */
   /* the run goes on where its checkpoint is */
   r->out = strdup(given->resume);
   char *slash = r->out ? strrchr(r->out, '/') : NULL;
@@ -958,19 +1011,29 @@ static int resume_cfg(const train_cfg *given, int argc, char **argv, train_cfg *
   return 0;
 }
 
-/* Nothing of an earlier run is overwritten: its checkpoint, best model or
- * log in --out. */
+/* A data set of one class trains nothing: said, and 1 returned. */
+static int one_class(const dataset *ds, const char *data) {
+  if (ds->k >= 2)
+    return 0;
+  cli_error("%s: one class folder (%s); a classifier needs at least two (DIR/CLASS/IMAGE)", data,
+            ds->classes[0]);
+  return 1;
+}
+
+/* Nothing of an earlier run is overwritten: a checkpoint (it can be
+ * resumed) or a model. A run stopped inside its first epoch left only a
+ * log, and is started again. */
 static int check_out_unused(const char *out) {
-  static const char *const files[] = {"checkpoint.safetensors", "best.safetensors", "log.csv"};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", out, files[i]);
-    if (access(path, F_OK) == 0) {
-      cli_error("%s already holds a run (%s): resume it with --resume %s/checkpoint.safetensors, "
-                "or give another --out",
-                out, files[i], out);
-      return 1;
-    }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+  if (access(path, F_OK) == 0) {
+    cli_error("%s already holds a run: resume it with --resume %s, or give another --out", out, path);
+    return 1;
+  }
+  snprintf(path, sizeof path, "%s/best.safetensors", out);
+  if (access(path, F_OK) == 0) {
+    cli_error("%s already holds a model (best.safetensors): give another --out, or move it away", out);
+    return 1;
   }
   return 0;
 }
@@ -984,6 +1047,9 @@ static int train_main(train_cfg c, int argc, char **argv) {
   }
   if (!c.resume && check_out_unused(c.out))
     return 1;
+  char here[4096];
+  if (!c.base && getcwd(here, sizeof here))
+    c.base = here; /* recorded in each checkpoint: --resume from elsewhere */
   dinet_set_threads(c.threads);
   dinet_error err = {0};
   dataset ds;
@@ -992,9 +1058,7 @@ static int train_main(train_cfg c, int argc, char **argv) {
     dataset_free(&ds);
     return 1;
   }
-  if (ds.k < 2) {
-    cli_error("%s: one class folder (%s); a classifier needs at least two (DIR/CLASS/IMAGE)", c.data,
-              ds.classes[0]);
+  if (one_class(&ds, c.data)) {
     dataset_free(&ds);
     return 1;
   }
@@ -1294,11 +1358,20 @@ int cmd_cv(int argc, char **argv) {
     cli_error("cv needs --data DIR and --out DIR (see dinet cv --help)");
     return 1;
   }
+  if (c.resume) {
+    cli_error("cv resumes by itself: run the same dinet cv command again (finished folds are kept, "
+              "an interrupted one resumes)");
+    return 1;
+  }
   dinet_set_threads(c.threads);
   dinet_error err = {0};
   dataset ds;
   if (dataset_scan(&ds, c.data, NULL, 0, c.group_by, &err)) {
     cli_error("%s", err.message);
+    return 1;
+  }
+  if (one_class(&ds, c.data)) {
+    dataset_free(&ds);
     return 1;
   }
   if (mkdir(c.out, 0777) != 0 && errno != EEXIST) {
@@ -1344,8 +1417,8 @@ int cmd_cv(int argc, char **argv) {
       train_cfg fc = c;
       fc.out = dir;
       fc.seed = c.seed + (uint64_t)f;
-      if (access(ck, R_OK) == 0)
-        fc.resume = ck;
+      fc.cv_fold = 1;
+      fc.resume = access(ck, R_OK) == 0 ? ck : NULL;
       fprintf(stderr, "dinet: fold %d/%d: %d training, %d validation images\n", f + 1, c.folds, nt, nv);
       if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         cli_error("%s: cannot create folder: %s", dir, strerror(errno));
