@@ -523,7 +523,11 @@ export_all (Batch *b)
           g_clear_error (&error);
         }
       else if (!b->quiet)
-        g_print (_("Retraining pack: %u image(s) in %s, %u left out\n"), copied, b->pack, skipped);
+        {
+          g_print (_("Retraining pack: %u image(s) in %s, %u left out\n"), copied, b->pack, skipped);
+          if (copied == 0 && skipped == 0)
+            g_print ("%s\n", _("A pack holds the images a reviewer labelled; this case has none yet."));
+        }
     }
   if (b->report != NULL)
     {
