@@ -183,9 +183,9 @@ update_prediction (DiSidePanel *self)
 
   gtk_label_set_text (self->top_class_label, di_class_get_title (di_prediction_get_top_name (prediction)));
   {
-    /* TRANSLATORS: %.1f is a percentage, %% the percent sign */
-    g_autofree char *s = g_strdup_printf (_("%.1f%% probability"),
-                                          100.0 * di_prediction_get_probability (prediction, order[0]));
+    g_autofree char *p = format_probability (di_prediction_get_probability (prediction, order[0]));
+    /* TRANSLATORS: %s is a percentage with its sign: "94.9% probability" */
+    g_autofree char *s = g_strdup_printf (_("%s probability"), p);
     DiModelInfo *by = di_prediction_get_model (prediction);
 
     /* A prediction read back from the case may come from another model
@@ -207,11 +207,15 @@ update_prediction (DiSidePanel *self)
       double a = di_prediction_get_abnormal (prediction);
       g_autofree char *s = NULL;
 
+      s = format_probability (a);
       if (di_prediction_get_suspicious (prediction))
-        /* TRANSLATORS: P(abnormal) at or above 50 %: "62.0% · suspicious" */
-        s = g_strdup_printf (_("%.1f%% · suspicious"), 100.0 * a);
-      else
-        s = format_probability (a);
+        {
+          /* TRANSLATORS: P(abnormal) at or above 50 %, %s with its sign: "62.0% · suspicious" */
+          g_autofree char *flagged = g_strdup_printf (_("%s · suspicious"), s);
+
+          g_free (s);
+          s = g_steal_pointer (&flagged);
+        }
       gtk_label_set_text (self->abnormal_label, s);
       gtk_level_bar_set_value (self->abnormal_bar, CLAMP (a, 0, 1));
       gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), TRUE);
