@@ -183,6 +183,29 @@ int main(void) {
   snprintf(cb, sizeof cb, "%s/checkpoint.safetensors", b);
   CHECK(same_tensors(ca, cb), "resumed weights are bit-identical to an uninterrupted run");
 
+  /* Ctrl+C: the run stops after the step, keeps its last whole-epoch
+   * checkpoint and exits 130 (128 + SIGINT), so a script sees it was stopped */
+  {
+    char sout[700], rcfile[800];
+    snprintf(sout, sizeof sout, "%s/stopped", tmp);
+    snprintf(rcfile, sizeof rcfile, "%s/stopped.rc", tmp);
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --out %s --epochs 400 %s & pid=$!; n=0; "
+             "while [ ! -f %s/checkpoint.safetensors ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; "
+             "kill -INT $pid; wait $pid; echo $? > %s",
+             dinet_bin(), data, sout, common, sout, rcfile);
+    CHECK(run(cmd) == 0, "a run stopped with SIGINT");
+    FILE *f = fopen(rcfile, "r");
+    int code = -1;
+    CHECK(f && fscanf(f, "%d", &code) == 1, "its exit status was recorded");
+    if (f)
+      fclose(f);
+    CHECK(code == 130, "SIGINT: exit status 130 (was %d)", code);
+    CHECK(log_value(sout, 1, 0) >= 0, "... after at least one whole epoch in the log");
+    snprintf(cmd, sizeof cmd, "%s train --resume %s/checkpoint.safetensors --max-steps 1 --quiet", dinet_bin(), sout);
+    CHECK(run(cmd) == 0, "... and its checkpoint resumes");
+  }
+
   /* --val DIR: every image of --data trains, DIR's images validate */
   {
     char vdata[700], vout[700], list[800];

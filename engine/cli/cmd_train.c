@@ -805,7 +805,7 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
     fprintf(stderr, "dinet: %d epoch%s in %.0f s; best val macro-F1 %.4f (acc %.4f) at epoch %d\n",
             last_done - start_epoch, last_done - start_epoch == 1 ? "" : "s", now_s() - run_t0,
             res->best_f1, res->best_acc, res->best_epoch);
-  rc = stop_requested == 1 ? 1 : 0;
+  rc = stop_requested == 1 ? 130 : 0; /* 128 + SIGINT, as a shell reports it */
   goto out;
 nomem:
   cli_error("out of memory");
