@@ -873,11 +873,27 @@ migrate (DiCase  *self,
             return FALSE;
           g_unlink (partial);
           sqlite3_bind_text (vacuum, 1, partial, -1, SQLITE_STATIC);
-          if (sqlite3_step (vacuum) != SQLITE_DONE || g_rename (partial, backup) != 0)
+          /* No backup, no upgrade: an upgraded case no longer opens in the
+           * older DeepInsight, and the user was promised a copy. */
+          if (sqlite3_step (vacuum) != SQLITE_DONE)
             {
-              g_warning ("Could not back up %s before upgrading it: %s",
-                         self->filename, sqlite3_errmsg (self->db));
+              g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_IO,
+                           _("%s: could not write a backup copy before upgrading the case (%s); "
+                             "the case was left as it was"),
+                           self->filename, sqlite3_errmsg (self->db));
               g_unlink (partial);
+              return FALSE;
+            }
+          if (g_rename (partial, backup) != 0)
+            {
+              int saved = errno;
+
+              g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_IO,
+                           _("%s: could not write a backup copy before upgrading the case (%s); "
+                             "the case was left as it was"),
+                           self->filename, g_strerror (saved));
+              g_unlink (partial);
+              return FALSE;
             }
         }
     }
@@ -1247,6 +1263,16 @@ di_case_verify_images (DiCase       *self,
   return bad;
 }
 
+static DiCase *
+set_read_only_error (DiCase  *self,
+                     GError **error)
+{
+  g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_IO,
+               _("%s: the case file (or its folder) is read-only: reviews could not be saved in it"),
+               self->filename);
+  return NULL;
+}
+
 /**
  * di_case_open:
  * @filename: the case file; created (with its schema) when it does not exist
@@ -1291,6 +1317,9 @@ di_case_open (const char  *filename,
 
   /* The first read tells a case from any other file. */
   app_id = query_int (self, "PRAGMA application_id", 0, &rc);
+  /* (a case in WAL mode cannot even be read without writing beside it) */
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOTADB && sqlite3_db_readonly (self->db, "main") == 1)
+    return set_read_only_error (self, error);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_A_CASE,
@@ -1313,6 +1342,12 @@ di_case_open (const char  *filename,
                    self->filename, (int)version, DI_CASE_SCHEMA_VERSION);
       return NULL;
     }
+
+  /* SQLite opens a file it may not write read-only, and says so only at
+   * the first write: every review would fail, or (images not added) be
+   * kept in memory only. */
+  if (sqlite3_db_readonly (self->db, "main") == 1)
+    return set_read_only_error (self, error);
 
   stmt = prepare (self, "PRAGMA journal_mode = WAL", error);
   if (stmt == NULL)
@@ -1510,7 +1545,12 @@ di_case_add_image (DiCase      *self,
   sqlite3_bind_text (stmt, 6, now, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot add the image"));
+      int rc = sqlite3_extended_errcode (self->db);
+
+      /* Another window or process added it while this one hashed. */
+      if (rc == SQLITE_CONSTRAINT_UNIQUE && (id = find_image_by_path (self, path)) > 0)
+        return id;
+      set_sql_error (self, error, rc, _("cannot add the image"));
       return 0;
     }
 
@@ -2226,6 +2266,7 @@ write_edit (DiCase      *self,
             gint64       image_id,
             gboolean     set_label,
             const char  *label,
+            gboolean     set_note,
             const char  *note,
             const char  *reviewer,
             GError     **error)
@@ -2244,8 +2285,12 @@ write_edit (DiCase      *self,
       return FALSE;
     }
 
+  /* What the call does not set stays as the case has it now (another
+   * window or process may have written it since the caller looked). */
   if (!set_label)
     label = previous.label;
+  if (!set_note)
+    note = previous.note;
 
   /* Nothing changes: no row, no undo step. */
   if (g_strcmp0 (label, previous.label) == 0 && g_strcmp0 (note, previous.note) == 0)
@@ -2302,7 +2347,28 @@ di_case_relabel (DiCase      *self,
     return FALSE;
   if (label != NULL && *label == '\0')
     label = NULL;
-  return write_edit (self, image_id, TRUE, label, note, reviewer, error);
+  return write_edit (self, image_id, TRUE, label, TRUE, note, reviewer, error);
+}
+
+/**
+ * di_case_set_label:
+ *
+ * Like di_case_relabel() but keeps the note the case has now.
+ */
+gboolean
+di_case_set_label (DiCase      *self,
+                   gint64       image_id,
+                   const char  *label,
+                   const char  *reviewer,
+                   GError     **error)
+{
+  g_return_val_if_fail (DI_IS_CASE (self), FALSE);
+
+  if (!check_text (label, error) || !check_text (reviewer, error))
+    return FALSE;
+  if (label != NULL && *label == '\0')
+    label = NULL;
+  return write_edit (self, image_id, TRUE, label, FALSE, NULL, reviewer, error);
 }
 
 /**
@@ -2321,7 +2387,7 @@ di_case_set_note (DiCase      *self,
 
   if (!check_text (note, error) || !check_text (reviewer, error))
     return FALSE;
-  return write_edit (self, image_id, FALSE, NULL, note, reviewer, error);
+  return write_edit (self, image_id, FALSE, NULL, TRUE, note, reviewer, error);
 }
 
 static gboolean

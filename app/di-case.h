@@ -285,6 +285,11 @@ gboolean           di_case_relabel              (DiCase                  *self,
                                                  const char              *note,
                                                  const char              *reviewer,
                                                  GError                 **error);
+gboolean           di_case_set_label            (DiCase                  *self,
+                                                 gint64                   image_id,
+                                                 const char              *label,
+                                                 const char              *reviewer,
+                                                 GError                 **error);
 gboolean           di_case_set_note             (DiCase                  *self,
                                                  gint64                   image_id,
                                                  const char              *note,

@@ -16,8 +16,9 @@
  *     knows, then hands the DiCase to the main thread, which uses it from
  *     then on. A review written meanwhile makes the open start again, so
  *     that the snapshot is never older than the case.
- *   - Each relabel (keys 1-9, 0, the popover) is di_case_relabel() at once;
- *     a note is di_case_set_note() one second after the last keystroke,
+ *   - Each relabel (keys 1-9, 0, the popover) is di_case_set_label() at once
+ *     (di_case_relabel() with the note, while one is being typed); a note
+ *     is di_case_set_note() one second after the last keystroke,
  *     and before another image, an undo, an export or closing. Each is one
  *     durable transaction, and one undo step.
  *   - Predictions (and the layer-4 Grad-CAM of the predicted class, for the
@@ -76,6 +77,17 @@ _di_window_item_in_case (DiWindow *self,
 {
   return self->kase != NULL && item != NULL &&
          item_for_id (self, di_item_get_case_id (item)) == item;
+}
+
+/* A review of an image that did not go into the open case (opening said
+ * so) is kept in memory only: say it again where a review was given. */
+void
+_di_window_warn_not_in_case (DiWindow *self)
+{
+  if (self->kase == NULL)
+    return;
+  di_window_show_message (self, TRUE,
+                          _("This image could not be added to the case: reviews of it are not saved"));
 }
 
 static char *
@@ -192,8 +204,14 @@ note_changed_cb (DiWindow *self,
                  GParamSpec *pspec,
                  DiItem   *item)
 {
-  if (self->syncing || !_di_window_item_in_case (self, item))
+  if (self->syncing)
     return;
+  if (!_di_window_item_in_case (self, item))
+    {
+      if (item == self->current)
+        _di_window_warn_not_in_case (self);
+      return;
+    }
 
   if (self->note_item != item)
     {
@@ -579,6 +597,10 @@ export_cb (GObject      *object,
   if (self->exports_running == 0)
     g_clear_object (&self->export_cancellable);
 
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
+
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (message != NULL)
@@ -773,14 +795,21 @@ relabel_action (GSimpleAction *action,
     {
       g_autoptr(GError) error = NULL;
 
-      /* The note goes into the same row. */
+      gboolean ok;
+
+      /* A note being typed goes into the same row; otherwise the case's
+       * note stays (the item's copy may be older than it). */
       if (self->note_item == self->current)
         {
           g_clear_handle_id (&self->note_source, g_source_remove);
           g_clear_object (&self->note_item);
+          ok = di_case_relabel (self->kase, di_item_get_case_id (self->current), label,
+                                di_item_get_note (self->current), reviewer, &error);
         }
-      if (!di_case_relabel (self->kase, di_item_get_case_id (self->current), label,
-                            di_item_get_note (self->current), reviewer, &error))
+      else
+        ok = di_case_set_label (self->kase, di_item_get_case_id (self->current), label,
+                                reviewer, &error);
+      if (!ok)
         {
           /* TRANSLATORS: %s says why (from the case database) */
           g_autofree char *text = g_strdup_printf (_("The review was not saved: %s"), error->message);
@@ -790,7 +819,8 @@ relabel_action (GSimpleAction *action,
     }
   else
     {
-      /* No case: kept in memory only. */
+      /* No case (or the image is not in it): kept in memory only. */
+      _di_window_warn_not_in_case (self);
       di_item_set_reviewer_label (self->current, label);
       di_item_set_reviewer_name (self->current, label ? reviewer : NULL);
     }

@@ -126,9 +126,13 @@ record_region (DiWindow *self,
   gint64 image_id, id;
   double probability;
 
-  if (prediction == NULL || di_region_get_case_id (region) > 0 ||
-      self->current == NULL || !_di_window_item_in_case (self, self->current))
+  if (prediction == NULL || di_region_get_case_id (region) > 0 || self->current == NULL)
     return;
+  if (!_di_window_item_in_case (self, self->current))
+    {
+      _di_window_warn_not_in_case (self);
+      return;
+    }
   probability = di_prediction_get_probability (prediction, di_prediction_get_top (prediction));
 
   image_id = di_item_get_case_id (self->current);
@@ -216,6 +220,10 @@ region_explained_cb (GObject      *object,
 
   _di_window_analysis_end (self);
   heatmap = di_engine_explain_finish (DI_ENGINE (object), result, &prediction, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   /* Another region, or none, is on screen now. */
   if (region != self->region)
@@ -466,6 +474,10 @@ scan_done_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   di_engine_scan_finish (DI_ENGINE (object), result, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   /* Left behind: the user moved to another image or model, and said so. */
   if (cancellable == NULL || cancellable != self->scan_cancellable)

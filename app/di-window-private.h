@@ -25,6 +25,8 @@ struct _DiWindow
 {
   GtkApplicationWindow parent_instance;
 
+  gboolean disposed;           /* dispose ran: no widget is left */
+
   /* Template Widgets */
   GtkLabel *title_label;
   GtkLabel *case_label;
@@ -154,6 +156,7 @@ void          _di_window_set_case              (DiWindow          *self,
                                                 DiCase            *kase);
 gboolean      _di_window_item_in_case          (DiWindow          *self,
                                                 DiItem            *item);
+void          _di_window_warn_not_in_case      (DiWindow          *self);
 void          _di_window_sync_item             (DiWindow          *self,
                                                 DiItem            *item,
                                                 const DiCaseImage *image);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 
 #include <glib/gi18n.h>
@@ -65,7 +66,7 @@ analysis_end (DiWindow *self)
 {
   g_return_if_fail (self->analysis_pending > 0);
 
-  if (--self->analysis_pending == 0)
+  if (--self->analysis_pending == 0 && !self->disposed)
     gtk_spinner_stop (self->spinner);
 }
 
@@ -83,6 +84,13 @@ di_window_show_message (DiWindow   *self,
 {
   g_return_if_fail (DI_IS_WINDOW (self));
 
+  /* Closing: an error still reaches the log (a note that failed to save) */
+  if (self->disposed)
+    {
+      if (is_error && message != NULL)
+        g_warning ("%s", message);
+      return;
+    }
   g_free (self->message);
   self->message = g_strdup (message);
   self->message_is_size_notice = FALSE;
@@ -284,6 +292,10 @@ faithfulness_cb (GObject      *object,
   analysis_end (self);
   ok = di_engine_faithfulness_finish (DI_ENGINE (object), result, &deletion, &insertion, &error);
 
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
+
   if (request->image != self->current_image || self->current == NULL)
     return;
 
@@ -311,6 +323,10 @@ explain_shown (GObject      *object,
 
   analysis_end (self);
   heatmap = di_engine_explain_finish (DI_ENGINE (object), result, &prediction, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   /* The user has moved on. */
   if (request->image != self->current_image || self->current == NULL)
@@ -365,7 +381,8 @@ explain_cb (GObject      *object,
   g_autoptr(DiWindow) self = g_object_ref (((Request *)user_data)->self);
 
   explain_shown (object, result, user_data);
-  start_deferred_batch (self);
+  if (!self->disposed)
+    start_deferred_batch (self);
 }
 
 static void
@@ -401,6 +418,10 @@ classify_cb (GObject      *object,
 
   analysis_end (self);
   prediction = di_engine_classify_finish (DI_ENGINE (object), result, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   if (prediction != NULL)
     {
@@ -495,6 +516,10 @@ image_loaded_cb (GObject      *object,
 
   analysis_end (self);
   image = di_engine_load_image_finish (DI_ENGINE (object), result, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       self->current == NULL || request->item != self->current)
@@ -683,6 +708,10 @@ batch_item_cb (DiEngine     *engine,
   DiWindow *self = batch->self;
   DiItem *item = g_ptr_array_index (batch->items, index);
 
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
+
   if (thumbnail != NULL)
     {
       g_autoptr(GdkTexture) texture =
@@ -718,6 +747,10 @@ batch_done_cb (GObject      *object,
   GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
 
   di_engine_classify_files_finish (DI_ENGINE (object), result, &error);
+
+  /* The window closed meanwhile: its widgets are gone. */
+  if (self->disposed)
+    return;
 
   /* A newer batch replaced this one: it owns the progress bar now. */
   if (cancellable != self->batch_cancellable)
@@ -859,6 +892,8 @@ typedef struct
   GHashTable *models;          /* SHA-256 -> DiCaseModel */
   gboolean first_is_folder;    /* the first input is a folder */
   guint n_opened;              /* the first entries: the inputs' files */
+  guint n_not_added;           /* files the case did not take */
+  GError *add_error;           /* why the first of them was not */
 } OpenResult;
 
 static void
@@ -886,6 +921,7 @@ open_result_free (OpenResult *result)
   g_free (result->case_path);
   g_clear_error (&result->case_error);
   g_clear_error (&result->error);
+  g_clear_error (&result->add_error);
   g_clear_pointer (&result->entries, g_ptr_array_unref);
   g_clear_pointer (&result->models, g_hash_table_unref);
   g_free (result);
@@ -896,7 +932,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenResult, open_result_free)
 /* The case of the first input: a folder's own, or its file's folder's. */
 static char *
 folder_case_path (GFile        *input,
-                  GCancellable *cancellable)
+                  GCancellable *cancellable,
+                  GError      **error)
 {
   g_autoptr(GFile) folder = NULL;
   g_autofree char *path = NULL;
@@ -908,7 +945,11 @@ folder_case_path (GFile        *input,
 
   path = folder ? g_file_get_path (folder) : NULL;
   if (path == NULL)
-    return NULL;
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("the images are not in a local folder"));
+      return NULL;
+    }
 
   /* A folder the user cannot write to (a slide archive, a read-only
    * share) keeps its case in the user's data folder, one per folder. */
@@ -920,7 +961,15 @@ folder_case_path (GFile        *input,
       g_autofree char *name = g_strdup_printf ("%s-%.12s%s", base, hash, DI_CASE_SUFFIX);
 
       if (g_mkdir_with_parents (dir, 0700) != 0)
-        return NULL;
+        {
+          int saved = errno;
+
+          /* TRANSLATORS: the first %s is a folder, the second says why */
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       _("the folder is read-only, and %s (for its case) cannot be created: %s"),
+                       dir, g_strerror (saved));
+          return NULL;
+        }
       return g_build_filename (dir, name, NULL);
     }
 
@@ -953,7 +1002,8 @@ collect_thread (GTask        *task,
     result->case_path = g_strdup (data->case_path);
   else if (data->inputs->len > 0)
     {
-      result->case_path = folder_case_path (g_ptr_array_index (data->inputs, 0), cancellable);
+      result->case_path = folder_case_path (g_ptr_array_index (data->inputs, 0), cancellable,
+                                            &result->case_error);
       /* No images, no new case. */
       if (files->len == 0 && result->case_path != NULL &&
           !g_file_test (result->case_path, G_FILE_TEST_EXISTS))
@@ -981,7 +1031,11 @@ collect_thread (GTask        *task,
 
           id = di_case_add_image (result->kase, g_file_peek_path (file), &error);
           if (id == 0)
-            g_debug ("Not in the case: %s", error->message);
+            {
+              g_debug ("Not in the case: %s", error->message);
+              if (result->n_not_added++ == 0)
+                result->add_error = g_steal_pointer (&error);
+            }
         }
       /* The same image twice is one image. */
       if (id > 0 && g_hash_table_contains (by_id, &id))
@@ -1110,7 +1164,10 @@ collect_cb (GObject      *object,
       return;
     }
 
-  /* A review was written meanwhile: the snapshot may be older than it. */
+  /* A review was written meanwhile: the snapshot may be older than it.
+   * A note still being typed counts: it is saved now, so that the items
+   * built from the snapshot below cannot carry the note from before. */
+  _di_window_flush_note (self);
   if (data->edits != self->edits)
     {
       g_debug ("Reviews were written while opening; opening again");
@@ -1172,6 +1229,16 @@ collect_cb (GObject      *object,
        * created (it names the file) */
       g_autofree char *text = g_strdup_printf (_("Reviews are not saved: %s"),
                                                result->case_error->message);
+
+      di_window_show_message (self, TRUE, text);
+    }
+  else if (result->n_not_added > 0)
+    {
+      /* TRANSLATORS: %u counts images, %s says why the first was not added */
+      g_autofree char *text = g_strdup_printf (ngettext ("%u image could not be added to the case, and reviews of it are not saved: %s",
+                                                         "%u images could not be added to the case, and reviews of them are not saved: %s",
+                                                         result->n_not_added),
+                                               result->n_not_added, result->add_error->message);
 
       di_window_show_message (self, TRUE, text);
     }
@@ -1814,6 +1881,10 @@ static void
 di_window_dispose (GObject *object)
 {
   DiWindow *self = (DiWindow *)object;
+
+  /* Engine answers still arrive (a request keeps the window alive): they
+   * look at this and touch no widget. */
+  self->disposed = TRUE;
 
   /* What the user typed is saved; queued predictions are written. */
   _di_window_case_dispose (self);

@@ -8,6 +8,9 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -436,6 +439,91 @@ test_undo_redo (const char *dir)
   }
 }
 
+/* Two windows (or processes) on one case: each writes what it changes and
+ * keeps what the other wrote. */
+static void
+test_two_writers (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "two.dicase", NULL);
+  g_autofree char *img = g_build_filename (dir, "two-a.png", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DiCase) a = NULL;
+  g_autoptr(DiCase) b = NULL;
+  gint64 id;
+
+  ct_make_cell (img, 32, 32, 31);
+  a = di_case_open (path, &error);
+  CHECK_NO_ERROR (error);
+  b = a ? di_case_open (path, &error) : NULL;
+  CHECK_NO_ERROR (error);
+  if (a == NULL || b == NULL)
+    return;
+  id = di_case_add_image (a, img, NULL);
+  CHECK (id > 0 && di_case_add_image (b, img, NULL) == id, "the same image is one image for both");
+
+  /* B notes the image; A, which has not seen the note, labels it. */
+  CHECK (di_case_set_note (b, id, "mitotic figure", "Dr B", &error), "B's note");
+  CHECK (di_case_set_label (a, id, "HSIL", "Dr A", &error), "A's label");
+  CHECK_NO_ERROR (error);
+  CHECK_LABEL (b, id, "HSIL");
+  {
+    g_autofree char *note = note_of (b, id);
+    CHECK (g_strcmp0 (note, "mitotic figure") == 0, "a label keeps the other's note: %s", note);
+  }
+  CHECK (di_case_set_label (a, id, "", "Dr A", &error), "label cleared");
+  CHECK_LABEL (b, id, NULL);
+  {
+    g_autofree char *note = note_of (a, id);
+    CHECK (g_strcmp0 (note, "mitotic figure") == 0, "... the note stays: %s", note);
+  }
+}
+
+/* A case file the user may not write is refused at opening, with a reason:
+ * SQLite would open it read-only and fail only at the first review. */
+static void
+test_read_only (const char *dir)
+{
+  g_autofree char *sub = g_build_filename (dir, "ro", NULL);
+  g_autofree char *path = g_build_filename (sub, "ro.dicase", NULL);
+  g_autoptr(DiCase) kase = NULL;
+  g_autoptr(GError) error = NULL;
+  pid_t pid;
+  int status = 0;
+
+  g_mkdir_with_parents (sub, 0755);
+  kase = di_case_open (path, &error);
+  CHECK_NO_ERROR (error);
+  g_clear_object (&kase);
+  g_clear_error (&error);
+  CHECK (g_chmod (path, 0444) == 0 && g_chmod (sub, 0555) == 0 && g_chmod (dir, 0755) == 0,
+         "case made read-only");
+
+  /* Root writes any file: the check runs as "nobody" then. */
+  pid = fork ();
+  if (pid == 0)
+    {
+      g_autoptr(DiCase) k = NULL;
+      g_autoptr(GError) e = NULL;
+
+      if (getuid () == 0 && (setgid (65534) != 0 || setuid (65534) != 0))
+        _exit (3);
+      k = di_case_open (path, &e);
+      if (k != NULL)
+        _exit (1);
+      if (!g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_IO) || strstr (e->message, "read-only") == NULL)
+        {
+          fprintf (stderr, "read-only case: %s\n", e ? e->message : "(no error)");
+          _exit (2);
+        }
+      _exit (0);
+    }
+  CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status), "the check ran");
+  CHECK (WEXITSTATUS (status) == 0, "a read-only case is refused with a reason (child status %d)",
+         WEXITSTATUS (status));
+  g_chmod (sub, 0755);
+  g_chmod (path, 0644);
+}
+
 /* The first schema, exactly as version 1 of DeepInsight wrote it. */
 static const char schema_v1[] =
   "CREATE TABLE images ("
@@ -489,6 +577,22 @@ test_migration (const char *dir)
                          schema_v1, sha);
   CHECK (raw_exec (path, sql) == SQLITE_OK, "v1 database created");
   CHECK (raw_int (path, "PRAGMA user_version") == 1, "it is version 1");
+
+  /* No backup copy can be written (its temporary name is taken by a
+   * folder): the case is not upgraded, and the error says why. */
+  {
+    g_autofree char *partial = g_strconcat (backup, ".partial", NULL);
+    g_autoptr(DiCase) refused = NULL;
+
+    CHECK (g_mkdir (partial, 0755) == 0, "backup blocked");
+    refused = di_case_open (path, &error);
+    CHECK (refused == NULL && g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_IO) &&
+           strstr (error->message, "backup") != NULL, "no backup, no upgrade: %s",
+           error ? error->message : "(opened)");
+    g_clear_error (&error);
+    CHECK (raw_int (path, "PRAGMA user_version") == 1, "still version 1");
+    g_rmdir (partial);
+  }
 
   kase = di_case_open (path, &error);
   CHECK_NO_ERROR (error);
@@ -723,6 +827,8 @@ main (int   argc,
 
   test_basics (dir);
   test_undo_redo (dir);
+  test_two_writers (dir);
+  test_read_only (dir);
   test_migration (dir);
   test_moved_and_changed (dir);
   test_not_a_case (dir);

@@ -703,6 +703,52 @@ test_command_line_case (void)
 
 /* ---- Setup ------------------------------------------------------------------ */
 
+/* A note still being typed when an open finishes is saved, and the items
+ * rebuilt from the open carry it; a label keeps a note that another
+ * window wrote meanwhile (this window's copy of it is older). */
+static void
+test_note_while_opening (void)
+{
+  g_autoptr(DiCase) other = NULL;
+  g_autoptr(DiCaseImage) image = NULL;
+  DiItem *item;
+  gint64 id, id2;
+
+  gtk_window_destroy (GTK_WINDOW (fx.window));
+  spin (50);
+  new_window ();
+  open_path (fx.cells);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (N_CELLS), 60000));
+  wait_idle ();
+
+  item = item_named ("cell-001.png");
+  g_assert_nonnull (item);
+  id = di_item_get_case_id (item);
+  di_window_set_current_item (fx.window, item);
+  di_item_set_note (item, "typed while opening");   /* saved 3 s after the last key */
+  open_path (fx.cells);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (N_CELLS), 60000));
+  wait_idle ();
+
+  other = open_case_again ();
+  image = di_case_dup_image (other, id);
+  g_assert_cmpstr (image->note, ==, "typed while opening");
+  item = item_named ("cell-001.png");
+  g_assert_cmpstr (di_item_get_note (item), ==, "typed while opening");
+
+  /* Another window notes cell-002; this one, not knowing, labels it. */
+  item = item_named ("cell-002.png");
+  id2 = di_item_get_case_id (item);
+  g_assert_true (di_case_set_note (other, id2, "from the other window", "CD", NULL));
+  di_window_set_current_item (fx.window, item);
+  g_assert_true (press_key (GDK_KEY_2));
+  g_clear_pointer (&image, di_case_image_free);
+  image = di_case_dup_image (other, id2);
+  g_assert_cmpstr (image->label, ==, di_fixture_classes[1]);
+  g_assert_cmpstr (image->note, ==, "from the other window");
+  wait_idle ();
+}
+
 static void
 make_fixtures (void)
 {
@@ -762,6 +808,7 @@ main (int   argc,
   g_test_add_func ("/case-window/command-line-case", test_command_line_case);
   g_test_add_func ("/case-window/chosen-case", test_chosen_case);
   g_test_add_func ("/case-window/class-folders-start-at-gallery-top", test_class_folders_start_at_gallery_top);
+  g_test_add_func ("/case-window/note-while-opening", test_note_while_opening);
 
   ret = g_test_run ();
 
