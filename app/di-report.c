@@ -521,6 +521,7 @@ typedef struct
   DiBethesda case_category;
   guint n_missing, n_changed;
   guint n_undetermined;     /* neither classified nor reviewed */
+  guint n_unclassified;     /* no AI call of the model */
   char *reviewers;
 } Summary;
 
@@ -617,6 +618,7 @@ gather (DiReport *self,
       DiCaseImage *image = g_ptr_array_index (images, i);
       Cell *cell = g_new0 (Cell, 1);
       const char *predicted = NULL;
+      guint slot;
       int ab;
 
       cell->suspicion = -1;
@@ -657,7 +659,9 @@ gather (DiReport *self,
           DiBethesda c;
 
           s->n_classified++;
-          g_array_index (s->predicted_counts, int, class_slot (s, predicted))++;
+          /* the slot first: a new slot reallocates the counts */
+          slot = class_slot (s, predicted);
+          g_array_index (s->predicted_counts, int, slot)++;
           ab = class_abnormal (s->model, predicted);
           if (cell->suspicion >= DINET_FLAG_THRESHOLD)
             s->ai_suspicious++;
@@ -673,7 +677,8 @@ gather (DiReport *self,
       if (image->label != NULL)
         {
           s->n_reviewed++;
-          g_array_index (s->reviewed_counts, int, class_slot (s, image->label))++;
+          slot = class_slot (s, image->label);
+          g_array_index (s->reviewed_counts, int, slot)++;
           ab = class_abnormal (s->model, image->label);
           if (ab == 1)
             s->rv_abnormal++;
@@ -711,6 +716,7 @@ gather (DiReport *self,
           DiBethesda c = DI_BETHESDA_UNKNOWN;
 
           g_array_append_val (ai_categories, c);
+          s->n_unclassified++;
         }
       /* who labelled how many images, unnamed reviewers counted too */
       if (image->label != NULL)
@@ -748,18 +754,19 @@ gather (DiReport *self,
       g_autoptr(GArray) ai = g_array_new (FALSE, TRUE, sizeof (int));
       g_autoptr(GArray) rv = g_array_new (FALSE, TRUE, sizeof (int));
 
-      g_array_set_size (ai, s->class_names->len);
-      g_array_set_size (rv, s->class_names->len);
       for (guint i = 0; i < s->cells->len; i++)
         {
           Cell *cell = g_ptr_array_index (s->cells, i);
-          int top;
+          guint a, r;
 
           if (cell->prediction == NULL || cell->image->label == NULL)
             continue;
-          top = di_case_event_get_top (cell->prediction);
-          g_array_index (ai, int, class_slot (s, cell->prediction->classes[top]))++;
-          g_array_index (rv, int, class_slot (s, cell->image->label))++;
+          a = class_slot (s, cell->prediction->classes[di_case_event_get_top (cell->prediction)]);
+          r = class_slot (s, cell->image->label);
+          g_array_set_size (ai, s->class_names->len);
+          g_array_set_size (rv, s->class_names->len);
+          g_array_index (ai, int, a)++;
+          g_array_index (rv, int, r)++;
         }
       g_array_set_size (ai, s->class_names->len);
       g_array_set_size (rv, s->class_names->len);
@@ -1290,9 +1297,10 @@ draw_summary_page (DiReport *self,
   y += heading (ctx, y, _("Case category (Bethesda-style)"));
   {
     g_autofree char *label = NULL;
+    g_autofree char *ai_label = NULL;
     g_autoptr(PangoLayout) layout = make_layout (ctx, "Sans Bold 13", -1);
     const char *rows[] = {
-      _("From the AI calls only"), di_bethesda_get_label (s->ai_category),
+      _("From the AI calls only"), NULL,
       NULL, NULL,
     };
     double r = 0.45, g = 0.45, b = 0.45;
@@ -1316,6 +1324,13 @@ draw_summary_page (DiReport *self,
       label = g_strdup_printf (_("%s or worse: case incomplete"), di_bethesda_get_label (s->case_category));
     else
       label = g_strdup (di_bethesda_get_label (s->case_category));
+    /* the same for the AI's category, over the images it did not classify */
+    if (s->n_unclassified > 0 && s->ai_category != DI_BETHESDA_UNKNOWN &&
+        s->ai_category != DI_BETHESDA_HSIL_PLUS)
+      ai_label = g_strdup_printf (_("%s or worse: case incomplete"), di_bethesda_get_label (s->ai_category));
+    else
+      ai_label = g_strdup (di_bethesda_get_label (s->ai_category));
+    rows[1] = ai_label;
 
     set_gray (ctx, 0.35);
     draw_text (ctx, MARGIN, y + 4, 165, "Sans 9.5", _("Reviewer’s labels, else AI"));

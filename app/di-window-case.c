@@ -789,7 +789,28 @@ relabel_action (GSimpleAction *action,
     }
 
   label = index >= 0 ? di_model_info_get_class_name (model, index) : NULL;
+
+  /* A class for an image that could not be read would count as reviewed
+   * (and complete the case) though nobody saw it; clearing one is fine. */
+  if (label != NULL && self->current_image == NULL && di_item_get_error (self->current) != NULL)
+    {
+      /* TRANSLATORS: %s is the image's file name */
+      g_autofree char *text = g_strdup_printf (_("“%s” could not be read: it cannot be given a class"),
+                                               di_item_get_display_name (self->current));
+
+      gtk_widget_error_bell (GTK_WIDGET (self));
+      di_window_show_message (self, TRUE, text);
+      return;
+    }
+
   reviewer = dup_reviewer (self);
+  if (reviewer == NULL && !self->told_unnamed && self->kase != NULL)
+    {
+      self->told_unnamed = TRUE;
+      di_window_show_message (self, FALSE,
+                              _("Reviews are saved without a name. Set yours in Preferences, "
+                                "so that the case and its reports say who reviewed."));
+    }
 
   if (_di_window_item_in_case (self, self->current))
     {

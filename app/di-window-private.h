@@ -111,6 +111,7 @@ struct _DiWindow
   DiCase *forgotten_case;            /* Forget Region's undo: the case ... */
   DiCaseRegion *forgotten_region;    /* ... and what was removed from it */
   gboolean told_region_saved;        /* the first saved region said so */
+  gboolean told_unnamed;             /* the first unnamed review said so */
 };
 
 static inline DiModelInfo *

@@ -645,7 +645,53 @@ check_incomplete_case (const char *dir,
    * unreadable image may hold worse, so it is a lower bound. */
   text = review_and_report (case_path, model, good, "b", pdf, csv);
   if (text != NULL)
-    CHECK (strstr (text, "or worse: case incomplete") != NULL, "a lower bound in an incomplete case: %s", text);
+    {
+      const char *ai = strstr (text, "From the AI calls only");
+
+      CHECK (strstr (text, "or worse: case incomplete") != NULL, "a lower bound in an incomplete case: %s", text);
+      /* the AI did not see the unreadable image either: its category is
+       * not determined, a lower bound or the worst there is */
+      CHECK (ai != NULL && (g_str_has_prefix (ai + 23, "Not determined") || g_str_has_prefix (ai + 23, "HSIL+") ||
+                            g_strstr_len (ai, 80, "or worse: case incomplete") != NULL),
+             "the AI's category in an incomplete case: %.80s", ai ? ai : "(none)");
+    }
+  g_clear_pointer (&text, g_free);
+
+  /* Labels that are none of the model's classes (another model's, say)
+   * get rows of their own in the summary, counted (two, so that the
+   * counts outgrow their first allocation). */
+  {
+    g_autoptr(DiCase) kase = di_case_open (case_path, NULL);
+    gint64 id = kase ? di_case_find_image (kase, broken) : 0;
+
+    CHECK (id > 0 && di_case_relabel (kase, id, "zz_other", NULL, "Dr Test", NULL), "label the other image");
+  }
+  text = review_and_report (case_path, model, good, "zz_more", pdf, csv);
+  if (text != NULL)
+    {
+      g_autofree char *layout = NULL;
+      const char *argv[] = { "pdftotext", "-layout", pdf, "-", NULL };
+      g_auto(GStrv) lines = NULL;
+      guint seen = 0;
+
+      CHECK (ct_run (argv, &layout) == 0 && layout != NULL, "pdftotext -layout");
+      lines = g_strsplit (layout ? layout : "", "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (g_str_has_prefix (g_strchug (lines[i]), "zz_"))
+          {
+            g_auto(GStrv) all = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+            const char *words[64];
+            guint n = 0;
+
+            for (guint w = 0; all[w] != NULL && n < G_N_ELEMENTS (words); w++)
+              if (*all[w])
+                words[n++] = all[w];
+            seen++;
+            CHECK (n >= 2 && g_str_equal (words[n - 1], "1") && g_str_equal (words[n - 2], "0"),
+                   "the other label's row counts 0 AI calls and 1 reviewer label: %s", lines[i]);
+          }
+      CHECK (seen == 2, "the summary has a row for each other label (%u)", seen);
+    }
 }
 
 int

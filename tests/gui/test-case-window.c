@@ -749,6 +749,45 @@ test_note_while_opening (void)
   wait_idle ();
 }
 
+static gboolean
+item_failed (gpointer data)
+{
+  return di_item_get_error (data) != NULL && window_idle (NULL);
+}
+
+/* An image that could not be read takes no class (it would count as
+ * reviewed, and complete the case, though nobody saw it). */
+static void
+test_unreadable_takes_no_class (void)
+{
+  g_autofree char *folder = g_build_filename (fx.dir, "unreadable", NULL);
+  g_autofree char *broken = g_build_filename (folder, "broken.png", NULL);
+  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(GError) error = NULL;
+  DiItem *item;
+
+  g_mkdir (folder, 0755);
+  images = di_fixture_make_images (folder, 1, 64, 64, 900, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (broken, "", 0, NULL));
+  open_path (folder);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (2), 60000));
+  item = item_named ("broken.png");
+  g_assert_nonnull (item);
+  di_window_set_current_item (fx.window, item);
+  g_assert_true (wait_for (item_failed, item, 60000));
+
+  g_assert_true (press_key (GDK_KEY_2));
+  g_assert_null (di_item_get_reviewer_label (item));
+  g_assert_true (has_message ("could not be read"));
+  {
+    g_autoptr(DiCaseImage) image = di_case_dup_image (di_window_get_case (fx.window), di_item_get_case_id (item));
+
+    g_assert_null (image->label);
+  }
+  wait_idle ();
+}
+
 static void
 make_fixtures (void)
 {
@@ -809,6 +848,7 @@ main (int   argc,
   g_test_add_func ("/case-window/chosen-case", test_chosen_case);
   g_test_add_func ("/case-window/class-folders-start-at-gallery-top", test_class_folders_start_at_gallery_top);
   g_test_add_func ("/case-window/note-while-opening", test_note_while_opening);
+  g_test_add_func ("/case-window/unreadable-takes-no-class", test_unreadable_takes_no_class);
 
   ret = g_test_run ();
 
