@@ -852,6 +852,54 @@ static void test_headers(const sample_file *sf, int nsf) {
   dinet_image_free(img);
 }
 
+/* The probe gives the size a load would give, from the header only: a
+ * header announcing 5000 x 4000 over a few hundred bytes of data is
+ * answered, not decoded; a header over the limit fails as the load does. */
+static void test_probe(const sample_file *sf, int nsf) {
+  for (int i = 0; i < nsf; i++) {
+    dinet_error err;
+    memset(&err, 0, sizeof err);
+    dinet_image *img =
+        dinet_image_load_memory(sf[i].m.p, sf[i].m.n, sf[i].name, NULL, &err);
+    int w = -1, h = -1;
+    int rc = dinet_image_probe_memory(sf[i].m.p, sf[i].m.n, sf[i].name, NULL,
+                                      &w, &h, &err);
+    CHECK(img && rc == 0 && w == img->width && h == img->height &&
+              !err.message[0],
+          "%s: probe %d x %d (rc %d) = load %d x %d", sf[i].name, w, h, rc,
+          img ? img->width : -1, img ? img->height : -1);
+    dinet_image_free(img);
+
+    uint8_t *d = malloc(sf[i].m.n);
+    memcpy(d, sf[i].m.p, sf[i].m.n);
+    patch_size(&sf[i], d, sf[i].m.n, 5000, 4000);
+    rc = dinet_image_probe_memory(d, sf[i].m.n, sf[i].name, NULL, &w, &h, &err);
+    CHECK(rc == 0 && w == 5000 && h == 4000, "%s: patched 5000 x 4000: %d x %d %s",
+          sf[i].name, w, h, err.message);
+    patch_size(&sf[i], d, sf[i].m.n, 60000, 60000);
+    rc = dinet_image_probe_memory(d, sf[i].m.n, sf[i].name, NULL, &w, &h, &err);
+    CHECK(rc == DINET_ERR_LIMIT && strstr(err.message, "over the 268"),
+          "%s: probe of 60000 x 60000: %s", sf[i].name, err.message);
+    free(d);
+  }
+  dinet_error err;
+  int w = 0, h = 0;
+  CHECK(dinet_image_probe_memory("hello", 5, "t.txt", NULL, &w, &h, &err) ==
+                DINET_ERR_FORMAT &&
+            strstr(err.message, "not a PNG"),
+        "probe of text: %s", err.message);
+  CHECK(dinet_image_probe_memory("", 0, "e.png", NULL, &w, &h, &err) ==
+                DINET_ERR_FORMAT &&
+            strstr(err.message, "empty"),
+        "probe of an empty file: %s", err.message);
+  CHECK(dinet_image_probe(tmp_path("s_strips.tif"), NULL, &w, &h, &err) == 0 &&
+            w == 40 && h == 30,
+        "probe of a file: %d x %d %s", w, h, err.message);
+  CHECK(dinet_image_probe(tmp_path("no-such-file.png"), NULL, &w, &h, &err) ==
+            DINET_ERR_IO,
+        "probe of a missing file: %s", err.message);
+}
+
 /* ---- resize ---- */
 
 /* Naive reference: output pixel i of a dimension weighs every input j by
@@ -1084,6 +1132,7 @@ int main(void) {
   int nsf = make_samples(sf);
   test_broken(sf, nsf);
   test_headers(sf, nsf);
+  test_probe(sf, nsf);
   for (int i = 0; i < nsf; i++)
     mb_free(&sf[i].m);
   test_resize();

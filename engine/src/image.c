@@ -56,6 +56,11 @@ int dinet__check_size(const dinet__input *in, uint64_t width, uint64_t height,
   if (px > SIZE_MAX / 4)
     return dinet_error_set(err, DINET_ERR_LIMIT, "%s: image too large",
                            in->name);
+  if (in->probe) {
+    in->probe[0] = (int)width;
+    in->probe[1] = (int)height;
+    return DINET__PROBED;
+  }
   return 0;
 }
 
@@ -181,11 +186,11 @@ static const char *other_format(const uint8_t *d, size_t n) {
   return NULL;
 }
 
-/* Dispatches on magic bytes to the format loaders. */
-dinet_image *dinet_image_load_memory(const void *data, size_t len,
-                                     const char *name,
-                                     const dinet_load_options *opt,
-                                     dinet_error *err) {
+/* Dispatches on magic bytes to the format loaders; with probe, they stop
+ * once the size is known (see dinet__check_size). */
+static dinet_image *load_bytes(const void *data, size_t len, const char *name,
+                               const dinet_load_options *opt, int *probe,
+                               dinet_error *err) {
   dinet__input in = {
       .data = data,
       .len = len,
@@ -193,6 +198,7 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
       .max_pixels =
           opt && opt->max_pixels ? opt->max_pixels : DINET_DEFAULT_MAX_PIXELS,
       .page = opt ? opt->page : 0,
+      .probe = probe,
   };
   dinet_error_clear(err);
   if (!data && len)
@@ -232,9 +238,36 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
                       "%s: not a PNG, TIFF, JPEG or BMP file", in.name);
     return NULL;
   }
+  if (!img && probe && probe[0] > 0) /* stopped at the size: no error */
+    return NULL;
   if (!img && err && !err->message[0]) /* a loader bug; never leave it empty */
     dinet_error_set(err, DINET_ERR_FORMAT, "%s: cannot decode image", in.name);
   return img;
+}
+
+dinet_image *dinet_image_load_memory(const void *data, size_t len,
+                                     const char *name,
+                                     const dinet_load_options *opt,
+                                     dinet_error *err) {
+  return load_bytes(data, len, name, opt, NULL, err);
+}
+
+int dinet_image_probe_memory(const void *data, size_t len, const char *name,
+                             const dinet_load_options *opt, int *width,
+                             int *height, dinet_error *err) {
+  int size[2] = {0, 0};
+  dinet_image *img = load_bytes(data, len, name, opt, size, err);
+  if (img) { /* a loader that never checked the size (none does) */
+    size[0] = img->width;
+    size[1] = img->height;
+    dinet_image_free(img);
+  }
+  if (size[0] <= 0)
+    return err ? err->code : DINET_ERR_FORMAT;
+  dinet_error_clear(err);
+  *width = size[0];
+  *height = size[1];
+  return DINET_OK;
 }
 
 /* Reads a whole file into a malloc'd buffer; *len_out gets its size. */
@@ -329,4 +362,18 @@ dinet_image *dinet_image_load(const char *path, const dinet_load_options *opt,
   dinet_image *img = dinet_image_load_memory(data, len, path, opt, err);
   free(data);
   return img;
+}
+
+int dinet_image_probe(const char *path, const dinet_load_options *opt,
+                      int *width, int *height, dinet_error *err) {
+  dinet_error_clear(err);
+  if (!path || !*path)
+    return dinet_error_set(err, DINET_ERR_INVALID, "no file name given");
+  size_t len = 0;
+  uint8_t *data = read_file(path, &len, err);
+  if (!data)
+    return err ? err->code : DINET_ERR_IO;
+  int rc = dinet_image_probe_memory(data, len, path, opt, width, height, err);
+  free(data);
+  return rc;
 }

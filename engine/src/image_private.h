@@ -17,10 +17,17 @@ typedef struct dinet__input {
   const char *name;    /* never NULL */
   uint64_t max_pixels; /* never 0 */
   int page;            /* TIFF directory, >= 0 */
+  int *probe;          /* non-NULL: only the size is wanted (see below) */
 } dinet__input;
 
+/* What dinet__check_size() returns when in->probe is set and the size
+ * passed the checks: it has stored width, height in probe[0], probe[1],
+ * and the loader stops there as on an error, without setting one. */
+#define DINET__PROBED 1
+
 /* Checks header dimensions before anything large is allocated: zero sizes,
- * int range and the pixel limit. Returns 0 or a negative dinet_status. */
+ * int range and the pixel limit. Returns 0, a negative dinet_status, or
+ * DINET__PROBED. */
 int dinet__check_size(const dinet__input *in, uint64_t width, uint64_t height,
                       dinet_error *err);
 

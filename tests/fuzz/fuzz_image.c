@@ -29,10 +29,21 @@ static int fuzz_image_one(const uint8_t *data, size_t size, int page,
   dinet_error err;
   dinet_load_options opt = {.max_pixels = (uint64_t)1 << 22, .page = page};
   memset(&err, 0, sizeof err);
+  /* the probe first: it must agree with the load on every input */
+  int pw = 0, ph = 0;
+  int prc = dinet_image_probe_memory(data, size, "fuzz-input", &opt, &pw, &ph,
+                                     &err);
+  if (prc != 0 && !(prc < 0 && strstr(err.message, "fuzz-input")))
+    return 1;
+  memset(&err, 0, sizeof err);
   dinet_image *img =
       dinet_image_load_memory(data, size, "fuzz-input", &opt, &err);
   if (loaded)
     *loaded = img != NULL;
+  if (img && (prc != 0 || pw != img->width || ph != img->height)) {
+    dinet_image_free(img); /* decoded, but the probe said otherwise */
+    return 1;
+  }
   if (!img)
     return err.code < 0 && strstr(err.message, "fuzz-input") ? 0 : 1;
   unsigned sum = 0;

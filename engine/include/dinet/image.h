@@ -40,6 +40,16 @@ dinet_image *dinet_image_load_memory(const void *data, size_t len,
                                      const dinet_load_options *opt,
                                      struct dinet_error *err);
 
+/* The size of the image dinet_image_load() would decode, from the file's
+ * header, without decoding pixels: 0 and *width, *height set, or a
+ * negative dinet_status (the same error the load would give for a bad
+ * header or a size over the limit). */
+int dinet_image_probe(const char *path, const dinet_load_options *opt,
+                      int *width, int *height, struct dinet_error *err);
+int dinet_image_probe_memory(const void *data, size_t len, const char *name,
+                             const dinet_load_options *opt, int *width,
+                             int *height, struct dinet_error *err);
+
 dinet_image *dinet_image_new(int width, int height, struct dinet_error *err);
 dinet_image *dinet_image_copy(const dinet_image *img, struct dinet_error *err);
 void dinet_image_free(dinet_image *img);
