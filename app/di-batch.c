@@ -363,7 +363,15 @@ classify (Batch       *b,
       if (!b->quiet)
         {
           g_autofree char *base = g_path_get_basename (filename);
-          g_print ("%s: %s (%.1f %%)\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top]);
+          dinet_error perr = {0};
+          int w = 0, h = 0;
+          DiSizeFit fit = dinet_image_probe (filename, NULL, &w, &h, &perr) == 0
+                            ? di_size_fit (dinet_net_image_side (b->net), w, h) : DI_SIZE_FITS;
+
+          g_print ("%s: %s (%.1f %%)%s\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top],
+                   fit == DI_SIZE_LARGER ? _(" · much larger than the model’s training images: the call may not apply")
+                   : fit == DI_SIZE_SMALLER ? _(" · much smaller than the model’s training images: the call may not apply")
+                   : "");
         }
       b->n_classified++;
     }

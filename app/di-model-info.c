@@ -321,19 +321,13 @@ di_model_info_get_image_side (DiModelInfo *self)
   return self->image_side;
 }
 
-#define CELL_MODEL_MAX_SIDE 320
-
 /**
  * di_model_info_dup_size_notice:
  * @display_name: the image's name, for the text
  *
  * A field of many cells given to a single-cell model (or a small crop to a
- * field model) gets predictions that mean little; this says so when the
- * image's shorter side is less than half the model's image side, or, for a
- * model of cell crops (image side under %CELL_MODEL_MAX_SIDE pixels), more
- * than twice it. A field model gets no "larger" notice: its images are
- * resized whole, so a full-resolution field shows what a smaller copy of
- * it does.
+ * field model) gets predictions that mean little; this says so when
+ * di_size_fit() says the image does not fit the model.
  *
  * Returns: (transfer full) (nullable): the notice, or %NULL when the size
  *   is in range or the model does not record its image side
@@ -344,24 +338,25 @@ di_model_info_dup_size_notice (DiModelInfo *self,
                                int          width,
                                int          height)
 {
-  int side = MIN (width, height);
-
   g_return_val_if_fail (self != NULL, NULL);
 
-  if (self->image_side <= 0 || side <= 0)
-    return NULL;
-  if (side > 2 * self->image_side && self->image_side < CELL_MODEL_MAX_SIDE)
-    /* TRANSLATORS: "“field.jpg” is 2048 × 1536 pixels, much larger than the images herlev7 was
-     * trained on (about 224 pixels a side): …" */
-    return g_strdup_printf (_("“%s” is %d × %d pixels, much larger than the images %s was trained on "
-                              "(about %d pixels a side): if it shows many cells, draw a region around "
-                              "one cell to classify it, or use a model trained on fields."),
-                            display_name, width, height, self->name, self->image_side);
-  if (2 * side < self->image_side)
-    return g_strdup_printf (_("“%s” is %d × %d pixels, much smaller than the images %s was trained on "
-                              "(about %d pixels a side): its predictions may not mean much."),
-                            display_name, width, height, self->name, self->image_side);
-  return NULL;
+  switch (di_size_fit (self->image_side, width, height))
+    {
+    case DI_SIZE_LARGER:
+      /* TRANSLATORS: "“field.jpg” is 2048 × 1536 pixels, much larger than the images herlev7 was
+       * trained on (about 224 pixels a side): …" */
+      return g_strdup_printf (_("“%s” is %d × %d pixels, much larger than the images %s was trained on "
+                                "(about %d pixels a side): if it shows many cells, draw a region around "
+                                "one cell to classify it, or use a model trained on fields."),
+                              display_name, width, height, self->name, self->image_side);
+    case DI_SIZE_SMALLER:
+      return g_strdup_printf (_("“%s” is %d × %d pixels, much smaller than the images %s was trained on "
+                                "(about %d pixels a side): its predictions may not mean much."),
+                              display_name, width, height, self->name, self->image_side);
+    case DI_SIZE_FITS:
+    default:
+      return NULL;
+    }
 }
 
 /**

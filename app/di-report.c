@@ -461,6 +461,7 @@ typedef struct
   CellGroup group;
   double suspicion;          /* P(abnormal); -1 unknown */
   GPtrArray *regions;        /* DiCaseRegion of the image; NULL: none */
+  DiSizeFit fit;             /* the image against the model's training images */
 } Cell;
 
 static void
@@ -522,8 +523,17 @@ typedef struct
   guint n_missing, n_changed;
   guint n_undetermined;     /* neither classified nor reviewed */
   guint n_unclassified;     /* no AI call of the model */
+  guint n_out_of_scope;     /* classified, but far from the model's image size */
+  int image_side;           /* the model's, 0 unknown */
   char *reviewers;
 } Summary;
+
+static const char *
+meta (const DiCaseModel *model,
+      const char        *key)
+{
+  return model && model->metadata ? g_hash_table_lookup (model->metadata, key) : NULL;
+}
 
 static void
 summary_clear (Summary *s)
@@ -561,6 +571,21 @@ cell_category (const Summary *s,
 
   if (c == DI_BETHESDA_NILM && suspicion >= DINET_FLAG_THRESHOLD)
     return DI_BETHESDA_ABNORMAL;
+  return c;
+}
+
+/* The category of the AI's call on a cell. A call on an image far from
+ * the size of the model's training images (a field given to a model of
+ * single cells) cannot vouch for NILM: it counts as not determined. */
+static DiBethesda
+ai_category (const Summary *s,
+             const Cell    *cell,
+             const char    *predicted)
+{
+  DiBethesda c = cell_category (s, predicted, cell->suspicion);
+
+  if (c == DI_BETHESDA_NILM && cell->fit != DI_SIZE_FITS)
+    return DI_BETHESDA_UNKNOWN;
   return c;
 }
 
@@ -612,6 +637,8 @@ gather (DiReport *self,
   s->reviewed_counts = g_array_new (FALSE, TRUE, sizeof (int));
   for (int i = 0; s->model != NULL && i < s->model->n_classes; i++)
     class_slot (s, s->model->classes[i]);
+  if (meta (s->model, "data.image_side") != NULL)
+    s->image_side = (int)g_ascii_strtoll (meta (s->model, "data.image_side"), NULL, 10);
 
   for (guint i = 0; i < images->len; i++)
     {
@@ -638,6 +665,17 @@ gather (DiReport *self,
             cell->explanation = di_case_dup_explanation (self->kase, image->id,
                                                          cell->prediction->model_sha256, NULL);
           cell->suspicion = di_case_event_get_abnormal (cell->prediction, s->model);
+          /* a field given to a model of single cells: the call may not apply */
+          if (s->image_side > 0 && image->status == DI_CASE_IMAGE_OK && image->filename != NULL)
+            {
+              dinet_error err = {0};
+              int w = 0, h = 0;
+
+              if (dinet_image_probe (image->filename, NULL, &w, &h, &err) == 0)
+                cell->fit = di_size_fit (s->image_side, w, h);
+              if (cell->fit != DI_SIZE_FITS)
+                s->n_out_of_scope++;
+            }
         }
 
       if (predicted == NULL)
@@ -671,7 +709,7 @@ gather (DiReport *self,
             s->ai_normal++;
           else
             s->ai_unknown++;
-          c = cell_category (s, predicted, cell->suspicion);
+          c = ai_category (s, cell, predicted);
           g_array_append_val (ai_categories, c);
         }
       if (image->label != NULL)
@@ -697,7 +735,7 @@ gather (DiReport *self,
         {
           /* the reviewer's label wins; else the AI's call, flag included */
           DiBethesda c = image->label ? cell_category (s, image->label, -1)
-                                      : cell_category (s, predicted, cell->suspicion);
+                                      : ai_category (s, cell, predicted);
 
           g_array_append_val (case_categories, c);
         }
@@ -956,13 +994,6 @@ key_values (Ctx                *ctx,
       y += MAX (h1, h2) + 4;
     }
   return y - y0;
-}
-
-static const char *
-meta (const DiCaseModel *model,
-      const char        *key)
-{
-  return model && model->metadata ? g_hash_table_lookup (model->metadata, key) : NULL;
 }
 
 static char *
@@ -1371,6 +1402,22 @@ draw_summary_page (DiReport *self,
       y += draw_text (ctx, MARGIN, y, ctx->width - 2 * MARGIN, "Sans Bold 9", warning) + 6;
       set_gray (ctx, 0.0);
     }
+  if (s->n_out_of_scope > 0)
+    {
+      g_autofree char *warning =
+        g_strdup_printf (ngettext ("%u image is far from the size of the images the model was trained on "
+                                   "(about %d pixels a side): its AI call may not apply, and cannot make "
+                                   "the case NILM. Use a model trained on such images, or review it.",
+                                   "%u images are far from the size of the images the model was trained on "
+                                   "(about %d pixels a side): their AI calls may not apply, and cannot make "
+                                   "the case NILM. Use a model trained on such images, or review them.",
+                                   s->n_out_of_scope),
+                         s->n_out_of_scope, s->image_side);
+
+      cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);
+      y += draw_text (ctx, MARGIN, y, ctx->width - 2 * MARGIN, "Sans Bold 9", warning) + 6;
+      set_gray (ctx, 0.0);
+    }
   if (s->n_undetermined > 0)
     {
       g_autofree char *warning = g_strdup_printf (ngettext ("%u image was neither classified nor reviewed "
@@ -1706,6 +1753,15 @@ draw_cell (DiReport          *self,
                              line) + 4;
           }
       }
+      if (cell->fit != DI_SIZE_FITS)
+        {
+          cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);
+          ry += draw_text (ctx, x_right, ry, right_w, "Sans Bold 8",
+                           cell->fit == DI_SIZE_LARGER
+                             ? _("Much larger than the model’s training images: the call may not apply")
+                             : _("Much smaller than the model’s training images: the call may not apply")) + 4;
+          set_gray (ctx, 0.0);
+        }
 
       /* most probable first, as the viewer's side panel lists them */
       for (int r = 0; order != NULL && r < pred->n_classes; r++)

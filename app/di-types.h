@@ -113,4 +113,23 @@ const char *di_class_get_short_title (const char *class_name);
 /* A probability as a percentage ("64.9%"), never rounded to 0 or 100. */
 char       *di_format_probability (double p, const char *space);
 
+/**
+ * DiSizeFit:
+ * @DI_SIZE_FITS: the image is in the range of the model's training images
+ *   (or the model does not record their size)
+ * @DI_SIZE_LARGER: much larger (a field given to a model of single cells)
+ * @DI_SIZE_SMALLER: much smaller
+ *
+ * How an image's size compares with the images a model was trained on
+ * (metadata "data.image_side"): its AI call may not apply when it does not fit.
+ */
+typedef enum
+{
+  DI_SIZE_FITS,
+  DI_SIZE_LARGER,
+  DI_SIZE_SMALLER,
+} DiSizeFit;
+
+DiSizeFit   di_size_fit           (int image_side, int width, int height);
+
 G_END_DECLS

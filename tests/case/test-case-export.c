@@ -694,6 +694,74 @@ check_incomplete_case (const char *dir,
     }
 }
 
+/* A field given to a model of single cells: the report says its AI call
+ * may not apply, on the image's entry and in the summary, and that call
+ * cannot make the case NILM. */
+static void
+check_out_of_scope (const char *dir,
+                    const char *model)
+{
+  g_autofree char *folder = g_build_filename (dir, "scope", NULL);
+  g_autofree char *cell = g_build_filename (folder, "cell.png", NULL);
+  g_autofree char *field = g_build_filename (folder, "field.png", NULL);
+  g_autofree char *scoped = g_build_filename (dir, "scoped.safetensors", NULL);
+  g_autofree char *case_path = g_build_filename (dir, "scope.dicase", NULL);
+  g_autofree char *pdf = g_build_filename (dir, "scope.pdf", NULL);
+  g_autofree char *text = NULL;
+  dinet_error err = {0};
+  dinet_net *net = dinet_net_load (model, &err);
+  int rc;
+
+  /* the model says its training images were about 40 pixels a side */
+  CHECK (net != NULL && dinet_net_set_meta (net, "data.image_side", "40", &err) == 0 &&
+         dinet_net_save (net, scoped, DINET_DTYPE_F32, &err) == 0, "scoped model: %s", err.message);
+  dinet_net_free (net);
+  g_mkdir_with_parents (folder, 0755);
+  ct_make_cell (cell, 48, 40, 5);
+  ct_make_cell (field, 400, 300, 6);
+  {
+    const char *args[] = { "--case", case_path, "--model", scoped, "--threads", "2",
+                           "--export-report", pdf, folder, NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *errs = NULL;
+
+    rc = run_batch (args, &out, &errs);
+    CHECK (rc == 0, "scope run exit %d: %s", rc, errs);
+    /* each line names its image; only the field's says it may not apply */
+    {
+      g_auto(GStrv) lines = g_strsplit (out ? out : "", "\n", -1);
+      guint seen = 0;
+
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (g_str_has_prefix (lines[i], "field.png: ") || g_str_has_prefix (lines[i], "cell.png: "))
+          {
+            gboolean field_line = g_str_has_prefix (lines[i], "field.png: ");
+
+            seen++;
+            CHECK ((strstr (lines[i], "much larger than the model’s training images") != NULL) == field_line,
+                   "only the field's call is said not to apply: %s", lines[i]);
+          }
+      CHECK (seen == 2, "both calls printed: %s", out);
+    }
+  }
+  if (!have_program ("pdftotext"))
+    return;
+  {
+    const char *argv[] = { "pdftotext", pdf, "-", NULL };
+    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
+  }
+  for (char *c = text; c != NULL && *c; c++)
+    if (*c == '\n')
+      *c = ' ';
+  if (text == NULL)
+    return;
+  CHECK (strstr (text, "1 image is far from the size of the images the model was trained on (about 40 pixels") != NULL,
+         "the summary counts the field: %s", text);
+  CHECK (strstr (text, "Much larger than the model’s training images") != NULL, "the field's entry says so");
+  CHECK (strstr (text, "Much smaller") == NULL, "the cell fits");
+  CHECK (strstr (text, "From the AI calls only NILM") == NULL, "no NILM from a call that may not apply");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -750,6 +818,7 @@ main (int   argc,
 
   check_batch_views (dir, model, imgdir, names, G_N_ELEMENTS (names));
   check_incomplete_case (dir, model);
+  check_out_of_scope (dir, model);
 
   /* 2. Again, as a separate process without a display: nothing to do. */
   {
