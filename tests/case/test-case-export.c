@@ -527,6 +527,25 @@ check_batch_views (const char *dir,
   (void)names;
 }
 
+/* The report's words on one line, whatever the layout wrapped; NULL
+ * without pdftotext. */
+static char *
+report_words (const char *pdf)
+{
+  g_autofree char *text = NULL;
+
+  if (!have_program ("pdftotext"))
+    return NULL;
+  {
+    const char *argv[] = { "pdftotext", pdf, "-", NULL };
+    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
+  }
+  for (char *c = text; c != NULL && *c; c++)
+    if (*c == '\n')
+      *c = ' ';
+  return g_steal_pointer (&text);
+}
+
 /* An image nobody could classify or review leaves the case "Not
  * determined", never NILM, and the title page says the case is incomplete. */
 /* Reviews the readable cell as @label, exports the report (and the CSV),
@@ -557,17 +576,7 @@ review_and_report (const char *case_path,
     rc = di_batch_run (G_N_ELEMENTS (args) - 1, (char **)args);
     CHECK (rc == 0, "report run exit %d", rc);
   }
-  if (!have_program ("pdftotext"))
-    return NULL;
-  {
-    const char *argv[] = { "pdftotext", pdf, "-", NULL };
-    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
-  }
-  /* one line of words, whatever the layout wrapped */
-  for (char *c = text; c != NULL && *c; c++)
-    if (*c == '\n')
-      *c = ' ';
-  return g_steal_pointer (&text);
+  return report_words (pdf);
 }
 
 static void
@@ -744,15 +753,7 @@ check_out_of_scope (const char *dir,
       CHECK (seen == 2, "both calls printed: %s", out);
     }
   }
-  if (!have_program ("pdftotext"))
-    return;
-  {
-    const char *argv[] = { "pdftotext", pdf, "-", NULL };
-    CHECK (ct_run (argv, &text) == 0 && text != NULL, "pdftotext");
-  }
-  for (char *c = text; c != NULL && *c; c++)
-    if (*c == '\n')
-      *c = ' ';
+  text = report_words (pdf);
   if (text == NULL)
     return;
   CHECK (strstr (text, "1 image is far from the size of the images the model was trained on (about 40 pixels") != NULL,
