@@ -398,6 +398,11 @@ di_export_dup_unreadable_reason (const DiCaseImage *image)
       dinet_image_free (img);
       return NULL;
     }
+  /* the engine's message starts with the file's path, which the report's
+   * entry and the CSV row name already: the reason alone */
+  if (g_str_has_prefix (err.message, image->filename) &&
+      g_str_has_prefix (err.message + strlen (image->filename), ": "))
+    return g_strdup (err.message + strlen (image->filename) + 2);
   return g_strdup (err.message);
 }
 

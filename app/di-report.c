@@ -1537,7 +1537,8 @@ placeholder (Ctx        *ctx,
   cairo_set_source_rgb (ctx->cr, 0.93, 0.93, 0.93);
   cairo_fill (ctx->cr);
   set_gray (ctx, 0.45);
-  draw_text_full (ctx, x + 8, y + THUMB / 2 - 12, THUMB - 16, "Sans 8.5", text, FALSE, PANGO_ALIGN_CENTER, 3);
+  /* up to six lines: a loader's reason ("image is 100000 x 100000 = …") whole */
+  draw_text_full (ctx, x + 8, y + THUMB / 2 - 36, THUMB - 16, "Sans 8.5", text, FALSE, PANGO_ALIGN_CENTER, 6);
   set_gray (ctx, 0.0);
 }
 
