@@ -71,6 +71,7 @@ struct _DiWindow
   char *message;
   gboolean message_is_size_notice; /* the banner shows the size notice */
   gboolean message_is_scan_notice; /* ... or the field scan's tile-size notice */
+  gboolean message_is_open_notice; /* ... or what opening found (kept over the size notice) */
 
   /* The review case */
   DiCase *kase;

@@ -95,6 +95,7 @@ di_window_show_message (DiWindow   *self,
   self->message = g_strdup (message);
   self->message_is_size_notice = FALSE;
   self->message_is_scan_notice = FALSE;
+  self->message_is_open_notice = FALSE;
   /* Any other message ends Forget Region's offer to undo. */
   _di_window_field_clear_forgotten (self);
 
@@ -480,6 +481,8 @@ update_size_notice (DiWindow *self)
   DiModelInfo *model = _di_window_current_model (self);
   g_autofree char *notice = NULL;
 
+  if (self->message_is_open_notice)
+    return;
   if (model != NULL && self->current != NULL && self->current_image != NULL)
     notice = di_model_info_dup_size_notice (model, di_item_get_display_name (self->current),
                                             di_image_get_width (self->current_image),
@@ -1242,6 +1245,28 @@ collect_cb (GObject      *object,
 
       di_window_show_message (self, TRUE, text);
     }
+  else if (data->model_sha256 != NULL && result->models != NULL &&
+           g_hash_table_size (result->models) > 0 &&
+           !g_hash_table_contains (result->models, data->model_sha256) &&
+           _di_window_current_model (self) != NULL)
+    {
+      /* A case reviewed under another model: its images are classified
+       * again with this one, and its report is this one's. */
+      GHashTableIter iter;
+      DiCaseModel *earlier = NULL;
+      g_autofree char *text = NULL;
+
+      g_hash_table_iter_init (&iter, result->models);
+      g_hash_table_iter_next (&iter, NULL, (gpointer *)&earlier);
+      /* TRANSLATORS: the first %s is the model the case was classified with
+       * (a file name), the second the loaded model's name */
+      text = g_strdup_printf (_("This case was classified with %s; the loaded model, %s, classifies its "
+                                "images again. Both models’ calls stay in the case; reviews are kept."),
+                              earlier->name, di_model_info_get_name (_di_window_current_model (self)));
+      di_window_show_message (self, FALSE, text);
+    }
+  /* what opening found stays over the size notice of the image shown */
+  self->message_is_open_notice = self->message != NULL;
 
   g_hash_table_remove_all (self->items_by_id);
   items = g_ptr_array_new_with_free_func (g_object_unref);

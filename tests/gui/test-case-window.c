@@ -788,6 +788,44 @@ test_unreadable_takes_no_class (void)
   wait_idle ();
 }
 
+static gboolean
+model_is (gpointer data)
+{
+  DiModelInfo *model = di_engine_get_model_info (di_window_get_engine (fx.window));
+
+  return model != NULL && g_strcmp0 (di_model_info_get_path (model), data) == 0;
+}
+
+/* A case classified with one model, opened with another: the window says
+ * so (its images are classified again), and the notice is not replaced
+ * by the image's size notice. */
+static void
+test_other_model_said (void)
+{
+  g_autofree char *sub = g_build_filename (fx.dir, "model2", NULL);
+  g_autofree char *model2 = NULL;
+  g_autoptr(GError) error = NULL;
+  GSettings *settings = di_application_get_settings (fx.app);
+
+  g_mkdir (sub, 0755);
+  model2 = di_fixture_make_model (sub, DINET_ARCH_CBAM_RESNET50, INPUT_SIZE, 23, &error);
+  g_assert_no_error (error);
+  g_settings_set_string (settings, "default-model", model2);
+  g_assert_true (wait_for (model_is, model2, 60000));
+
+  gtk_window_destroy (GTK_WINDOW (fx.window));
+  spin (50);
+  new_window ();
+  open_path (fx.cells);
+  g_assert_true (wait_for (items_loaded, GUINT_TO_POINTER (N_CELLS), 60000));
+  wait_idle ();
+  g_assert_true (has_message ("This case was classified with"));
+
+  g_settings_set_string (settings, "default-model", fx.model);
+  g_assert_true (wait_for (model_is, fx.model, 60000));
+  wait_idle ();
+}
+
 static void
 make_fixtures (void)
 {
@@ -849,6 +887,7 @@ main (int   argc,
   g_test_add_func ("/case-window/class-folders-start-at-gallery-top", test_class_folders_start_at_gallery_top);
   g_test_add_func ("/case-window/note-while-opening", test_note_while_opening);
   g_test_add_func ("/case-window/unreadable-takes-no-class", test_unreadable_takes_no_class);
+  g_test_add_func ("/case-window/other-model-said", test_other_model_said);
 
   ret = g_test_run ();
 
