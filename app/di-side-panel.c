@@ -1472,6 +1472,12 @@ di_side_panel_set_faithfulness (DiSidePanel        *self,
     text = g_strdup (_("Faithfulness: measuring…"));
   else if (state == DI_FAITHFULNESS_KNOWN && (isnan (deletion) || isnan (insertion)))
     text = g_strdup (_("Faithfulness: not measured, the map has no positive evidence"));
+  else if (state == DI_FAITHFULNESS_KNOWN && insertion - deletion < 0.05)
+    /* TRANSLATORS: as below, for a map whose two figures are close: removing
+     * and adding its pixels first changes the score as much */
+    text = g_strdup_printf (_("Faithfulness: deletion AUC %.2f, insertion AUC %.2f — about equal: the map "
+                              "does not single out what the network used"),
+                            deletion, insertion);
   else if (state == DI_FAITHFULNESS_KNOWN)
     /* TRANSLATORS: deletion and insertion AUC of the heat map, numbers in 0..1 */
     text = g_strdup_printf (_("Faithfulness: deletion AUC %.2f (lower is better), insertion AUC %.2f (higher is better)"),

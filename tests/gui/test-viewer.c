@@ -614,6 +614,17 @@ test_every_method (void)
         g_assert_nonnull (strstr (faith, "no positive evidence"));
     }
 
+  /* Two close figures are read for the user: the map does not single out
+   * the evidence (a user trial saw 0.68 and 0.68 without a word). */
+  {
+    g_autoptr(GtkWidget) lone = g_object_ref_sink (di_side_panel_new ());
+
+    di_side_panel_set_faithfulness (DI_SIDE_PANEL (lone), DI_FAITHFULNESS_KNOWN, 0.676, 0.679);
+    g_assert_nonnull (strstr (di_side_panel_get_faithfulness_text (DI_SIDE_PANEL (lone)), "about equal"));
+    di_side_panel_set_faithfulness (DI_SIDE_PANEL (lone), DI_FAITHFULNESS_KNOWN, 0.2, 0.8);
+    g_assert_nonnull (strstr (di_side_panel_get_faithfulness_text (DI_SIDE_PANEL (lone)), "lower is better"));
+  }
+
   di_side_panel_set_method (panel, DI_EXPLAIN_GRADCAM);
   g_assert_false (g_str_has_prefix (di_side_panel_get_method_note (panel), "Caution:"));
   di_side_panel_set_target (panel, -1);
