@@ -64,6 +64,14 @@ struct _DiCase
   int schema_version;
   guint can_undo : 1;
   guint can_redo : 1;
+
+  /* Whose steps undo may take back: rows this connection wrote, and rows
+   * older than its opening (from earlier sessions); not another window's
+   * or process's written since. */
+  gint64 opened_at_review;   /* the newest review row at opening */
+  gint64 pending_review;     /* written, not committed yet */
+  GHashTable *own_reviews;   /* gint64* review row ids, committed */
+  gint64 data_version;       /* PRAGMA data_version last seen */
 };
 
 G_DEFINE_FINAL_TYPE (DiCase, di_case, G_TYPE_OBJECT)
@@ -459,6 +467,7 @@ exec (DiCase      *self,
 static void
 rollback (DiCase *self)
 {
+  self->pending_review = 0;
   if (!sqlite3_get_autocommit (self->db))
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -943,16 +952,34 @@ migrate (DiCase  *self,
 
 /* ---- Undo and redo stacks, replayed from the reviews table ---------- */
 
+/* A step of the undo or redo stack: the edit row it is about, and the row
+ * that put it there (the edit itself, or the undo / redo row). */
+typedef struct
+{
+  gint64 target;
+  gint64 by;
+} StackStep;
+
 static void
 stack_remove (GArray *stack,
               gint64  id)
 {
   for (guint i = stack->len; i > 0; i--)
-    if (g_array_index (stack, gint64, i - 1) == id)
+    if (g_array_index (stack, StackStep, i - 1).target == id)
       {
         g_array_remove_index (stack, i - 1);
         return;
       }
+}
+
+static void
+stack_push (GArray *stack,
+            gint64  target,
+            gint64  by)
+{
+  StackStep step = { target, by };
+
+  g_array_append_val (stack, step);
 }
 
 static gboolean
@@ -979,16 +1006,16 @@ replay_stacks (DiCase  *self,
       if (g_strcmp0 (kind, "undo") == 0)
         {
           stack_remove (undo, target);
-          g_array_append_val (redo, target);
+          stack_push (redo, target, id);
         }
       else if (g_strcmp0 (kind, "redo") == 0)
         {
           stack_remove (redo, target);
-          g_array_append_val (undo, target);
+          stack_push (undo, target, id);
         }
       else
         {
-          g_array_append_val (undo, id);
+          stack_push (undo, id, id);
           g_array_set_size (redo, 0);
         }
     }
@@ -1001,8 +1028,8 @@ replay_stacks (DiCase  *self,
 static void
 update_undo_state (DiCase *self)
 {
-  g_autoptr(GArray) undo = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GArray) redo = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) undo = g_array_new (FALSE, FALSE, sizeof (StackStep));
+  g_autoptr(GArray) redo = g_array_new (FALSE, FALSE, sizeof (StackStep));
   g_autoptr(GError) error = NULL;
   gboolean can_undo = FALSE, can_redo = FALSE;
 
@@ -1050,6 +1077,7 @@ di_case_finalize (GObject *object)
 
   g_clear_pointer (&self->filename, g_free);
   g_clear_pointer (&self->folder, g_free);
+  g_clear_pointer (&self->own_reviews, g_hash_table_unref);
 
   G_OBJECT_CLASS (di_case_parent_class)->finalize (object);
 }
@@ -1135,6 +1163,7 @@ static void
 di_case_init (DiCase *self)
 {
   self->states = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, image_state_free);
+  self->own_reviews = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 /* ---- Opening -------------------------------------------------------- */
@@ -1367,6 +1396,8 @@ di_case_open (const char  *filename,
     return NULL;
   self->schema_version = DI_CASE_SCHEMA_VERSION;
 
+  self->opened_at_review = query_int (self, "SELECT coalesce(max(id), 0) FROM reviews", 0, NULL);
+  self->data_version = query_int (self, "PRAGMA data_version", 0, NULL);
   di_case_verify_images (self, FALSE, NULL);
   update_undo_state (self);
 
@@ -2241,6 +2272,7 @@ insert_review (DiCase             *self,
     sqlite3_bind_null (stmt, 9);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot save the review"));
+  self->pending_review = sqlite3_last_insert_rowid (self->db);
   return TRUE;
 }
 
@@ -2256,6 +2288,9 @@ commit_review (DiCase  *self,
       rollback (self);
       return FALSE;
     }
+  if (self->pending_review > 0)
+    g_hash_table_add (self->own_reviews, g_memdup2 (&self->pending_review, sizeof (gint64)));
+  self->pending_review = 0;
   update_undo_state (self);
   g_signal_emit (self, signals[REVIEW_CHANGED], 0, image_id);
   return TRUE;
@@ -2397,14 +2432,14 @@ undo_redo (DiCase      *self,
            gint64      *image_id_out,
            GError     **error)
 {
-  g_autoptr(GArray) undo_stack = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GArray) redo_stack = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) undo_stack = g_array_new (FALSE, FALSE, sizeof (StackStep));
+  g_autoptr(GArray) redo_stack = g_array_new (FALSE, FALSE, sizeof (StackStep));
   g_autoptr(sqlite3_stmt) stmt = NULL;
   ReviewState current = { NULL, NULL };
   g_autofree char *label = NULL;
   g_autofree char *note = NULL;
   GArray *stack;
-  gint64 target, image_id;
+  gint64 target, by, image_id;
   gboolean ok;
 
   g_return_val_if_fail (DI_IS_CASE (self), FALSE);
@@ -2428,7 +2463,30 @@ undo_redo (DiCase      *self,
         g_set_error_literal (error, DI_CASE_ERROR, DI_CASE_ERROR_NOTHING_TO_UNDO, _("Nothing to undo"));
       goto fail;
     }
-  target = g_array_index (stack, gint64, stack->len - 1);
+  target = g_array_index (stack, StackStep, stack->len - 1).target;
+  by = g_array_index (stack, StackStep, stack->len - 1).by;
+
+  /* Undo takes back this window's steps (and those from before it
+   * opened), never one another window or process made meanwhile. */
+  if (by > self->opened_at_review && !g_hash_table_contains (self->own_reviews, &by))
+    {
+      g_autofree char *who = NULL;
+      g_autoptr(sqlite3_stmt) q = prepare (self, "SELECT reviewer FROM reviews WHERE id = ?", error);
+
+      if (q == NULL)
+        goto fail;
+      sqlite3_bind_int64 (q, 1, by);
+      if (sqlite3_step (q) == SQLITE_ROW)
+        who = column_dup (q, 0);
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_OTHER_WRITER,
+                   /* TRANSLATORS: %s names who made the change, or says "unnamed" */
+                   redo ? _("The latest undone change was undone in another window or program (%s): redo it "
+                            "there, or open the case again to redo it here")
+                        : _("The latest change was made in another window or program (%s): undo it there, "
+                            "or open the case again to undo it here"),
+                   who != NULL && *who ? who : _("unnamed reviewer"));
+      goto fail;
+    }
 
   stmt = prepare (self,
                   "SELECT image_id, label, note, previous_label, previous_note, reviewer "
@@ -2468,6 +2526,31 @@ fail:
   g_clear_pointer (&stmt, sqlite3_finalize);
   rollback (self);
   return FALSE;
+}
+
+/**
+ * di_case_refresh:
+ *
+ * Looks whether another connection (another window, a headless run, another
+ * process) has written to the case since this one last looked, and if so
+ * brings can-undo and can-redo up to date.
+ *
+ * Returns: %TRUE when the case changed under this connection: the caller
+ *   should read back what it shows
+ */
+gboolean
+di_case_refresh (DiCase *self)
+{
+  gint64 version;
+
+  g_return_val_if_fail (DI_IS_CASE (self), FALSE);
+
+  version = query_int (self, "PRAGMA data_version", self->data_version, NULL);
+  if (version == self->data_version)
+    return FALSE;
+  self->data_version = version;
+  update_undo_state (self);
+  return TRUE;
 }
 
 /**

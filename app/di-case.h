@@ -29,6 +29,7 @@ typedef enum {
   DI_CASE_ERROR_NOTHING_TO_UNDO,
   DI_CASE_ERROR_NOTHING_TO_REDO,
   DI_CASE_ERROR_INVALID,
+  DI_CASE_ERROR_OTHER_WRITER,     /* undo/redo of a step another connection made */
 } DiCaseError;
 
 GQuark di_case_error_quark (void);
@@ -295,6 +296,7 @@ gboolean           di_case_set_note             (DiCase                  *self,
                                                  const char              *note,
                                                  const char              *reviewer,
                                                  GError                 **error);
+gboolean           di_case_refresh              (DiCase                  *self);
 gboolean           di_case_undo                 (DiCase                  *self,
                                                  const char              *reviewer,
                                                  gint64                  *image_id,

@@ -1029,6 +1029,35 @@ static const GActionEntry case_actions[] = {
   { "export-to", export_to_action, "(ss)" },
 };
 
+/* The window comes to the front: another window or process may have
+ * written to the case meanwhile; what it shows is read back. */
+static void
+is_active_cb (DiWindow   *self,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  g_autoptr(GPtrArray) images = NULL;
+
+  if (self->disposed || self->kase == NULL || !gtk_window_is_active (GTK_WINDOW (self)) ||
+      !di_case_refresh (self->kase))
+    return;
+
+  /* a note being typed is this window's newest word on its image */
+  _di_window_flush_note (self);
+  images = di_case_dup_images (self->kase);
+  for (guint i = 0; i < images->len; i++)
+    {
+      const DiCaseImage *image = g_ptr_array_index (images, i);
+      DiItem *item = item_for_id (self, image->id);
+
+      if (item != NULL)
+        _di_window_sync_item (self, item, image);
+    }
+  if (self->current != NULL)
+    _di_window_update_history (self);
+  di_gallery_invalidate (self->gallery);
+}
+
 void
 _di_window_case_init (DiWindow *self)
 {
@@ -1040,6 +1069,7 @@ _di_window_case_init (DiWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), case_actions, G_N_ELEMENTS (case_actions), self);
   update_case_actions (self);
+  g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
 }
 
 /* Saves the pending note and waits for the queued predictions. */

@@ -476,6 +476,42 @@ test_two_writers (const char *dir)
     g_autofree char *note = note_of (a, id);
     CHECK (g_strcmp0 (note, "mitotic figure") == 0, "... the note stays: %s", note);
   }
+
+  /* Each takes back only its own steps (and those from before it opened). */
+  di_case_refresh (a);   /* A catches up with B's note */
+  CHECK (!di_case_refresh (a), "nothing new for A");
+  CHECK (di_case_set_label (a, id, "LSIL", "Dr A", NULL), "A labels");
+  CHECK (di_case_set_label (b, id, "HSIL", "Dr B", NULL), "B labels");
+  CHECK (di_case_refresh (a), "A sees that B wrote");
+  CHECK (!di_case_refresh (a), "... once");
+  CHECK (!di_case_undo (a, "Dr A", NULL, &error) &&
+         g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_OTHER_WRITER) &&
+         strstr (error->message, "Dr B") != NULL, "A cannot undo B's label: %s",
+         error ? error->message : "(undone)");
+  g_clear_error (&error);
+  CHECK_LABEL (b, id, "HSIL");
+  CHECK (di_case_undo (b, "Dr B", NULL, &error), "B undoes its own");
+  CHECK_NO_ERROR (error);
+  g_clear_error (&error);
+  CHECK_LABEL (a, id, "LSIL");
+  CHECK (di_case_undo (a, "Dr A", NULL, &error), "then A undoes its own");
+  CHECK_NO_ERROR (error);
+  g_clear_error (&error);
+  CHECK_LABEL (b, id, NULL);
+  CHECK (di_case_redo (a, "Dr A", NULL, &error), "A redoes its own");
+  CHECK_NO_ERROR (error);
+  g_clear_error (&error);
+  CHECK_LABEL (b, id, "LSIL");
+
+  /* Opened again, the history is the opener's: all of it can be undone. */
+  {
+    g_autoptr(DiCase) c = di_case_open (path, &error);
+
+    CHECK_NO_ERROR (error);
+    CHECK (c != NULL && di_case_undo (c, "Dr C", NULL, &error), "a new opening undoes the latest step");
+    CHECK_NO_ERROR (error);
+    g_clear_error (&error);
+  }
 }
 
 /* A case file the user may not write is refused at opening, with a reason:

@@ -747,6 +747,25 @@ test_note_while_opening (void)
   g_assert_cmpstr (image->label, ==, di_fixture_classes[1]);
   g_assert_cmpstr (image->note, ==, "from the other window");
   wait_idle ();
+
+  /* The other window labels cell-003: coming to the front, this one shows
+   * it, and its undo does not take the other's step back. */
+  item = item_named ("cell-003.png");
+  g_assert_true (di_case_set_label (other, di_item_get_case_id (item), di_fixture_classes[4], "CD", NULL));
+  g_object_notify (G_OBJECT (fx.window), "is-active");
+  if (gtk_window_is_active (GTK_WINDOW (fx.window)))
+    {
+      g_assert_cmpstr (di_item_get_reviewer_label (item), ==, di_fixture_classes[4]);
+      g_assert_cmpstr (di_item_get_reviewer_name (item), ==, "CD");
+    }
+  else
+    g_test_message ("the window is not active here: the refresh on activation is not checked");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.undo", NULL));
+  g_assert_true (has_message ("another window or program (CD)"));
+  g_clear_pointer (&image, di_case_image_free);
+  image = di_case_dup_image (other, di_item_get_case_id (item));
+  g_assert_cmpstr (image->label, ==, di_fixture_classes[4]);
+  wait_idle ();
 }
 
 static gboolean
