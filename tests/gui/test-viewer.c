@@ -53,6 +53,13 @@ static struct
 
 /* ---- Helpers ---------------------------------------------------------------- */
 
+/* The ASan+UBSan run of tools/test.sh: timings are not checked there. */
+static gboolean
+sanitized (void)
+{
+  return g_strcmp0 (g_getenv ("DINET_SANITIZED"), "1") == 0;
+}
+
 static gboolean
 model_is (gpointer data)
 {
@@ -740,7 +747,10 @@ test_first_heatmap_time (void)
                   "issue target 250 ms + one forward = %.0f ms: %s",
                   app_ms[1], app_ms[0], app_ms[2], direct_ms[1], forward_ms[1],
                   250 + forward_ms[1], app_ms[1] <= 250 + forward_ms[1] ? "met" : "NOT met here");
-  g_assert_cmpfloat (app_ms[1], <=, direct_ms[1] + 250);
+  /* Under the sanitizers the app's code runs instrumented and the engine's
+   * libraries do not: the figures are logged, not compared. */
+  if (!sanitized ())
+    g_assert_cmpfloat (app_ms[1], <=, direct_ms[1] + 250);
 }
 
 /* A training set's layout (FOLDER/CLASS/IMAGE) opens with every image;
@@ -1384,12 +1394,16 @@ test_batch_responsive_then_cancel (void)
                   loop.schedstat ? "" : " (no schedstat)", loop.max_gap / 1000.0,
                   frames.max_gap / 1000.0, frames.ticks);
   g_assert_cmpuint (loop.ticks, >, 10);
-  /* The app never keeps the main loop busy, nor blocked, past the limit. */
-  g_assert_cmpfloat (loop.max_busy / 1000.0, <, limit);
-  g_assert_cmpfloat (loop.max_sleep / 1000.0, <, limit);
-  /* Wall clock: a loaded machine preempts any process; only a gross stall
-   * fails here. */
-  g_assert_cmpfloat (loop.max_gap / 1000.0, <, 20 * limit);
+  /* The app never keeps the main loop busy, nor blocked, past the limit
+   * (not timed under the sanitizers). */
+  if (!sanitized ())
+    {
+      g_assert_cmpfloat (loop.max_busy / 1000.0, <, limit);
+      g_assert_cmpfloat (loop.max_sleep / 1000.0, <, limit);
+      /* Wall clock: a loaded machine preempts any process; only a gross
+       * stall fails here. */
+      g_assert_cmpfloat (loop.max_gap / 1000.0, <, 20 * limit);
+    }
   g_assert_nonnull (strstr (di_window_get_progress_text (fx.window), "of 50"));
 
   /* Cancel stops the batch within an image. */
