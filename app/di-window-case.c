@@ -804,7 +804,15 @@ relabel_action (GSimpleAction *action,
     }
 
   reviewer = dup_reviewer (self);
-  if (reviewer == NULL && !self->told_unnamed && self->kase != NULL)
+  /* With a region on screen the key still labels the image: say so, once */
+  if (label != NULL && self->region != NULL && !self->told_region_label)
+    {
+      self->told_region_label = TRUE;
+      di_window_show_message (self, FALSE,
+                              _("The class is the whole image’s. A region keeps the AI’s class; "
+                                "the report lists it beside the image."));
+    }
+  else if (reviewer == NULL && !self->told_unnamed && self->kase != NULL)
     {
       self->told_unnamed = TRUE;
       di_window_show_message (self, FALSE,

@@ -113,6 +113,7 @@ struct _DiWindow
   DiCaseRegion *forgotten_region;    /* ... and what was removed from it */
   gboolean told_region_saved;        /* the first saved region said so */
   gboolean told_unnamed;             /* the first unnamed review said so */
+  gboolean told_region_label;        /* a key with a region on screen said whose class it is */
 };
 
 static inline DiModelInfo *

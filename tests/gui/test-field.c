@@ -294,6 +294,14 @@ test_region (void)
   di_side_panel_set_method (panel, DI_EXPLAIN_GRADCAM);
   g_assert_true (wait_for (region_classified, NULL, 60000));
 
+  /* A class key with the region on screen labels the image, and says so. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.relabel", "i", 2));
+  g_assert_cmpstr (di_item_get_reviewer_label (di_window_get_current_item (fx.window)), ==, di_fixture_classes[2]);
+  g_assert_nonnull (di_window_get_message (fx.window));
+  g_assert_nonnull (strstr (di_window_get_message (fx.window), "whole image"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.relabel", "i", -1));
+  di_window_show_message (fx.window, FALSE, NULL);
+
   /* Back to the whole image. */
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.whole-image", NULL);
   g_assert_null (di_window_get_region (fx.window));
