@@ -535,6 +535,8 @@ meta (const DiCaseModel *model,
   return model && model->metadata ? g_hash_table_lookup (model->metadata, key) : NULL;
 }
 
+#define KAPPA_MIN_IMAGES 10
+
 static void
 summary_clear (Summary *s)
 {
@@ -785,9 +787,11 @@ gather (DiReport *self,
     }
   s->reviewers = g_string_free (g_steal_pointer (&reviewer_list), FALSE);
 
-  /* Cohen's kappa between the AI and the reviewer over compared cells. */
+  /* Cohen's kappa between the AI and the reviewer over compared cells;
+   * over fewer than KAPPA_MIN_IMAGES it is noise (a trial saw −0.12 over
+   * three), so the report leaves it out. */
   s->kappa = NAN;
-  if (s->n_compared > 0)
+  if (s->n_compared >= KAPPA_MIN_IMAGES)
     {
       g_autoptr(GArray) ai = g_array_new (FALSE, TRUE, sizeof (int));
       g_autoptr(GArray) rv = g_array_new (FALSE, TRUE, sizeof (int));
