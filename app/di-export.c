@@ -537,9 +537,28 @@ pack_name (const char  *dir,
   return g_strdup_printf ("%s-%.8s%s", stem, sha256, dot ? dot : "");
 }
 
+/* Removes a pack's copy named by an earlier labels.csv row, if it is
+ * inside the pack and still the file of that SHA-256. */
+static void
+remove_pack_copy (const char *folder,
+                  const char *rel,
+                  const char *sha256)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *digest = NULL;
+
+  if (g_path_is_absolute (rel) || strstr (rel, "..") != NULL)
+    return;
+  path = g_build_filename (folder, rel, NULL);
+  digest = di_case_compute_sha256 (path, NULL, NULL);
+  if (digest != NULL && g_strcmp0 (digest, sha256) == 0)
+    g_unlink (path);
+}
+
 /**
  * di_export_pack:
- * @folder: the pack; created if needed; an existing pack is added to
+ * @folder: the pack; created if needed; an existing pack is added to (this
+ *   case's earlier rows and copies are replaced by its current labels)
  * @n_copied: (out) (optional): images written
  * @n_skipped: (out) (optional): reviewed images left out because they are
  *   missing or changed since they were labelled
@@ -560,6 +579,7 @@ di_export_pack (DiCase      *kase,
   g_autofree char *existing = NULL;
   g_autofree char *source = NULL;
   g_autoptr(GHashTable) files = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) case_images = g_hash_table_new (g_str_hash, g_str_equal);  /* SHA-256 */
   g_autoptr(GString) s = g_string_new ("file,class,source_case,reviewer,sha256\r\n");
   guint copied = 0, skipped = 0;
 
@@ -576,8 +596,19 @@ di_export_pack (DiCase      *kase,
 
   source = g_path_get_basename (di_case_get_filename (kase));
   labels_path = g_build_filename (folder, "labels.csv", NULL);
+  images = di_case_dup_images (kase);
+  for (guint i = 0; i < images->len; i++)
+    {
+      DiCaseImage *image = g_ptr_array_index (images, i);
 
-  /* Keep the rows of earlier exports (other cases) into this pack. */
+      if (image->sha256 != NULL)
+        g_hash_table_add (case_images, image->sha256);
+    }
+
+  /* Keep the rows of earlier exports (other cases) into this pack. This
+   * case's earlier rows go, with their copies: an image relabelled since
+   * is written again under its new class, one whose label was cleared not
+   * at all (it must not train as its old class). */
   if (g_file_get_contents (labels_path, &existing, NULL, NULL))
     {
       rows = di_export_parse_csv (existing);
@@ -588,6 +619,11 @@ di_export_pack (DiCase      *kase,
 
           if (n == 0 || *row[0] == '\0')
             continue;
+          if (n >= 5 && g_strcmp0 (row[2], source) == 0 && g_hash_table_contains (case_images, row[4]))
+            {
+              remove_pack_copy (folder, row[0], row[4]);
+              continue;
+            }
           for (guint k = 0; k < 5; k++)
             {
               di_export_append_csv_field (s, k < n ? row[k] : NULL);
@@ -597,7 +633,6 @@ di_export_pack (DiCase      *kase,
         }
     }
 
-  images = di_case_dup_images (kase);
   for (guint i = 0; i < images->len; i++)
     {
       DiCaseImage *image = g_ptr_array_index (images, i);

@@ -902,6 +902,76 @@ main (int   argc,
     CHECK (copied == 3 && skipped == 0, "copied %u skipped %u", copied, skipped);
   }
 
+  /* Relabelled since the last export: the image is in the pack once, under
+   * its new class; its old copy and row are gone. Cleared: not at all. */
+  {
+    g_autoptr(GPtrArray) imgs = di_case_dup_images (kase);
+    g_autofree char *labels = g_build_filename (pack, "labels.csv", NULL);
+    DiCaseImage *first = NULL;
+    g_autofree char *old_label = NULL;
+    g_autofree char *old_note = NULL;
+    const char *new_label;
+
+    for (guint i = 0; i < imgs->len && first == NULL; i++)
+      if (((DiCaseImage *)g_ptr_array_index (imgs, i))->label != NULL)
+        first = g_ptr_array_index (imgs, i);
+    CHECK (first != NULL, "a labelled image");
+    if (first != NULL)
+      {
+        g_autofree char *text = NULL;
+        g_autofree char *old_dir = NULL;
+        g_autoptr(GPtrArray) rows = NULL;
+        guint with_sha = 0;
+        const char *new_class = NULL;
+
+        old_label = g_strdup (first->label);
+        old_note = g_strdup (first->note);
+        new_label = g_strcmp0 (old_label, "c") == 0 ? "a" : "c";
+        old_dir = g_build_filename (pack, old_label, NULL);
+        CHECK (di_case_set_label (kase, first->id, new_label, "Dr Test", NULL), "relabel for the pack");
+        CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack after a relabel");
+        CHECK_NO_ERROR (error);
+        g_file_get_contents (labels, &text, NULL, NULL);
+        rows = di_export_parse_csv (text ? text : "");
+        for (guint r = 1; r < rows->len; r++)
+          {
+            char **row = g_ptr_array_index (rows, r);
+
+            if (g_strv_length (row) >= 5 && g_strcmp0 (row[4], first->sha256) == 0)
+              {
+                with_sha++;
+                new_class = g_intern_string (row[1]);
+              }
+          }
+        CHECK (with_sha == 1 && g_strcmp0 (new_class, new_label) == 0,
+               "one row for the relabelled image (%u), class %s", with_sha, new_class);
+        {
+          g_autoptr(GDir) d = g_dir_open (old_dir, 0, NULL);
+          const char *f;
+          gboolean stale = FALSE;
+
+          while (d != NULL && (f = g_dir_read_name (d)) != NULL)
+            {
+              g_autofree char *p = g_build_filename (old_dir, f, NULL);
+              g_autofree char *sha = di_case_compute_sha256 (p, NULL, NULL);
+
+              stale |= g_strcmp0 (sha, first->sha256) == 0;
+            }
+          CHECK (!stale, "the old class folder no longer holds the image");
+        }
+
+        CHECK (di_case_set_label (kase, first->id, NULL, "Dr Test", NULL), "label cleared");
+        CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack after clearing");
+        g_clear_pointer (&text, g_free);
+        g_file_get_contents (labels, &text, NULL, NULL);
+        CHECK (text != NULL && strstr (text, first->sha256) == NULL, "a cleared label leaves the pack");
+
+        /* back as it was, for what follows */
+        CHECK (di_case_relabel (kase, first->id, old_label, old_note, "Dr Test", NULL), "label restored");
+        CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack restored");
+      }
+  }
+
   /* Letter paper, in-process, through the API. */
   {
     g_autoptr(DiReport) report = di_report_new (kase);
