@@ -19,8 +19,8 @@
  *
  * Retraining pack: reviewed images copied as FOLDER/CLASS/FILE (the
  * ImageFolder layout `dinet train --data FOLDER` reads) and FOLDER/labels.csv
- * with file,class,source_case,reviewer,sha256. Exporting several cases into
- * one folder merges them.
+ * with file,class,source_case,reviewer,sha256 (source_case: the case file's
+ * path). Exporting several cases into one folder merges them.
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -555,16 +555,36 @@ remove_pack_copy (const char *folder,
     g_unlink (path);
 }
 
+/* A labels.csv row, as the pack writes it. */
+static void
+append_pack_row (GString    *s,
+                 const char *rel,
+                 const char *label,
+                 const char *source,
+                 const char *reviewer,
+                 const char *sha256)
+{
+  const char *fields[] = { rel, label, source, reviewer, sha256 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (fields); k++)
+    {
+      di_export_append_csv_field (s, fields[k]);
+      g_string_append (s, k + 1 < G_N_ELEMENTS (fields) ? "," : "\r\n");
+    }
+}
+
 /**
  * di_export_pack:
  * @folder: the pack; created if needed; an existing pack is added to (this
- *   case's earlier rows and copies are replaced by its current labels)
+ *   case's earlier rows, and copies no other row names, are replaced by its
+ *   current labels)
  * @n_copied: (out) (optional): images written
  * @n_skipped: (out) (optional): reviewed images left out because they are
  *   missing or changed since they were labelled
  *
  * Copies the reviewed images as FOLDER/LABEL/FILE and writes
- * FOLDER/labels.csv (file,class,source_case,reviewer,sha256).
+ * FOLDER/labels.csv (file,class,source_case,reviewer,sha256); source_case
+ * is the case file's path.
  */
 gboolean
 di_export_pack (DiCase      *kase,
@@ -575,11 +595,13 @@ di_export_pack (DiCase      *kase,
 {
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GPtrArray) dropped = g_ptr_array_new ();                            /* char **row */
   g_autofree char *labels_path = NULL;
   g_autofree char *existing = NULL;
-  g_autofree char *source = NULL;
-  g_autoptr(GHashTable) files = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GHashTable) case_images = g_hash_table_new (g_str_hash, g_str_equal);  /* SHA-256 */
+  const char *source;
+  g_autoptr(GHashTable) decided = g_hash_table_new (g_str_hash, g_str_equal);   /* SHA-256 */
+  g_autoptr(GHashTable) listed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL); /* rel */
+  g_autoptr(GHashTable) rows_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL); /* rel\nsource */
   g_autoptr(GString) s = g_string_new ("file,class,source_case,reviewer,sha256\r\n");
   guint copied = 0, skipped = 0;
 
@@ -594,21 +616,25 @@ di_export_pack (DiCase      *kase,
       return FALSE;
     }
 
-  source = g_path_get_basename (di_case_get_filename (kase));
+  /* The case's path: folder cases all have the same file name. */
+  source = di_case_get_filename (kase);
   labels_path = g_build_filename (folder, "labels.csv", NULL);
+
+  /* The images whose place in the pack this export decides: those there
+   * now, labelled or not. A missing or changed one keeps its earlier row
+   * and copy (the pack may hold its only good copy). */
   images = di_case_dup_images (kase);
   for (guint i = 0; i < images->len; i++)
     {
       DiCaseImage *image = g_ptr_array_index (images, i);
 
-      if (image->sha256 != NULL)
-        g_hash_table_add (case_images, image->sha256);
+      if (image->sha256 != NULL && image->status == DI_CASE_IMAGE_OK && image->filename != NULL)
+        g_hash_table_add (decided, image->sha256);
     }
 
-  /* Keep the rows of earlier exports (other cases) into this pack. This
-   * case's earlier rows go, with their copies: an image relabelled since
-   * is written again under its new class, one whose label was cleared not
-   * at all (it must not train as its old class). */
+  /* Earlier rows stay, but this case's rows of the images decided now:
+   * a relabelled image is written again under its new class, one whose
+   * label was cleared not at all (it must not train as its old class). */
   if (g_file_get_contents (labels_path, &existing, NULL, NULL))
     {
       rows = di_export_parse_csv (existing);
@@ -619,17 +645,15 @@ di_export_pack (DiCase      *kase,
 
           if (n == 0 || *row[0] == '\0')
             continue;
-          if (n >= 5 && g_strcmp0 (row[2], source) == 0 && g_hash_table_contains (case_images, row[4]))
+          if (n >= 5 && g_strcmp0 (row[2], source) == 0 && g_hash_table_contains (decided, row[4]))
             {
-              remove_pack_copy (folder, row[0], row[4]);
+              g_ptr_array_add (dropped, row);
               continue;
             }
-          for (guint k = 0; k < 5; k++)
-            {
-              di_export_append_csv_field (s, k < n ? row[k] : NULL);
-              g_string_append (s, k < 4 ? "," : "\r\n");
-            }
-          g_hash_table_add (files, row[0]);
+          append_pack_row (s, row[0], n > 1 ? row[1] : NULL, n > 2 ? row[2] : NULL,
+                           n > 3 ? row[3] : NULL, n > 4 ? row[4] : NULL);
+          g_hash_table_add (listed, g_strdup (row[0]));
+          g_hash_table_add (rows_of, g_strconcat (row[0], "\n", n > 2 ? row[2] : "", NULL));
         }
     }
 
@@ -641,6 +665,7 @@ di_export_pack (DiCase      *kase,
       g_autofree char *name = NULL;
       g_autofree char *target = NULL;
       g_autofree char *rel = NULL;
+      g_autofree char *key = NULL;
       gboolean same = FALSE;
 
       if (image->label == NULL)
@@ -670,18 +695,13 @@ di_export_pack (DiCase      *kase,
         return FALSE;
       copied++;
 
-      if (g_hash_table_contains (files, rel))
+      /* one row per case and file: a copy two cases share keeps both */
+      key = g_strconcat (rel, "\n", source, NULL);
+      if (g_hash_table_contains (rows_of, key))
         continue;
-      di_export_append_csv_field (s, rel);
-      g_string_append_c (s, ',');
-      di_export_append_csv_field (s, image->label);
-      g_string_append_c (s, ',');
-      di_export_append_csv_field (s, source);
-      g_string_append_c (s, ',');
-      di_export_append_csv_field (s, image->reviewer);
-      g_string_append_c (s, ',');
-      di_export_append_csv_field (s, image->sha256);
-      g_string_append (s, "\r\n");
+      append_pack_row (s, rel, image->label, source, image->reviewer, image->sha256);
+      g_hash_table_add (rows_of, g_steal_pointer (&key));
+      g_hash_table_add (listed, g_steal_pointer (&rel));
     }
 
   if (n_copied != NULL)
@@ -689,5 +709,16 @@ di_export_pack (DiCase      *kase,
   if (n_skipped != NULL)
     *n_skipped = skipped;
 
-  return write_file (labels_path, s, error);
+  if (!write_file (labels_path, s, error))
+    return FALSE;
+
+  /* Only now, with the new list written: the copies no row names any more. */
+  for (guint i = 0; i < dropped->len; i++)
+    {
+      char **row = g_ptr_array_index (dropped, i);
+
+      if (!g_hash_table_contains (listed, row[0]))
+        remove_pack_copy (folder, row[0], row[4]);
+    }
+  return TRUE;
 }

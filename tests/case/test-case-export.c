@@ -433,7 +433,7 @@ check_pack (DiCase     *kase,
               found = TRUE;
               CHECK (g_strcmp0 (row[1], image->label) == 0, "class column");
               CHECK (g_str_has_prefix (row[0], image->label), "CLASS/file layout: %s", row[0]);
-              CHECK (g_strcmp0 (row[2], "export.dicase") == 0, "source case %s", row[2]);
+              CHECK (g_strcmp0 (row[2], di_case_get_filename (kase)) == 0, "source case %s", row[2]);
               CHECK (g_strcmp0 (row[3], image->reviewer) == 0, "reviewer column");
             }
         }
@@ -969,6 +969,76 @@ main (int   argc,
         /* back as it was, for what follows */
         CHECK (di_case_relabel (kase, first->id, old_label, old_note, "Dr Test", NULL), "label restored");
         CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack restored");
+
+        /* A second case (a folder case elsewhere, say) with a copy of the
+         * same image: both rows stay; the first case clearing its label
+         * leaves the copy, which the second still names. */
+        {
+          g_autofree char *case2 = g_build_filename (dir, "second", "deepinsight-case.dicase", NULL);
+          g_autofree char *dir2 = g_path_get_dirname (case2);
+          g_autoptr(DiCase) k2 = NULL;
+          gint64 id2;
+          guint rows_for = 0;
+
+          g_mkdir_with_parents (dir2, 0755);
+          k2 = di_case_open (case2, &error);
+          CHECK_NO_ERROR (error);
+          id2 = k2 ? di_case_add_image (k2, first->filename, &error) : 0;
+          CHECK (id2 > 0 && di_case_set_label (k2, id2, old_label, "Dr Two", NULL), "second case labels the image");
+          CHECK (di_export_pack (k2, pack, NULL, NULL, &error), "second case into the pack");
+          CHECK (di_case_set_label (kase, first->id, NULL, "Dr Test", NULL), "first case clears its label");
+          CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "first case again");
+          g_clear_pointer (&text, g_free);
+          g_file_get_contents (labels, &text, NULL, NULL);
+          g_clear_pointer (&rows, g_ptr_array_unref);
+          rows = di_export_parse_csv (text ? text : "");
+          for (guint r = 1; r < rows->len; r++)
+            {
+              char **row = g_ptr_array_index (rows, r);
+
+              if (g_strv_length (row) >= 5 && g_strcmp0 (row[4], first->sha256) == 0)
+                {
+                  g_autofree char *copy = g_build_filename (pack, row[0], NULL);
+
+                  rows_for++;
+                  CHECK (g_strcmp0 (row[2], case2) == 0, "the second case's row stays: %s", row[2]);
+                  CHECK (g_file_test (copy, G_FILE_TEST_IS_REGULAR), "... and its copy");
+                }
+            }
+          CHECK (rows_for == 1, "one row left for the shared image (%u)", rows_for);
+          CHECK (di_case_relabel (kase, first->id, old_label, old_note, "Dr Test", NULL), "label restored again");
+          CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack restored again");
+        }
+
+        /* Missing now (a share not mounted): its earlier row and copy stay. */
+        {
+          g_autofree char *away = g_strconcat (first->filename, ".away", NULL);
+          guint kept = 0;
+
+          CHECK (g_rename (first->filename, away) == 0, "image moved away");
+          di_case_verify_images (kase, TRUE, NULL);
+          CHECK (di_export_pack (kase, pack, NULL, NULL, &error), "pack with the image missing");
+          g_clear_pointer (&text, g_free);
+          g_file_get_contents (labels, &text, NULL, NULL);
+          g_clear_pointer (&rows, g_ptr_array_unref);
+          rows = di_export_parse_csv (text ? text : "");
+          for (guint r = 1; r < rows->len; r++)
+            {
+              char **row = g_ptr_array_index (rows, r);
+
+              if (g_strv_length (row) >= 5 && g_strcmp0 (row[4], first->sha256) == 0 &&
+                  g_strcmp0 (row[2], di_case_get_filename (kase)) == 0)
+                {
+                  g_autofree char *copy = g_build_filename (pack, row[0], NULL);
+
+                  kept++;
+                  CHECK (g_file_test (copy, G_FILE_TEST_IS_REGULAR), "the missing image's copy stays");
+                }
+            }
+          CHECK (kept == 1, "the missing image's row stays (%u)", kept);
+          CHECK (g_rename (away, first->filename) == 0, "image back");
+          di_case_verify_images (kase, TRUE, NULL);
+        }
       }
   }
 
