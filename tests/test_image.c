@@ -882,6 +882,37 @@ static void test_probe(const sample_file *sf, int nsf) {
           "%s: probe of 60000 x 60000: %s", sf[i].name, err.message);
     free(d);
   }
+  /* a TIFF that repeats ImageWidth (4, then 2): libtiff keeps the first,
+   * and so must the probe and the size check before it */
+  {
+    uint8_t b[512];
+    memset(b, 0, sizeof b);
+    memcpy(b, "II*\0", 4);
+    tw_put_le32(b + 4, 8);
+    static const unsigned tags[][3] = {{256, 3, 4}, {256, 3, 2}, {257, 3, 2}, {258, 3, 8},
+                                       {259, 3, 1}, {262, 3, 1}, {273, 4, 0}, {277, 3, 1},
+                                       {278, 3, 2}, {279, 4, 8}};
+    const int nt = 10;
+    const unsigned data = 8 + 2 + nt * 12 + 4;
+    b[8] = nt;
+    for (int i = 0; i < nt; i++) {
+      uint8_t *e = b + 10 + i * 12;
+      unsigned v = tags[i][0] == 273 ? data : tags[i][2];
+      e[0] = (uint8_t)tags[i][0];
+      e[1] = (uint8_t)(tags[i][0] >> 8);
+      e[2] = (uint8_t)tags[i][1];
+      tw_put_le32(e + 4, 1);
+      tw_put_le32(e + 8, v); /* little-endian: a SHORT sits in the low bytes */
+    }
+    dinet_error e2;
+    int pw = 0, ph = 0;
+    int rc = dinet_image_probe_memory(b, data + 8, "dup.tif", NULL, &pw, &ph, &e2);
+    dinet_image *img = dinet_image_load_memory(b, data + 8, "dup.tif", NULL, &e2);
+    CHECK(rc == 0 && img && pw == img->width && ph == img->height && pw == 4,
+          "repeated ImageWidth: probe %d x %d, load %d x %d", pw, ph, img ? img->width : -1,
+          img ? img->height : -1);
+    dinet_image_free(img);
+  }
   dinet_error err;
   int w = 0, h = 0;
   CHECK(dinet_image_probe_memory("hello", 5, "t.txt", NULL, &w, &h, &err) ==

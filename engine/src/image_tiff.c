@@ -250,15 +250,20 @@ static int tiff_peek_size(const uint8_t *d, size_t n, int page, uint64_t *w,
       return 0;
     const uint8_t *e0 = d + off + csize;
     if (p == page) {
+      /* libtiff keeps the first entry of a tag and ignores repeats: so does
+       * this (an unusable first entry leaves the size to libtiff) */
       int found = 0;
       for (uint64_t i = 0; i < cnt; i++) {
         const uint8_t *e = e0 + i * esize;
         uint64_t tag = peek_rd(e, 2, le), type = peek_rd(e + 2, 2, le);
         uint64_t count = peek_rd(e + 4, (int)osize, le);
         const uint8_t *val = e + 4 + osize;
-        if ((tag != 256 && tag != 257) || count != 1)
+        int bit = tag == 256 ? 1 : tag == 257 ? 2 : 0;
+        if (!bit || (found & bit))
           continue;
         uint64_t v;
+        if (count != 1)
+          return 0;
         if (type == 3)
           v = peek_rd(val, 2, le);
         else if (type == 4)
@@ -266,11 +271,12 @@ static int tiff_peek_size(const uint8_t *d, size_t n, int page, uint64_t *w,
         else if (type == 16 && big)
           v = peek_rd(val, 8, le);
         else
-          continue;
+          return 0;
         if (tag == 256)
-          *w = v, found |= 1;
+          *w = v;
         else
-          *h = v, found |= 2;
+          *h = v;
+        found |= bit;
       }
       return found == 3;
     }
