@@ -520,9 +520,10 @@ typedef struct
   guint rv_normal, rv_abnormal, rv_unknown;
   DiBethesda ai_category;
   DiBethesda case_category;
+  gboolean ai_lower_bound;    /* "or worse": another image's category is unknown */
+  gboolean case_lower_bound;
   guint n_missing, n_changed;
   guint n_undetermined;     /* neither classified nor reviewed */
-  guint n_unclassified;     /* no AI call of the model */
   guint n_out_of_scope;     /* classified, but far from the model's image size */
   int image_side;           /* the model's, 0 unknown */
   char *reviewers;
@@ -591,9 +592,12 @@ ai_category (const Summary *s,
   return c;
 }
 
-/* The most severe category, with the "NILM but some unknown" rule. */
+/* The most severe category, with the "NILM but some unknown" rule;
+ * *lower_bound: another image's category is unknown (unreadable, not
+ * classified, or an AI call that may not apply), so it could be worse. */
 static DiBethesda
-combine_categories (const GArray *categories)
+combine_categories (const GArray *categories,
+                    gboolean     *lower_bound)
 {
   DiBethesda worst = DI_BETHESDA_UNKNOWN;
   gboolean any_unknown = FALSE;
@@ -606,6 +610,8 @@ combine_categories (const GArray *categories)
         any_unknown = TRUE;
       worst = MAX (worst, c);
     }
+  *lower_bound = any_unknown && worst != DI_BETHESDA_UNKNOWN && worst != DI_BETHESDA_NILM &&
+                 worst != DI_BETHESDA_HSIL_PLUS;
   if (worst == DI_BETHESDA_NILM && any_unknown)
     return DI_BETHESDA_UNKNOWN;
   return worst;
@@ -640,7 +646,12 @@ gather (DiReport *self,
   for (int i = 0; s->model != NULL && i < s->model->n_classes; i++)
     class_slot (s, s->model->classes[i]);
   if (meta (s->model, "data.image_side") != NULL)
-    s->image_side = (int)g_ascii_strtoll (meta (s->model, "data.image_side"), NULL, 10);
+    {
+      /* as the engine reads it: a side in 1 .. 1e6 pixels, else unknown */
+      gint64 side = g_ascii_strtoll (meta (s->model, "data.image_side"), NULL, 10);
+
+      s->image_side = side >= 1 && side <= 1000000 ? (int)side : 0;
+    }
 
   for (guint i = 0; i < images->len; i++)
     {
@@ -756,7 +767,6 @@ gather (DiReport *self,
           DiBethesda c = DI_BETHESDA_UNKNOWN;
 
           g_array_append_val (ai_categories, c);
-          s->n_unclassified++;
         }
       /* who labelled how many images, unnamed reviewers counted too */
       if (image->label != NULL)
@@ -773,8 +783,8 @@ gather (DiReport *self,
     }
 
   g_ptr_array_sort (s->cells, compare_cells);
-  s->ai_category = combine_categories (ai_categories);
-  s->case_category = combine_categories (case_categories);
+  s->ai_category = combine_categories (ai_categories, &s->ai_lower_bound);
+  s->case_category = combine_categories (case_categories, &s->case_lower_bound);
   for (guint i = 0; i < reviewer_order->len; i++)
     {
       const char *who = g_ptr_array_index (reviewer_order, i);
@@ -1353,15 +1363,13 @@ draw_summary_page (DiReport *self,
 
     /* Images nobody could classify or review may hold worse: a category
      * found in an incomplete case is a lower bound. */
-    if (s->n_undetermined > 0 && s->case_category != DI_BETHESDA_UNKNOWN &&
-        s->case_category != DI_BETHESDA_HSIL_PLUS)
+    if (s->case_lower_bound)
       /* TRANSLATORS: "LSIL or worse: case incomplete" */
       label = g_strdup_printf (_("%s or worse: case incomplete"), di_bethesda_get_label (s->case_category));
     else
       label = g_strdup (di_bethesda_get_label (s->case_category));
     /* the same for the AI's category, over the images it did not classify */
-    if (s->n_unclassified > 0 && s->ai_category != DI_BETHESDA_UNKNOWN &&
-        s->ai_category != DI_BETHESDA_HSIL_PLUS)
+    if (s->ai_lower_bound)
       ai_label = g_strdup_printf (_("%s or worse: case incomplete"), di_bethesda_get_label (s->ai_category));
     else
       ai_label = g_strdup (di_bethesda_get_label (s->ai_category));

@@ -1472,7 +1472,7 @@ di_side_panel_set_faithfulness (DiSidePanel        *self,
     text = g_strdup (_("Faithfulness: measuring…"));
   else if (state == DI_FAITHFULNESS_KNOWN && (isnan (deletion) || isnan (insertion)))
     text = g_strdup (_("Faithfulness: not measured, the map has no positive evidence"));
-  else if (state == DI_FAITHFULNESS_KNOWN && insertion - deletion < 0.05)
+  else if (state == DI_FAITHFULNESS_KNOWN && fabs (insertion - deletion) < 0.05)
     /* TRANSLATORS: as below, for a map whose two figures are close: removing
      * and adding its pixels first changes the score as much */
     text = g_strdup_printf (_("Faithfulness: deletion AUC %.2f, insertion AUC %.2f — about equal: the map "

@@ -90,6 +90,35 @@ _di_window_warn_not_in_case (DiWindow *self)
                           _("This image could not be added to the case: reviews of it are not saved"));
 }
 
+/* The case's AI calls are another model's (none is the loaded model's):
+ * its images are classified again, and its report will be this model's. */
+void
+_di_window_tell_other_model (DiWindow *self)
+{
+  DiModelInfo *model = _di_window_current_model (self);
+  g_autoptr(GPtrArray) models = NULL;
+  const char *sha256 = model != NULL ? di_model_info_get_sha256 (model) : NULL;
+  g_autofree char *text = NULL;
+
+  if (self->kase == NULL || sha256 == NULL)
+    return;
+  models = di_case_dup_models (self->kase);
+  if (models->len == 0)
+    return;
+  for (guint i = 0; i < models->len; i++)
+    if (g_strcmp0 (((DiCaseModel *)g_ptr_array_index (models, i))->sha256, sha256) == 0)
+      return;
+
+  /* TRANSLATORS: the first %s is the model the case was classified with
+   * (a file name), the second the loaded model's name */
+  text = g_strdup_printf (_("This case was classified with %s; the loaded model, %s, classifies its "
+                            "images again. Both models’ calls stay in the case; reviews are kept."),
+                          ((DiCaseModel *)g_ptr_array_index (models, models->len - 1))->name,
+                          di_model_info_get_name (model));
+  di_window_show_message (self, FALSE, text);
+  self->message_is_open_notice = TRUE;
+}
+
 static char *
 dup_reviewer (DiWindow *self)
 {
@@ -165,7 +194,9 @@ _di_window_sync_item (DiWindow          *self,
   self->syncing = FALSE;
 }
 
-void
+/* Returns: FALSE when a note was typed and could not be saved (the
+ * banner says why) */
+gboolean
 _di_window_flush_note (DiWindow *self)
 {
   g_autoptr(DiItem) item = g_steal_pointer (&self->note_item);
@@ -174,7 +205,7 @@ _di_window_flush_note (DiWindow *self)
 
   g_clear_handle_id (&self->note_source, g_source_remove);
   if (item == NULL || !_di_window_item_in_case (self, item))
-    return;
+    return TRUE;
 
   reviewer = dup_reviewer (self);
   if (!di_case_set_note (self->kase, di_item_get_case_id (item), di_item_get_note (item),
@@ -184,7 +215,9 @@ _di_window_flush_note (DiWindow *self)
       g_autofree char *text = g_strdup_printf (_("The note was not saved: %s"), error->message);
 
       di_window_show_message (self, TRUE, text);
+      return FALSE;
     }
+  return TRUE;
 }
 
 static gboolean
@@ -597,9 +630,14 @@ export_cb (GObject      *object,
   if (self->exports_running == 0)
     g_clear_object (&self->export_cancellable);
 
-  /* The window closed meanwhile: its widgets are gone. */
+  /* The window closed meanwhile: its widgets are gone (a failure still
+   * goes to the log). */
   if (self->disposed)
-    return;
+    {
+      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning ("The export failed: %s", error->message);
+      return;
+    }
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -792,7 +830,7 @@ relabel_action (GSimpleAction *action,
 
   /* A class for an image that could not be read would count as reviewed
    * (and complete the case) though nobody saw it; clearing one is fine. */
-  if (label != NULL && self->current_image == NULL && di_item_get_error (self->current) != NULL)
+  if (label != NULL && self->current_unreadable)
     {
       /* TRANSLATORS: %s is the image's file name */
       g_autofree char *text = g_strdup_printf (_("“%s” could not be read: it cannot be given a class"),
@@ -804,26 +842,10 @@ relabel_action (GSimpleAction *action,
     }
 
   reviewer = dup_reviewer (self);
-  /* With a region on screen the key still labels the image: say so, once */
-  if (label != NULL && self->region != NULL && !self->told_region_label)
-    {
-      self->told_region_label = TRUE;
-      di_window_show_message (self, FALSE,
-                              _("The class is the whole image’s. A region keeps the AI’s class; "
-                                "the report lists it beside the image."));
-    }
-  else if (reviewer == NULL && !self->told_unnamed && self->kase != NULL)
-    {
-      self->told_unnamed = TRUE;
-      di_window_show_message (self, FALSE,
-                              _("Reviews are saved without a name. Set yours in Preferences, "
-                                "so that the case and its reports say who reviewed."));
-    }
 
   if (_di_window_item_in_case (self, self->current))
     {
       g_autoptr(GError) error = NULL;
-
       gboolean ok;
 
       /* A note being typed goes into the same row; otherwise the case's
@@ -844,6 +866,22 @@ relabel_action (GSimpleAction *action,
           g_autofree char *text = g_strdup_printf (_("The review was not saved: %s"), error->message);
 
           di_window_show_message (self, TRUE, text);
+        }
+      /* Saved: with a region on screen the key still labelled the image,
+       * which is said once; so is how to name the reviewer. */
+      else if (label != NULL && self->region != NULL && !self->told_region_label)
+        {
+          self->told_region_label = TRUE;
+          di_window_show_message (self, FALSE,
+                                  _("The class is the whole image’s. A region keeps the AI’s class; "
+                                    "the report lists it beside the image."));
+        }
+      else if (reviewer == NULL && !self->told_unnamed)
+        {
+          self->told_unnamed = TRUE;
+          di_window_show_message (self, FALSE,
+                                  _("Reviews are saved without a name. Set yours in Preferences, "
+                                    "so that the case and its reports say who reviewed."));
         }
     }
   else
@@ -1050,15 +1088,23 @@ is_active_cb (DiWindow   *self,
       !di_case_refresh (self->kase))
     return;
 
-  /* a note being typed is this window's newest word on its image */
-  _di_window_flush_note (self);
   images = di_case_dup_images (self->kase);
   for (guint i = 0; i < images->len; i++)
     {
       const DiCaseImage *image = g_ptr_array_index (images, i);
       DiItem *item = item_for_id (self, image->id);
 
-      if (item != NULL)
+      if (item == NULL)
+        continue;
+      if (item == self->note_item)
+        {
+          /* a note being typed is this window's newest word on it */
+          DiCaseImage label_only = *image;
+
+          label_only.note = (char *)di_item_get_note (item);
+          _di_window_sync_item (self, item, &label_only);
+        }
+      else
         _di_window_sync_item (self, item, image);
     }
   if (self->current != NULL)

@@ -72,6 +72,7 @@ struct _DiWindow
   gboolean message_is_size_notice; /* the banner shows the size notice */
   gboolean message_is_scan_notice; /* ... or the field scan's tile-size notice */
   gboolean message_is_open_notice; /* ... or what opening found (kept over the size notice) */
+  gboolean current_unreadable;     /* the image on screen failed to load */
 
   /* The review case */
   DiCase *kase;
@@ -160,6 +161,7 @@ void          _di_window_set_case              (DiWindow          *self,
 gboolean      _di_window_item_in_case          (DiWindow          *self,
                                                 DiItem            *item);
 void          _di_window_warn_not_in_case      (DiWindow          *self);
+void          _di_window_tell_other_model      (DiWindow          *self);
 void          _di_window_sync_item             (DiWindow          *self,
                                                 DiItem            *item,
                                                 const DiCaseImage *image);
@@ -174,7 +176,7 @@ void          _di_window_record_map            (DiWindow          *self,
                                                 DiHeatmap         *heatmap,
                                                 DiPrediction      *prediction);
 void          _di_window_update_history        (DiWindow          *self);
-void          _di_window_flush_note            (DiWindow          *self);
+gboolean      _di_window_flush_note            (DiWindow          *self);
 void          _di_window_watch_note            (DiWindow          *self,
                                                 DiItem            *item);
 void          _di_window_unwatch_note          (DiWindow          *self);

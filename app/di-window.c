@@ -533,6 +533,7 @@ image_loaded_cb (GObject      *object,
       g_autofree char *text = NULL;
 
       di_item_set_error (self->current, error->message);
+      self->current_unreadable = TRUE;
       /* TRANSLATORS: first %s is a file name, second the reason */
       text = g_strdup_printf (_("Could not open “%s”: %s"),
                               di_item_get_display_name (self->current), error->message);
@@ -568,6 +569,12 @@ di_window_set_current_item (DiWindow *self,
 
   if (self->current == item)
     return;
+
+  /* What opening found stays over the first image's size notice only;
+   * a load failure was the image's */
+  if (self->current != NULL)
+    self->message_is_open_notice = FALSE;
+  self->current_unreadable = FALSE;
 
   /* The note typed for the image being left is saved now. */
   _di_window_flush_note (self);
@@ -1170,7 +1177,8 @@ collect_cb (GObject      *object,
   /* A review was written meanwhile: the snapshot may be older than it.
    * A note still being typed counts: it is saved now, so that the items
    * built from the snapshot below cannot carry the note from before. */
-  _di_window_flush_note (self);
+  if (!_di_window_flush_note (self))
+    return;   /* its error is on screen; the typed note stays in its item */
   if (data->edits != self->edits)
     {
       g_debug ("Reviews were written while opening; opening again");
@@ -1245,26 +1253,8 @@ collect_cb (GObject      *object,
 
       di_window_show_message (self, TRUE, text);
     }
-  else if (data->model_sha256 != NULL && result->models != NULL &&
-           g_hash_table_size (result->models) > 0 &&
-           !g_hash_table_contains (result->models, data->model_sha256) &&
-           _di_window_current_model (self) != NULL)
-    {
-      /* A case reviewed under another model: its images are classified
-       * again with this one, and its report is this one's. */
-      GHashTableIter iter;
-      DiCaseModel *earlier = NULL;
-      g_autofree char *text = NULL;
-
-      g_hash_table_iter_init (&iter, result->models);
-      g_hash_table_iter_next (&iter, NULL, (gpointer *)&earlier);
-      /* TRANSLATORS: the first %s is the model the case was classified with
-       * (a file name), the second the loaded model's name */
-      text = g_strdup_printf (_("This case was classified with %s; the loaded model, %s, classifies its "
-                                "images again. Both models’ calls stay in the case; reviews are kept."),
-                              earlier->name, di_model_info_get_name (_di_window_current_model (self)));
-      di_window_show_message (self, FALSE, text);
-    }
+  else
+    _di_window_tell_other_model (self);
   /* what opening found stays over the size notice of the image shown */
   self->message_is_open_notice = self->message != NULL;
 
@@ -1515,6 +1505,11 @@ model_changed_cb (DiWindow *self)
 
   di_side_panel_set_model_info (self->side_panel, model);
   update_model_banner (self);
+  /* a case opened before its model loaded (at start-up), or a model chosen
+   * since: say when the case's calls are another model's (over a size
+   * notice, not over an error) */
+  if (model != NULL && (self->message == NULL || self->message_is_size_notice))
+    _di_window_tell_other_model (self);
   update_size_notice (self);
 
   if (model != NULL)

@@ -630,6 +630,9 @@ test_every_method (void)
     g_assert_nonnull (strstr (di_side_panel_get_faithfulness_text (DI_SIDE_PANEL (lone)), "about equal"));
     di_side_panel_set_faithfulness (DI_SIDE_PANEL (lone), DI_FAITHFULNESS_KNOWN, 0.2, 0.8);
     g_assert_nonnull (strstr (di_side_panel_get_faithfulness_text (DI_SIDE_PANEL (lone)), "lower is better"));
+    /* a map worse than none is not "about equal" */
+    di_side_panel_set_faithfulness (DI_SIDE_PANEL (lone), DI_FAITHFULNESS_KNOWN, 0.9, 0.2);
+    g_assert_nonnull (strstr (di_side_panel_get_faithfulness_text (DI_SIDE_PANEL (lone)), "lower is better"));
   }
 
   di_side_panel_set_method (panel, DI_EXPLAIN_GRADCAM);
