@@ -209,6 +209,20 @@ prepare_model (Batch   *b,
       g_hash_table_replace (metadata, (gpointer)"abnormal", abnormal->str);
 
     b->model_name = g_path_get_basename (b->model_path);
+    /* A case classified with other models only: this one classifies its
+     * images again, and its report is this model's (the window says so too). */
+    {
+      g_autoptr(GPtrArray) models = di_case_dup_models (b->kase);
+      gboolean known = FALSE;
+
+      for (guint i = 0; i < models->len; i++)
+        known |= g_strcmp0 (((DiCaseModel *)g_ptr_array_index (models, i))->sha256, sha) == 0;
+      if (models->len > 0 && !known && !b->quiet)
+        /* TRANSLATORS: both %s are model files: the case's, then the one given */
+        g_printerr (_("deepinsight: this case’s AI calls are from %s, not %s: the exports show only "
+                      "the calls of the latter (the images given are classified with it)\n"),
+                    ((DiCaseModel *)g_ptr_array_index (models, models->len - 1))->name, b->model_name);
+    }
     if (!di_case_add_model (b->kase, sha, b->model_name, (const char * const *)classes->pdata,
                             metadata, error))
       return FALSE;

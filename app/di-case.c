@@ -1346,8 +1346,10 @@ di_case_open (const char  *filename,
 
   /* The first read tells a case from any other file. */
   app_id = query_int (self, "PRAGMA application_id", 0, &rc);
-  /* (a case in WAL mode cannot even be read without writing beside it) */
-  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOTADB && sqlite3_db_readonly (self->db, "main") == 1)
+  /* (a case in WAL mode cannot even be read without writing beside it:
+   * in a read-only folder its -wal and -shm files cannot be made) */
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOTADB &&
+      (sqlite3_db_readonly (self->db, "main") == 1 || g_access (self->folder, W_OK) != 0))
     return set_read_only_error (self, error);
   if (rc != SQLITE_OK)
     {

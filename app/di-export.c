@@ -718,7 +718,20 @@ di_export_pack (DiCase      *kase,
       char **row = g_ptr_array_index (dropped, i);
 
       if (!g_hash_table_contains (listed, row[0]))
-        remove_pack_copy (folder, row[0], row[4]);
+        {
+          g_autofree char *class_dir = NULL;
+
+          remove_pack_copy (folder, row[0], row[4]);
+          /* a class folder left empty would be an empty class to dinet
+           * train (g_rmdir leaves a folder that still holds files) */
+          if (strchr (row[0], '/') != NULL && !g_path_is_absolute (row[0]) && strstr (row[0], "..") == NULL)
+            {
+              g_autofree char *class_name = g_strndup (row[0], strchr (row[0], '/') - row[0]);
+
+              class_dir = g_build_filename (folder, class_name, NULL);
+              g_rmdir (class_dir);
+            }
+        }
     }
   return TRUE;
 }

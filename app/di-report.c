@@ -1418,11 +1418,17 @@ draw_summary_page (DiReport *self,
     {
       g_autofree char *warning =
         g_strdup_printf (ngettext ("%u image is far from the size of the images the model was trained on "
-                                   "(about %d pixels a side): its AI call may not apply, and cannot make "
-                                   "the case NILM. Use a model trained on such images, or review it.",
+                                   "(about %d pixels a side) — a whole field given to a model of single "
+                                   "cells, or a small crop given to a field model: its AI call may not "
+                                   "apply, and cannot make the case NILM (it still counts when abnormal). "
+                                   "Review it, classify one cell at a time (a region in the viewer), or use "
+                                   "a model trained on such images.",
                                    "%u images are far from the size of the images the model was trained on "
-                                   "(about %d pixels a side): their AI calls may not apply, and cannot make "
-                                   "the case NILM. Use a model trained on such images, or review them.",
+                                   "(about %d pixels a side) — a whole field given to a model of single "
+                                   "cells, or a small crop given to a field model: their AI calls may not "
+                                   "apply, and cannot make the case NILM (they still count when abnormal). "
+                                   "Review them, classify one cell at a time (a region in the viewer), or use "
+                                   "a model trained on such images.",
                                    s->n_out_of_scope),
                          s->n_out_of_scope, s->image_side);
 

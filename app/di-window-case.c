@@ -109,12 +109,19 @@ _di_window_tell_other_model (DiWindow *self)
     if (g_strcmp0 (((DiCaseModel *)g_ptr_array_index (models, i))->sha256, sha256) == 0)
       return;
 
-  /* TRANSLATORS: the first %s is the model the case was classified with
-   * (a file name), the second the loaded model's name */
-  text = g_strdup_printf (_("This case was classified with %s; the loaded model, %s, classifies its "
-                            "images again. Both models’ calls stay in the case; reviews are kept."),
-                          ((DiCaseModel *)g_ptr_array_index (models, models->len - 1))->name,
-                          di_model_info_get_name (model));
+  {
+    const char *file = ((DiCaseModel *)g_ptr_array_index (models, models->len - 1))->name;
+    /* named as the loaded one is: without the extension */
+    g_autofree char *earlier = g_str_has_suffix (file, ".safetensors")
+                                 ? g_strndup (file, strlen (file) - strlen (".safetensors"))
+                                 : g_strdup (file);
+
+    /* TRANSLATORS: the first %s is the model the case was classified with,
+     * the second the loaded model's name */
+    text = g_strdup_printf (_("This case was classified with %s; the loaded model, %s, classifies its "
+                              "images again. Both models’ calls stay in the case; reviews are kept."),
+                            earlier, di_model_info_get_name (model));
+  }
   di_window_show_message (self, FALSE, text);
   self->message_is_open_notice = TRUE;
 }

@@ -73,6 +73,7 @@ struct _DiWindow
   gboolean message_is_scan_notice; /* ... or the field scan's tile-size notice */
   gboolean message_is_open_notice; /* ... or what opening found (kept over the size notice) */
   gboolean current_unreadable;     /* the image on screen failed to load */
+  gboolean message_is_error;       /* the banner shows an error (red) */
 
   /* The review case */
   DiCase *kase;

@@ -94,6 +94,7 @@ di_window_show_message (DiWindow   *self,
   g_free (self->message);
   self->message = g_strdup (message);
   self->message_is_size_notice = FALSE;
+  self->message_is_error = is_error;
   self->message_is_scan_notice = FALSE;
   self->message_is_open_notice = FALSE;
   /* Any other message ends Forget Region's offer to undo. */
@@ -481,12 +482,22 @@ update_size_notice (DiWindow *self)
   DiModelInfo *model = _di_window_current_model (self);
   g_autofree char *notice = NULL;
 
-  if (self->message_is_open_notice)
-    return;
   if (model != NULL && self->current != NULL && self->current_image != NULL)
     notice = di_model_info_dup_size_notice (model, di_item_get_display_name (self->current),
                                             di_image_get_width (self->current_image),
                                             di_image_get_height (self->current_image));
+  /* What opening found stays; the first image's size notice joins it. */
+  if (self->message_is_open_notice)
+    {
+      if (notice != NULL && self->message != NULL && strstr (self->message, notice) == NULL)
+        {
+          g_autofree char *both = g_strconcat (self->message, "\n", notice, NULL);
+
+          di_window_show_message (self, self->message_is_error, both);
+          self->message_is_open_notice = TRUE;
+        }
+      return;
+    }
   if (notice != NULL)
     {
       di_window_show_message (self, FALSE, notice);

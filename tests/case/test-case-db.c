@@ -526,13 +526,23 @@ test_read_only (const char *dir)
   pid_t pid;
   int status = 0;
 
+  g_autofree char *sub2 = g_build_filename (dir, "ro-folder", NULL);
+  g_autofree char *path2 = g_build_filename (sub2, "writable.dicase", NULL);
+
   g_mkdir_with_parents (sub, 0755);
+  g_mkdir_with_parents (sub2, 0755);
   kase = di_case_open (path, &error);
+  CHECK_NO_ERROR (error);
+  g_clear_object (&kase);
+  g_clear_error (&error);
+  kase = di_case_open (path2, &error);
   CHECK_NO_ERROR (error);
   g_clear_object (&kase);
   g_clear_error (&error);
   CHECK (g_chmod (path, 0444) == 0 && g_chmod (sub, 0555) == 0 && g_chmod (dir, 0755) == 0,
          "case made read-only");
+  /* a writable case in a read-only folder: its -wal and -shm cannot be made */
+  CHECK (g_chmod (path2, 0666) == 0 && g_chmod (sub2, 0555) == 0, "folder made read-only");
 
   /* Root writes any file: the check runs as "nobody" then. */
   pid = fork ();
@@ -542,14 +552,18 @@ test_read_only (const char *dir)
       g_autoptr(GError) e = NULL;
 
       if (getuid () == 0 && (setgid (65534) != 0 || setuid (65534) != 0))
-        _exit (3);
-      k = di_case_open (path, &e);
-      if (k != NULL)
-        _exit (1);
-      if (!g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_IO) || strstr (e->message, "read-only") == NULL)
+        _exit (9);
+      for (int f = 0; f < 2; f++)
         {
-          fprintf (stderr, "read-only case: %s\n", e ? e->message : "(no error)");
-          _exit (2);
+          k = di_case_open (f == 0 ? path : path2, &e);
+          if (k != NULL)
+            _exit (1);
+          if (!g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_IO) || strstr (e->message, "read-only") == NULL)
+            {
+              fprintf (stderr, "read-only case %d: %s\n", f, e ? e->message : "(no error)");
+              _exit (2 + f);
+            }
+          g_clear_error (&e);
         }
       _exit (0);
     }
@@ -558,6 +572,7 @@ test_read_only (const char *dir)
          WEXITSTATUS (status));
   g_chmod (sub, 0755);
   g_chmod (path, 0644);
+  g_chmod (sub2, 0755);
 }
 
 /* The first schema, exactly as version 1 of DeepInsight wrote it. */

@@ -958,6 +958,13 @@ main (int   argc,
               stale |= g_strcmp0 (sha, first->sha256) == 0;
             }
           CHECK (!stale, "the old class folder no longer holds the image");
+          /* and no class folder is left empty (an empty class to dinet train) */
+          if (g_file_test (old_dir, G_FILE_TEST_IS_DIR))
+            {
+              g_autoptr(GDir) d2 = g_dir_open (old_dir, 0, NULL);
+
+              CHECK (d2 != NULL && g_dir_read_name (d2) != NULL, "the old class folder is not left empty");
+            }
         }
 
         CHECK (di_case_set_label (kase, first->id, NULL, "Dr Test", NULL), "label cleared");
