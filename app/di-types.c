@@ -11,6 +11,8 @@
 
 #include <glib/gi18n.h>
 
+#include <dinet/dinet.h>
+
 #include "di-types.h"
 
 G_DEFINE_ENUM_TYPE (DiColormap, di_colormap,
@@ -207,31 +209,27 @@ di_format_probability (double      p,
   return g_strdup_printf ("%.1f%s%%", 100.0 * p, space);
 }
 
-#define CELL_MODEL_MAX_SIDE 320
-
 /**
  * di_size_fit:
  * @image_side: the typical shorter side of the model's training images in
  *   pixels, 0 when unknown
  *
- * An image whose shorter side is less than half @image_side is much
- * smaller; for a model of cell crops (@image_side under
- * %CELL_MODEL_MAX_SIDE pixels), one more than twice it is much larger. A
- * field model has no "larger": its images are resized whole, so a
- * full-resolution field shows what a smaller copy of it does.
+ * The engine's rule (dinet_size_fit_of()), so that the viewer, the report,
+ * the headless mode and `dinet classify` agree.
  */
 DiSizeFit
 di_size_fit (int image_side,
              int width,
              int height)
 {
-  int side = MIN (width, height);
-
-  if (image_side <= 0 || side <= 0)
-    return DI_SIZE_FITS;
-  if (side > 2 * image_side && image_side < CELL_MODEL_MAX_SIDE)
-    return DI_SIZE_LARGER;
-  if (2 * side < image_side)
-    return DI_SIZE_SMALLER;
-  return DI_SIZE_FITS;
+  switch (dinet_size_fit_of (image_side, width, height))
+    {
+    case DINET_SIZE_LARGER:
+      return DI_SIZE_LARGER;
+    case DINET_SIZE_SMALLER:
+      return DI_SIZE_SMALLER;
+    case DINET_SIZE_FITS:
+    default:
+      return DI_SIZE_FITS;
+    }
 }

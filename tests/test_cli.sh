@@ -69,7 +69,8 @@ import json, sys, math
 r = json.load(open(sys.argv[1])); names = sys.argv[2:]
 assert [o["image"] for o in r] == names, "order"
 for o in r:
-    assert set(o) >= {"image", "class", "probabilities", "logits"}
+    assert set(o) >= {"image", "class", "probabilities", "logits", "size_fit"}
+    assert o["size_fit"] == "fits", "a model without data.image_side: every image fits"
     assert len(o["probabilities"]) == 3 and len(o["logits"]) == 3
     assert abs(sum(o["probabilities"]) - 1) < 1e-4
     assert o["class"] == ["normal_a", "abnormal_b", "abnormal_c"][max(range(3), key=lambda j: o["logits"][j])]

@@ -1112,6 +1112,15 @@ static void test_preprocess(void) {
 
 /* crop clipping, copy, PNG save and reload. */
 static void test_misc(void) {
+  /* the size rule the viewer, report, headless mode and classify share */
+  CHECK(dinet_size_fit_of(224, 512, 512) == DINET_SIZE_LARGER, "a field to a cell model");
+  CHECK(dinet_size_fit_of(224, 448, 1000) == DINET_SIZE_FITS, "twice the side still fits");
+  CHECK(dinet_size_fit_of(224, 224, 200) == DINET_SIZE_FITS, "a cell to a cell model");
+  CHECK(dinet_size_fit_of(224, 111, 300) == DINET_SIZE_SMALLER, "under half the side");
+  CHECK(dinet_size_fit_of(512, 4000, 3000) == DINET_SIZE_FITS, "a field model has no larger");
+  CHECK(dinet_size_fit_of(512, 224, 224) == DINET_SIZE_SMALLER, "a cell to a field model");
+  CHECK(dinet_size_fit_of(0, 5, 5) == DINET_SIZE_FITS, "no recorded side: fits");
+  CHECK(dinet_size_fit_of(1000000, 1, 1) == DINET_SIZE_SMALLER, "no overflow at the largest side");
   dinet_error err;
   dinet_image *img = dinet_image_new(13, 9, &err);
   for (int i = 0; i < 13 * 9 * 3; i++)

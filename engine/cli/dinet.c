@@ -197,14 +197,21 @@ static int cmd_classify(int argc, char **argv) {
   float *p = z + K;
   if (json)
     fputc('[', stdout);
+  const int side = dinet_net_image_side(net);
   for (int i = 0; i < nimg; i++) {
     dinet_error_clear(&err);
-    if (cli_load_input(net, imgs[i], x, NULL, &err) ||
+    dinet_image *im = NULL;
+    if (cli_load_input(net, imgs[i], x, &im, &err) ||
         dinet_net_predict(net, x, 1, S, S, views, z, &err)) {
       cli_error("%s", err.message);
+      dinet_image_free(im);
       failures++;
       continue;
     }
+    /* a field given to a model of single cells (or a crop to a field
+     * model): the call may not apply, as the viewer and the report say */
+    const dinet_size_fit fit = dinet_size_fit_of(side, im->width, im->height);
+    dinet_image_free(im);
     dinet_softmax(z, 1, K, T, p);
     int top = argmax(z, K);
     /* the screening flag, as dinet eval counts it and the viewer shows it */
@@ -242,6 +249,10 @@ static int cmd_classify(int argc, char **argv) {
                        : ", \"views\": 1, \"logits\": ",
             stdout);
       json_float_array(stdout, z, K);
+      fputs(", \"size_fit\": ", stdout);
+      json_string(stdout, fit == DINET_SIZE_LARGER    ? "larger"
+                          : fit == DINET_SIZE_SMALLER ? "smaller"
+                                                      : "fits");
       fputc('}', stdout);
     } else {
       printf("%s: %s (%.1f%%)", imgs[i], dinet_net_class_name(net, top), 100.0 * p[top]);
@@ -254,6 +265,9 @@ static int cmd_classify(int argc, char **argv) {
         printf(" %s · P(abnormal) %.1f%%%s", ab[top] ? "abnormal" : "normal", shown,
                suspicious ? " suspicious" : "");
       }
+      if (fit != DINET_SIZE_FITS)
+        printf(" · much %s than the model's training images (about %d px): the call may not apply",
+               fit == DINET_SIZE_LARGER ? "larger" : "smaller", side);
       putchar('\n');
     }
     first = 0;

@@ -22,6 +22,17 @@ int dinet_net_image_side(const dinet_net *net) {
   return (end != v && s > 0 && s <= 1000000) ? (int)s : 0;
 }
 
+dinet_size_fit dinet_size_fit_of(int image_side, int width, int height) {
+  const int side = width < height ? width : height;
+  if (image_side <= 0 || side <= 0)
+    return DINET_SIZE_FITS;
+  if (side > 2 * (long long)image_side && image_side < DINET_CELL_MODEL_MAX_SIDE)
+    return DINET_SIZE_LARGER;
+  if (2 * (long long)side < image_side)
+    return DINET_SIZE_SMALLER;
+  return DINET_SIZE_FITS;
+}
+
 int dinet_net_preprocess(const dinet_net *net, const dinet_image *img, float *out,
                          dinet_error *err) {
   float mean[3], std[3];

@@ -67,6 +67,18 @@ float dinet_net_temperature(const dinet_net *net);
  * given to a single-cell model). 0 when absent. */
 #define DINET_META_IMAGE_SIDE "data.image_side"
 int dinet_net_image_side(const dinet_net *net);
+/* How an image's size compares with a model's training images: its call
+ * may not apply when it does not fit. Shorter side under half image_side:
+ * much smaller; for a model of cell crops (image_side under
+ * DINET_CELL_MODEL_MAX_SIDE), over twice it: much larger. A field model
+ * has no "larger" (its images are resized whole). image_side 0: fits. */
+#define DINET_CELL_MODEL_MAX_SIDE 320
+typedef enum dinet_size_fit {
+  DINET_SIZE_FITS = 0,
+  DINET_SIZE_LARGER = 1,
+  DINET_SIZE_SMALLER = 2,
+} dinet_size_fit;
+dinet_size_fit dinet_size_fit_of(int image_side, int width, int height);
 
 /* Centre crop applied before resizing (metadata "center_crop": the kept
  * fraction of each side, 0.1..1; 1 if absent). */
