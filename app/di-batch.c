@@ -213,11 +213,9 @@ prepare_model (Batch   *b,
      * images again, and its report is this model's (the window says so too). */
     {
       g_autoptr(GPtrArray) models = di_case_dup_models (b->kase);
-      gboolean known = FALSE;
+      g_autoptr(DiCaseModel) same = di_case_dup_model (b->kase, sha);
 
-      for (guint i = 0; i < models->len; i++)
-        known |= g_strcmp0 (((DiCaseModel *)g_ptr_array_index (models, i))->sha256, sha) == 0;
-      if (models->len > 0 && !known && !b->quiet)
+      if (models->len > 0 && same == NULL && !b->quiet)
         /* TRANSLATORS: both %s are model files: the case's, then the one given */
         g_printerr (_("deepinsight: this case’s AI calls are from %s, not %s: the exports show only "
                       "the calls of the latter (the images given are classified with it)\n"),
@@ -274,6 +272,7 @@ collect_inputs (Batch *b)
 static float *
 preprocess (dinet_net   *net,
             const char  *filename,
+            DiSizeFit   *fit,
             GError     **error)
 {
   dinet_error err = {0};
@@ -286,6 +285,9 @@ preprocess (dinet_net   *net,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, err.message);
       return NULL;
     }
+  /* the decoded image's size against the model's training images */
+  if (fit != NULL)
+    *fit = di_size_fit (dinet_net_image_side (net), img->width, img->height);
   x = g_new (float, 3 * (gsize)size * size);
   if (dinet_net_preprocess (net, img, x, &err) != 0)
     {
@@ -350,8 +352,9 @@ classify (Batch       *b,
   int size = dinet_net_input_size (b->net);
   int k = dinet_net_num_classes (b->net);
   int top = -1;
+  DiSizeFit fit = DI_SIZE_FITS;
 
-  x = preprocess (b->net, filename, error);
+  x = preprocess (b->net, filename, &fit, error);
   if (x == NULL)
     return FALSE;
 
@@ -377,10 +380,6 @@ classify (Batch       *b,
       if (!b->quiet)
         {
           g_autofree char *base = g_path_get_basename (filename);
-          dinet_error perr = {0};
-          int w = 0, h = 0;
-          DiSizeFit fit = dinet_image_probe (filename, NULL, &w, &h, &perr) == 0
-                            ? di_size_fit (dinet_net_image_side (b->net), w, h) : DI_SIZE_FITS;
 
           g_print ("%s: %s (%.1f %%)%s\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top],
                    fit == DI_SIZE_LARGER ? _(" · much larger than the model’s training images: the call may not apply")
@@ -495,7 +494,7 @@ di_batch_fill_maps (DiCase       *kase,
       ex = di_case_dup_explanation (kase, image->id, model_sha256, "gradcam");
       if (ex != NULL)
         continue;
-      x = preprocess (net, image->filename, &error);
+      x = preprocess (net, image->filename, NULL, &error);
       if (x != NULL && explain (kase, net, model_sha256, image->id, x, -1, &error))
         added++;
       else if (failed != NULL)

@@ -97,17 +97,16 @@ _di_window_tell_other_model (DiWindow *self)
 {
   DiModelInfo *model = _di_window_current_model (self);
   g_autoptr(GPtrArray) models = NULL;
+  g_autoptr(DiCaseModel) same = NULL;
   const char *sha256 = model != NULL ? di_model_info_get_sha256 (model) : NULL;
   g_autofree char *text = NULL;
 
   if (self->kase == NULL || sha256 == NULL)
     return;
   models = di_case_dup_models (self->kase);
-  if (models->len == 0)
+  same = di_case_dup_model (self->kase, sha256);
+  if (models->len == 0 || same != NULL)
     return;
-  for (guint i = 0; i < models->len; i++)
-    if (g_strcmp0 (((DiCaseModel *)g_ptr_array_index (models, i))->sha256, sha256) == 0)
-      return;
 
   {
     const char *file = ((DiCaseModel *)g_ptr_array_index (models, models->len - 1))->name;
