@@ -183,6 +183,36 @@ int main(void) {
   snprintf(cb, sizeof cb, "%s/checkpoint.safetensors", b);
   CHECK(same_tensors(ca, cb), "resumed weights are bit-identical to an uninterrupted run");
 
+  /* --mixup: the run still learns, and stopped after one epoch and resumed
+   * it gives the uninterrupted run's weights (the mixing weights and
+   * partners come from the run's seeded generator) */
+  {
+    char m1[700], m2[700], mc1[800], mc2[800];
+    snprintf(m1, sizeof m1, "%s/mix1", tmp);
+    snprintf(m2, sizeof m2, "%s/mix2", tmp);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 5 --mixup 0.4 %s", dinet_bin(), data, m1,
+             common);
+    CHECK(run(cmd) == 0, "train with --mixup");
+    double ml1 = log_value(m1, 1, 2), ml5 = log_value(m1, 5, 2), ma5 = log_value(m1, 5, 5);
+    CHECK(ml1 > 0 && ml5 >= 0 && ml5 < ml1, "mixup: training loss falls: %g -> %g", ml1, ml5);
+    CHECK(ma5 >= 0.7, "mixup: validation accuracy %g clears chance (0.33) by a clear margin", ma5);
+    CHECK(log_value(m1, 5, 2) != loss4, "mixup changes training (loss %g vs %g)", ml5, loss4);
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --out %s --epochs 2 --mixup 0.4 %s --max-steps 6 && "
+             "%s train --resume %s/checkpoint.safetensors --quiet",
+             dinet_bin(), data, m2, common, dinet_bin(), m2);
+    CHECK(run(cmd) == 0, "mixup: one epoch, stop, resume");
+    snprintf(cmd, sizeof cmd, "rm -rf %s && %s train --data %s --out %s --epochs 2 --mixup 0.4 %s", m1,
+             dinet_bin(), data, m1, common);
+    CHECK(run(cmd) == 0, "mixup: two epochs straight");
+    snprintf(mc1, sizeof mc1, "%s/checkpoint.safetensors", m1);
+    snprintf(mc2, sizeof mc2, "%s/checkpoint.safetensors", m2);
+    CHECK(same_tensors(mc1, mc2), "mixup: resumed weights are bit-identical to an uninterrupted run");
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/mix3 --mixup 1.5 %s 2>/dev/null", dinet_bin(), data,
+             tmp, common);
+    CHECK(run(cmd) != 0, "--mixup above 1 is refused");
+  }
+
   /* Ctrl+C: the run stops after the step, keeps its last whole-epoch
    * checkpoint and exits 130 (128 + SIGINT), so a script sees it was stopped */
   {

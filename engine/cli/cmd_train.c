@@ -31,6 +31,7 @@ typedef struct train_cfg {
   dinet_arch arch;
   int size, epochs, batch, threads, focal, adamw, balance, folds, eval_every;
   float lr, wd, gamma, val_split, crop, warmup, scale_min, jitter;
+  float mixup;   /* mixup's Beta(a, a) parameter; 0: off */
   uint64_t seed, split_seed; /* split_seed: the validation split / folds */
   int split_seed_set;         /* --split-seed given (else split_seed = seed) */
   int max_steps;  /* for tests: stop after this many steps (0 = no limit) */
@@ -83,6 +84,8 @@ static void train_options(FILE *f) {
         "  --center-crop F   keep the central F of each side (stored in the model)\n"
         "  --scale-min A     smallest crop area for augmentation (default 0.7)\n"
         "  --jitter J        colour/stain jitter amplitude (default 0.1)\n"
+        "  --mixup A         mix each batch with a shuffled copy of itself, weight ~ Beta(A, A),\n"
+        "                    0 < A <= 1 (default: off)\n"
         "  --abnormal a,b    classes grouped as abnormal (stored in the model)\n"
         "  --init MODEL      start from a model's weights (matching names and shapes)\n"
         "  --seed N  --split-seed N (default: --seed)  --threads N  --resume CHECKPOINT  --max-steps N\n"
@@ -211,6 +214,8 @@ static int parse_train_args(int argc, char **argv, int first, train_cfg *c) {
       bad = cli_parse_float(v, "--scale-min", 0.05, 1, &c->scale_min);
     } else if (cli_opt(argc, argv, &i, "--jitter", &v)) {
       bad = cli_parse_float(v, "--jitter", 0, 0.5, &c->jitter);
+    } else if (cli_opt(argc, argv, &i, "--mixup", &v)) {
+      bad = cli_parse_float(v, "--mixup", 0.01, 1, &c->mixup);
     } else {
       cli_error("train: unknown argument %s (see dinet train --help)", argv[i]);
       return 1;
@@ -425,6 +430,47 @@ static int save_checkpoint(dinet_net *net, dinet_optim *opt, const char *path, i
   return rc;
 }
 
+/* A draw from Beta(a, a), 0 < a <= 1, by Johnk's method (log space, so a
+ * small a does not underflow). */
+static double beta_sym(dinet_rng *rng, double a) {
+  for (;;) {
+    double u = dinet_rng_uniform(rng), v = dinet_rng_uniform(rng);
+    if (u <= 0 || v <= 0)
+      continue;
+    double lx = log(u) / a, ly = log(v) / a, m = lx > ly ? lx : ly;
+    double ls = m + log(exp(lx - m) + exp(ly - m)); /* log(x + y) */
+    if (ls <= 0)
+      return exp(lx - ls);
+  }
+}
+
+/* Mixup of a batch: x[b] = lam x[b] + (1 - lam) x[perm[b]] for a shuffled
+ * perm and one lam >= 1/2 per batch, so labels[b] stays the larger part;
+ * labels2 gets the partners' labels. */
+static float mixup_batch(dinet_rng *rng, float a, float *x, size_t per, int B, const int *labels,
+                         int *labels2, int *perm, float *tmp) {
+  float lam = (float)beta_sym(rng, a);
+  if (lam < 0.5f)
+    lam = 1.0f - lam;
+  for (int b = 0; b < B; b++)
+    perm[b] = b;
+  for (int b = B - 1; b > 0; b--) {
+    int j = (int)dinet_rng_below(rng, (uint32_t)(b + 1));
+    int t = perm[b];
+    perm[b] = perm[j];
+    perm[j] = t;
+  }
+  memcpy(tmp, x, sizeof(float) * per * B);                 /* [B][3][S][S] */
+  for (int b = 0; b < B; b++) {
+    const float *p = tmp + perm[b] * per;
+    float *q = x + b * per;
+    for (size_t i = 0; i < per; i++)
+      q[i] = lam * q[i] + (1.0f - lam) * p[i];
+    labels2[b] = labels[perm[b]];
+  }
+  return lam;
+}
+
 static double lr_at(const train_cfg *c, double epoch_pos) {
   if (epoch_pos < c->warmup)
     return c->lr * (epoch_pos + 1e-3) / c->warmup;
@@ -520,8 +566,8 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
   dinet_net *net = NULL;
   dinet_optim *opt = NULL;
   image_cache tc = {0}, vc = {0};
-  float *x = NULL, *z = NULL, *dz = NULL, *vlog = NULL, *alpha = NULL, *probs = NULL;
-  int *labels = NULL, *order = NULL, *vlab = NULL, *nby = NULL;
+  float *x = NULL, *z = NULL, *dz = NULL, *dz2 = NULL, *xtmp = NULL, *vlog = NULL, *alpha = NULL, *probs = NULL;
+  int *labels = NULL, *labels2 = NULL, *perm = NULL, *order = NULL, *vlab = NULL, *nby = NULL;
   int **byclass = NULL;
   FILE *log = NULL;
   memset(res, 0, sizeof *res);
@@ -642,6 +688,14 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
   z = malloc(sizeof(float) * K * B);
   dz = malloc(sizeof(float) * K * B);
   labels = malloc(sizeof(int) * B);
+  if (c->mixup > 0) {
+    labels2 = malloc(sizeof(int) * B);
+    perm = malloc(sizeof(int) * B);
+    dz2 = malloc(sizeof(float) * K * B);
+    xtmp = malloc(sizeof(float) * per * B);
+    if (!labels2 || !perm || !dz2 || !xtmp)
+      goto nomem;
+  }
   order = malloc(sizeof(int) * (ntrain + 1));
   vlog = malloc(sizeof(float) * K * (nval + 1));
   probs = malloc(sizeof(float) * K * (nval + 1));
@@ -699,11 +753,24 @@ static int train_run(const train_cfg *c, const dataset *ds, const int *train_idx
         labels[b] = ds->s[train_idx[i]].label;
         cache_view(&tc, i, S, mean, std, &aug, -1, &rng, x + b * per);
       }
-      float lr = (float)lr_at(c, epoch + (double)st / steps_per_epoch), loss = 0;
+      float lr = (float)lr_at(c, epoch + (double)st / steps_per_epoch), loss = 0, loss2 = 0, lam = 1;
+      if (c->mixup > 0)
+        lam = mixup_batch(&rng, c->mixup, x, per, B, labels, labels2, perm, xtmp);
+      const float g = c->focal ? c->gamma : 0.0f;
       dinet_net_zero_grad(net);
       if (dinet_net_forward_keep(net, DINET_MODE_TRAIN, x, B, S, S, z, &err) ||
-          dinet_focal_loss(z, labels, B, K, c->focal ? c->gamma : 0.0f, alpha, &loss, dz, &err) ||
-          dinet_net_backward(net, dz, 0, &err)) {
+          dinet_focal_loss(z, labels, B, K, g, alpha, &loss, dz, &err) ||
+          (c->mixup > 0 && dinet_focal_loss(z, labels2, B, K, g, alpha, &loss2, dz2, &err))) {
+        cli_error("epoch %d step %d: %s; the last checkpoint in %s is intact", epoch + 1, st + 1,
+                  err.message, c->out);
+        goto out;
+      }
+      if (c->mixup > 0) { /* the loss of a mix is the mix of the two labels' losses */
+        loss = lam * loss + (1.0f - lam) * loss2;
+        for (int i = 0; i < B * K; i++)                      /* [B][K] */
+          dz[i] = lam * dz[i] + (1.0f - lam) * dz2[i];
+      }
+      if (dinet_net_backward(net, dz, 0, &err)) {
         cli_error("epoch %d step %d: %s; the last checkpoint in %s is intact", epoch + 1, st + 1,
                   err.message, c->out);
         goto out;
@@ -826,6 +893,10 @@ out:
   free(probs);
   free(alpha);
   free(labels);
+  free(labels2);
+  free(perm);
+  free(dz2);
+  free(xtmp);
   free(order);
   free(vlab);
   dinet_optim_free(opt);
