@@ -347,6 +347,7 @@ classify (Batch       *b,
 {
   g_autofree float *x = NULL;
   g_autofree float *logits = NULL;
+  int view_top[8]; /* each view's top class (8 at most) */
   g_autofree float *probs = NULL;
   dinet_error err = {0};
   int size = dinet_net_input_size (b->net);
@@ -364,14 +365,15 @@ classify (Batch       *b,
       probs = g_new (float, k);
       /* As the viewer and `dinet classify` do: the model's own views (the
        * mean of 8 for a TTA model), its temperature fitted to those. */
-      if (dinet_net_predict (b->net, x, 1, size, size, 0, logits, &err) != 0)
+      if (dinet_net_predict (b->net, x, 1, size, size, 0, logits, view_top, &err) != 0)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", filename, err.message);
           return FALSE;
         }
       dinet_softmax (logits, 1, k, dinet_net_temperature (b->net), probs);
       if (di_case_add_prediction (b->kase, image_id, b->model_sha256, probs, logits, k,
-                                  dinet_net_temperature (b->net), error) == 0)
+                                  dinet_net_temperature (b->net), dinet_net_tta_views (b->net), view_top,
+                                  error) == 0)
         return FALSE;
       top = 0;
       for (int i = 1; i < k; i++)
@@ -381,7 +383,13 @@ classify (Batch       *b,
         {
           g_autofree char *base = g_path_get_basename (filename);
 
-          g_print ("%s: %s (%.1f %%)%s\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top],
+          const int n_views = dinet_net_tta_views (b->net);
+          const int agree = dinet_views_agreeing (view_top, n_views, top);
+          /* TRANSLATORS: after the printed call when the views are split: " · 5 of 8 views give it" */
+          g_autofree char *split = agree < n_views ? g_strdup_printf (_(" · %d of %d views give it"), agree, n_views)
+                                                   : g_strdup ("");
+
+          g_print ("%s: %s (%.1f %%)%s%s\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top], split,
                    fit == DI_SIZE_LARGER ? _(" · much larger than the model’s training images: the call may not apply")
                    : fit == DI_SIZE_SMALLER ? _(" · much smaller than the model’s training images: the call may not apply")
                    : "");

@@ -54,6 +54,8 @@ typedef struct
   float *logits;
   int n_classes;
   double temperature;
+  int n_views;
+  int *view_top;
 
   /* WRITE_EXPLANATION */
   float *values;
@@ -110,6 +112,7 @@ write_job_free (gpointer data)
   g_clear_pointer (&job->model, di_model_info_unref);
   g_free (job->probabilities);
   g_free (job->logits);
+  g_free (job->view_top);
   g_free (job->values);
   g_clear_error (&job->error);
   g_free (job);
@@ -174,7 +177,8 @@ write_func (gpointer data,
           if (!di_case_has_prediction (state->kase, job->image_id, sha256))
             job->written = di_case_add_prediction (state->kase, job->image_id, sha256,
                                                    job->probabilities, job->logits, job->n_classes,
-                                                   job->temperature, &job->error) > 0;
+                                                   job->temperature, job->n_views, job->view_top,
+                                                   &job->error) > 0;
           break;
 
         case WRITE_EXPLANATION:
@@ -372,6 +376,13 @@ di_case_writer_add_prediction (DiCaseWriter *self,
     {
       job->probabilities[i] = (float)di_prediction_get_probability (prediction, i);
       job->logits[i] = (float)di_prediction_get_logit (prediction, i);
+    }
+  job->n_views = di_prediction_get_n_views (prediction);
+  if (job->n_views > 0)
+    {
+      job->view_top = g_new (int, job->n_views);
+      for (int d = 0; d < job->n_views; d++)
+        job->view_top[d] = di_prediction_get_view_top (prediction, d);
     }
   push (self, job);
 }

@@ -226,6 +226,8 @@ di_case_event_copy (const DiCaseEvent *event)
     copy->probabilities = g_memdup2 (event->probabilities, sizeof (double) * MAX (1, event->n_classes));
   if (event->logits != NULL)
     copy->logits = g_memdup2 (event->logits, sizeof (double) * MAX (1, event->n_classes));
+  if (event->view_top != NULL)
+    copy->view_top = g_memdup2 (event->view_top, sizeof (int) * MAX (1, event->n_views));
   return copy;
 }
 
@@ -245,6 +247,7 @@ di_case_event_free (DiCaseEvent *event)
   g_strfreev (event->classes);
   g_free (event->probabilities);
   g_free (event->logits);
+  g_free (event->view_top);
   g_free (event);
 }
 
@@ -851,10 +854,17 @@ static const char migrate_v1_v2[] =
 static const char migrate_v2_v3[] =
   "ALTER TABLE regions ADD COLUMN probability REAL;";
 
+/* 3 -> 4: a prediction keeps the class each of its views (rotations and
+ * mirror images) put first, a JSON array of class names (NULL: not kept,
+ * which is what every prediction saved before has). */
+static const char migrate_v3_v4[] =
+  "ALTER TABLE predictions ADD COLUMN view_classes TEXT;";
+
 static const char * const migrations[DI_CASE_SCHEMA_VERSION] = {
   schema_v1,      /* 0 -> 1 */
   migrate_v1_v2,  /* 1 -> 2 */
   migrate_v2_v3,  /* 2 -> 3 */
+  migrate_v3_v4,  /* 3 -> 4 */
 };
 
 static gboolean
@@ -1933,6 +1943,8 @@ di_case_dup_models (DiCase *self)
  * @probabilities: (array length=n_classes): calibrated probabilities
  * @logits: (nullable) (array length=n_classes): the raw logits
  * @temperature: the temperature that made @probabilities from @logits
+ * @n_views: how many views @probabilities are the mean of (0: not known)
+ * @view_top: (nullable) (array length=n_views): each view's top class
  *
  * Returns: the prediction's id (> 0), or 0 with @error set
  */
@@ -1944,11 +1956,14 @@ di_case_add_prediction (DiCase       *self,
                         const float  *logits,
                         int           n_classes,
                         double        temperature,
+                        int           n_views,
+                        const int    *view_top,
                         GError      **error)
 {
   g_autoptr(DiCaseModel) model = NULL;
   g_autofree char *probs_json = NULL;
   g_autofree char *logits_json = NULL;
+  g_autofree char *views_json = NULL;
   g_autofree char *now = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
   int top = 0;
@@ -1980,11 +1995,29 @@ di_case_add_prediction (DiCase       *self,
 
   probs_json = json_float_array (probabilities, n_classes);
   logits_json = logits ? json_float_array (logits, n_classes) : NULL;
+  if (n_views > 0 && view_top != NULL)
+    {
+      g_autofree const char **names = g_new0 (const char *, n_views + 1);
+
+      for (int d = 0; d < n_views; d++)
+        {
+          if (view_top[d] < 0 || view_top[d] >= n_classes)
+            {
+              g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID,
+                           _("%s: a view's class %d is not one of the model's %d"),
+                           self->filename, view_top[d], n_classes);
+              return 0;
+            }
+          names[d] = model->classes[view_top[d]];
+        }
+      views_json = json_string_array (names);
+    }
   now = now_string ();
 
   stmt = prepare (self,
                   "INSERT INTO predictions (image_id, model_name, model_sha256, predicted, "
-                  "probabilities, logits, temperature, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
+                  "probabilities, logits, temperature, time, view_classes) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
   if (stmt == NULL)
     return 0;
   sqlite3_bind_int64 (stmt, 1, image_id);
@@ -1995,6 +2028,7 @@ di_case_add_prediction (DiCase       *self,
   bind_text (stmt, 6, logits_json);
   sqlite3_bind_double (stmt, 7, temperature);
   sqlite3_bind_text (stmt, 8, now, -1, SQLITE_STATIC);
+  bind_text (stmt, 9, views_json);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       set_sql_error (self, error, sqlite3_errcode (self->db), _("cannot add the prediction"));
@@ -2005,7 +2039,7 @@ di_case_add_prediction (DiCase       *self,
 
 static const char prediction_select[] =
   "SELECT p.id, p.image_id, p.time, p.predicted, p.model_name, p.model_sha256, "
-  "       m.classes, p.probabilities, p.logits, p.temperature "
+  "       m.classes, p.probabilities, p.logits, p.temperature, p.view_classes "
   "FROM predictions p LEFT JOIN models m ON m.sha256 = p.model_sha256 ";
 
 static DiCaseEvent *
@@ -2043,6 +2077,25 @@ prediction_from_row (DiCase       *self,
         g_free (logits);
     }
   event->temperature = sqlite3_column_double (stmt, 9);
+  if (sqlite3_column_type (stmt, 10) != SQLITE_NULL)
+    {
+      g_auto(GStrv) names = NULL;
+      int v = parse_json_array (self, (const char *)sqlite3_column_text (stmt, 10), NULL, &names);
+
+      /* a name that is not one of the classes (a damaged row) is -1 */
+      if (v > 0 && v <= 64 && names != NULL)
+        {
+          event->n_views = v;
+          event->view_top = g_new (int, v);
+          for (int d = 0; d < v; d++)
+            {
+              event->view_top[d] = -1;
+              for (int k = 0; k < event->n_classes; k++)
+                if (g_strcmp0 (names[d], event->classes[k]) == 0)
+                  event->view_top[d] = k;
+            }
+        }
+    }
   return event;
 }
 

@@ -10,7 +10,7 @@
 G_BEGIN_DECLS
 
 /* PRAGMA user_version of the databases this code writes. */
-#define DI_CASE_SCHEMA_VERSION 3
+#define DI_CASE_SCHEMA_VERSION 4
 /* PRAGMA application_id: "DIcs". */
 #define DI_CASE_APPLICATION_ID 0x44496373
 /* The suggested file name extension. */
@@ -139,6 +139,8 @@ typedef struct {
   double *probabilities;
   double *logits;
   double temperature;
+  int n_views;            /* views the prediction is the mean of (0: not kept) */
+  int *view_top;          /* each view's top class, an index into @classes (-1: none) */
 } DiCaseEvent;
 
 /**
@@ -257,6 +259,8 @@ gint64             di_case_add_prediction       (DiCase                  *self,
                                                  const float             *logits,
                                                  int                      n_classes,
                                                  double                   temperature,
+                                                 int                      n_views,
+                                                 const int               *view_top,
                                                  GError                 **error);
 DiCaseEvent       *di_case_dup_prediction       (DiCase                  *self,
                                                  gint64                   image_id,

@@ -275,6 +275,7 @@ classify_pixels (Job                *job,
 {
   g_autofree float *x = NULL;
   g_autofree float *logits = NULL;
+  int view_top[8]; /* each view's top class (8 at most) */
   dinet_error err = {0};
   int S, rc;
 
@@ -284,13 +285,13 @@ classify_pixels (Job                *job,
   /* The model's own views: one, or the mean of the 8 dihedral views when
    * its metadata asks for TTA (logits are then log mean probabilities). */
   logits = g_new0 (float, di_model_info_get_n_classes (job->model));
-  if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, &err)))
+  if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, view_top, &err)))
     {
       set_error_from_dinet (error, &err, rc);
       return NULL;
     }
 
-  return di_prediction_new (job->model, logits);
+  return di_prediction_new_with_views (job->model, logits, dinet_net_tta_views (job->net), view_top);
 }
 
 static dinet_explain_method
@@ -338,13 +339,15 @@ job_explain (Job *job)
   if (dinet_net_tta_views (job->net) > 1)
     {
       g_autofree float *logits = g_new0 (float, di_model_info_get_n_classes (job->model));
+      int view_top[8];
 
-      if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, &err)))
+      if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, view_top, &err)))
         {
           set_error_from_dinet (&job->error, &err, rc);
           return;
         }
-      job->prediction = di_prediction_new (job->model, logits);
+      job->prediction = di_prediction_new_with_views (job->model, logits, dinet_net_tta_views (job->net),
+                                                      view_top);
     }
 
   dinet_explain_opts_init (&opts);
@@ -367,7 +370,11 @@ job_explain (Job *job)
                                                               : ex.predicted)
                                    : ex.target);
   if (job->prediction == NULL)
-    job->prediction = di_prediction_new (job->model, ex.logits);
+    {
+      int top = ex.predicted; /* one view: its own top class */
+
+      job->prediction = di_prediction_new_with_views (job->model, ex.logits, 1, &top);
+    }
   dinet_explanation_free (&ex);
 }
 

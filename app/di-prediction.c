@@ -12,6 +12,7 @@
 
 #include "di-model-info.h"
 #include "di-prediction.h"
+#include "di-types.h"
 
 struct _DiPrediction
 {
@@ -22,6 +23,8 @@ struct _DiPrediction
   int top;
   double abnormal;   /* P(abnormal), or -1 when the model has no grouping */
   double margin;     /* p(top1) - p(top2) */
+  int n_views;       /* views the probabilities are the mean of; 0: not known */
+  int *view_top;     /* each view's top class (n_views) */
 };
 
 G_DEFINE_BOXED_TYPE (DiPrediction, di_prediction, di_prediction_ref, di_prediction_unref)
@@ -32,6 +35,7 @@ di_prediction_free (DiPrediction *self)
   g_clear_pointer (&self->model, di_model_info_unref);
   g_free (self->logits);
   g_free (self->probs);
+  g_free (self->view_top);
 }
 
 /**
@@ -44,6 +48,25 @@ di_prediction_free (DiPrediction *self)
 DiPrediction *
 di_prediction_new (DiModelInfo *model,
                    const float *logits)
+{
+  return di_prediction_new_with_views (model, logits, 0, NULL);
+}
+
+/**
+ * di_prediction_new_with_views:
+ * @model: the model that produced @logits
+ * @logits: (array): one logit per class of @model (with several views, the
+ *   log of their mean probability)
+ * @n_views: how many views @logits stand for (0: not known)
+ * @view_top: (array length=n_views) (nullable): each view's top class
+ *
+ * Returns: (transfer full): the prediction
+ */
+DiPrediction *
+di_prediction_new_with_views (DiModelInfo *model,
+                              const float *logits,
+                              int          n_views,
+                              const int   *view_top)
 {
   DiPrediction *self;
   int k;
@@ -68,6 +91,13 @@ di_prediction_new (DiModelInfo *model,
     if (i != self->top && self->probs[i] > second)
       second = self->probs[i];
   self->margin = self->probs[self->top] - second;
+  if (n_views > 0 && view_top != NULL)
+    {
+      self->n_views = n_views;
+      self->view_top = g_new (int, n_views);
+      for (int d = 0; d < n_views; d++)
+        self->view_top[d] = view_top[d] >= 0 && view_top[d] < k ? view_top[d] : -1;
+    }
 
   /* the engine's sum, as `dinet eval` counts the screening flag */
   self->abnormal = di_model_info_has_grouping (model)
@@ -122,6 +152,64 @@ di_prediction_get_top_name (DiPrediction *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
   return di_model_info_get_class_name (self->model, self->top);
+}
+
+/**
+ * di_prediction_get_n_views:
+ *
+ * Returns: how many views (rotations and mirror images of the image) the
+ *   prediction is the mean of, with their top classes known; 0 when not known
+ *   (a prediction read from a case written before views were kept)
+ */
+int
+di_prediction_get_n_views (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->n_views;
+}
+
+/**
+ * di_prediction_get_view_top:
+ * @index: a view, below di_prediction_get_n_views()
+ *
+ * Returns: the class that view alone puts first (-1: not a class of the model)
+ */
+int
+di_prediction_get_view_top (DiPrediction *self,
+                            int           index)
+{
+  g_return_val_if_fail (self != NULL, -1);
+  g_return_val_if_fail (index >= 0 && index < self->n_views, -1);
+  return self->view_top[index];
+}
+
+/**
+ * di_prediction_get_views_agreeing:
+ *
+ * Returns: how many of the views put the prediction's top class first (all of
+ *   them: the views agree); 0 when the views are not known
+ */
+int
+di_prediction_get_views_agreeing (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return dinet_views_agreeing (self->view_top, self->n_views, self->top);
+}
+
+/**
+ * di_prediction_dup_views_text:
+ *
+ * Returns: (transfer full) (nullable): how the views voted
+ *   (di_views_dup_text()), or %NULL for a prediction from one view or from
+ *   views not kept
+ */
+char *
+di_prediction_dup_views_text (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return di_views_dup_text ((const char * const *)di_model_info_get_class_names (self->model),
+                            self->n_classes, self->top, self->n_views, self->view_top);
 }
 
 double

@@ -1772,6 +1772,21 @@ draw_cell (DiReport          *self,
                              line) + 4;
           }
       }
+      {
+        /* how the views voted, as the side panel says it */
+        g_autofree char *views = di_views_dup_text ((const char * const *)pred->classes, pred->n_classes,
+                                                    top_class, pred->n_views, pred->view_top);
+
+        if (views != NULL)
+          {
+            gboolean split = dinet_views_agreeing (pred->view_top, pred->n_views, top_class) < pred->n_views;
+
+            if (split)
+              cairo_set_source_rgb (ctx->cr, 0.6, 0.35, 0.0);
+            ry += draw_text (ctx, x_right, ry, right_w, split ? "Sans Bold 8" : "Sans 8", views) + 4;
+            set_gray (ctx, 0.0);
+          }
+      }
       if (cell->fit != DI_SIZE_FITS)
         {
           cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);

@@ -38,6 +38,7 @@ struct _DiSidePanel
   gboolean faithfulness_shown;
   GtkLabel *top_class_label;
   GtkLabel *top_prob_label;
+  GtkLabel *views_label;
   GtkBox *abnormal_box;
   GtkLabel *abnormal_label;
   GtkLevelBar *abnormal_bar;
@@ -175,6 +176,7 @@ update_prediction (DiSidePanel *self)
       else
         gtk_label_set_text (self->top_prob_label, "");
       gtk_widget_set_visible (GTK_WIDGET (self->abnormal_box), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->views_label), FALSE);
       return;
     }
 
@@ -200,6 +202,25 @@ update_prediction (DiSidePanel *self)
         s = g_steal_pointer (&with_model);
       }
     gtk_label_set_text (self->top_prob_label, s);
+  }
+
+  {
+    g_autofree char *views = di_prediction_dup_views_text (prediction);
+    gboolean split = views != NULL &&
+                     di_prediction_get_views_agreeing (prediction) < di_prediction_get_n_views (prediction);
+
+    gtk_label_set_text (self->views_label, views ? views : "");
+    gtk_widget_set_visible (GTK_WIDGET (self->views_label), views != NULL);
+    if (split)
+      {
+        gtk_widget_remove_css_class (GTK_WIDGET (self->views_label), "dim-label");
+        gtk_widget_add_css_class (GTK_WIDGET (self->views_label), "views-split");
+      }
+    else
+      {
+        gtk_widget_remove_css_class (GTK_WIDGET (self->views_label), "views-split");
+        gtk_widget_add_css_class (GTK_WIDGET (self->views_label), "dim-label");
+      }
   }
 
   if (di_prediction_get_abnormal (prediction) >= 0)
@@ -933,6 +954,7 @@ di_side_panel_class_init (DiSidePanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, method_note);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_class_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, top_prob_label);
+  gtk_widget_class_bind_template_child (widget_class, DiSidePanel, views_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_box);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_label);
   gtk_widget_class_bind_template_child (widget_class, DiSidePanel, abnormal_bar);

@@ -172,6 +172,61 @@ di_class_get_title (const char *class_name)
 }
 
 /**
+ * di_views_dup_text:
+ * @classes: (array length=n_classes): the model's class names
+ * @top: the class of the views' mean
+ * @n_views: how many views the prediction is the mean of
+ * @view_top: (array length=n_views) (nullable): each view's top class (-1:
+ *   not a class of the model)
+ *
+ * How the views voted, as the side panel and the report say it: "All 8
+ * views agree", or "Views disagree: 5 of 8 put it first; the others:
+ * Carcinoma in situ (2), Severe dysplastic (1)". A mean of views that
+ * disagree can hide a split between confident views.
+ *
+ * Returns: (transfer full) (nullable): the text, or %NULL for fewer than
+ *   two views or views not known
+ */
+char *
+di_views_dup_text (const char * const *classes,
+                   int                 n_classes,
+                   int                 top,
+                   int                 n_views,
+                   const int          *view_top)
+{
+  g_autoptr(GString) others = NULL;
+  g_autofree int *count = NULL;
+  int agree = 0;
+
+  if (n_views < 2 || view_top == NULL || classes == NULL || n_classes < 1)
+    return NULL;
+  for (int d = 0; d < n_views; d++)
+    agree += view_top[d] == top;
+  if (agree == n_views)
+    /* TRANSLATORS: the views are rotations and mirror images of the image */
+    return g_strdup_printf (_("All %d views agree"), n_views);
+
+  count = g_new0 (int, n_classes + 1);  /* the last: not a class */
+  for (int d = 0; d < n_views; d++)
+    if (view_top[d] != top)
+      count[view_top[d] >= 0 && view_top[d] < n_classes ? view_top[d] : n_classes]++;
+  others = g_string_new (NULL);
+  for (int k = 0; k <= n_classes; k++)
+    {
+      if (count[k] == 0)
+        continue;
+      if (others->len > 0)
+        g_string_append (others, ", ");
+      /* TRANSLATORS: a class and how many views put it first: "Severe dysplasia (2)" */
+      g_string_append_printf (others, _("%s (%d)"),
+                              k < n_classes ? di_class_get_title (classes[k]) : _("unknown"), count[k]);
+    }
+  /* TRANSLATORS: "Views disagree: 5 of 8 put it first; the others: Carcinoma in situ (3)" */
+  return g_strdup_printf (_("Views disagree: %d of %d put it first; the others: %s"),
+                          agree, n_views, others->str);
+}
+
+/**
  * di_class_get_short_title:
  * @class_name: (nullable): a model's class name
  *

@@ -109,6 +109,11 @@ DiExplainMethod di_explain_method_from_nick (const char *nick);
 /* A class name as shown: readable and translated for the data sets we know,
  * else the name itself. Stored names never change. */
 const char *di_class_get_title (const char *class_name);
+char       *di_views_dup_text  (const char * const *classes,
+                                int                 n_classes,
+                                int                 top,
+                                int                 n_views,
+                                const int          *view_top);
 const char *di_class_get_short_title (const char *class_name);
 /* A probability as a percentage ("64.9%"), never rounded to 0 or 100. */
 char       *di_format_probability (double p, const char *space);

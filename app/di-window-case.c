@@ -404,7 +404,7 @@ _di_window_prediction_from_event (DiWindow          *self,
   for (int i = 0; i < n; i++)
     logits[i] = event->logits != NULL ? (float)event->logits[i]
                                       : (float)(temperature * log (MAX (event->probabilities[i], 1e-30)));
-  return di_prediction_new (model, logits);
+  return di_prediction_new_with_views (model, logits, event->n_views, event->view_top);
 }
 
 

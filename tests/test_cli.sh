@@ -71,6 +71,7 @@ assert [o["image"] for o in r] == names, "order"
 for o in r:
     assert set(o) >= {"image", "class", "probabilities", "logits", "size_fit"}
     assert o["size_fit"] == "fits", "a model without data.image_side: every image fits"
+    assert o["view_classes"] == [o["class"]] and o["views_agree"] == 1, "one view: it agrees"
     assert len(o["probabilities"]) == 3 and len(o["logits"]) == 3
     assert abs(sum(o["probabilities"]) - 1) < 1e-4
     assert o["class"] == ["normal_a", "abnormal_b", "abnormal_c"][max(range(3), key=lambda j: o["logits"][j])]
@@ -160,6 +161,9 @@ got = [math.exp(v) for v in t["log_probabilities"]]
 assert all(abs(a - b) < 1e-4 for a, b in zip(mean, got)), (mean, got)
 assert abs(sum(t["probabilities"]) - 1) < 1e-4
 assert t["class"] == ["normal_a", "abnormal_b", "abnormal_c"][max(range(3), key=lambda j: mean[j])]
+# each view's own top class, in the views' order, and how many give the mean's
+assert t["view_classes"] == [v["class"] for v in views], (t["view_classes"], [v["class"] for v in views])
+assert t["views_agree"] == sum(v["class"] == t["class"] for v in views)
 PYEOF
 
 # eval: the views used and a labelled confusion matrix; --json keeps its keys

@@ -504,6 +504,57 @@ static float *make_input(uint64_t seed, int S) {
   return x;
 }
 
+/* dinet_net_predict with 8 views against a naive reference: each view
+ * through the network alone, softmax, mean, log; each view's top class.
+ * Two images, so the [n][8] layout is checked too. */
+static void test_predict_views(dinet_net *net) {
+  const int S = NET_S, K = NET_K, V = 8;
+  const size_t per = (size_t)3 * S * S;
+  float *x = fbuf(2 * per), *view = fbuf(per), z[NET_K], p[NET_K], logp[2 * NET_K], one[2 * NET_K];
+  int top[2 * 8], top1[2], want_top[2 * 8];
+  double want[2 * NET_K] = {0}, md = 0;
+  float *a = make_input(5, S), *b = make_input(6, S);
+  memcpy(x, a, sizeof(float) * per);
+  memcpy(x + per, b, sizeof(float) * per);
+  free(a);
+  free(b);
+  dinet_error err = {0};
+  for (int i = 0; i < 2; i++)
+    for (int d = 0; d < V; d++) {
+      dinet_dihedral(x + per * i, 3, S, S, d, view);                      /* [3][S][S] */
+      CHECK(dinet_net_forward(net, view, 1, S, S, z, &err) == 0, "forward: %s", err.message);
+      dinet_softmax(z, 1, K, 1.0f, p);                                     /* [K] */
+      int t = 0;
+      for (int k = 0; k < K; k++) {
+        want[i * K + k] += p[k] / V;
+        t = z[k] > z[t] ? k : t;
+      }
+      want_top[i * V + d] = t;
+    }
+  CHECK(dinet_net_predict(net, x, 2, S, S, 8, logp, top, &err) == 0, "predict 8 views: %s", err.message);
+  int same_top = 1;
+  for (int i = 0; i < 2 * K; i++)
+    md = fmax(md, fabs(exp(logp[i]) - want[i]));
+  for (int i = 0; i < 2 * V; i++)
+    same_top &= top[i] == want_top[i];
+  CHECK(md < 1e-5, "8-view mean probability off the naive reference by %g", md);
+  CHECK(same_top, "each view's top class is the naive reference's");
+  CHECK(dinet_net_predict(net, x, 2, S, S, 8, logp, NULL, &err) == 0, "view_top may be NULL");
+  CHECK(dinet_net_predict(net, x, 2, S, S, 1, one, top1, &err) == 0, "predict 1 view: %s", err.message);
+  for (int i = 0; i < 2; i++) {
+    int t = 0;
+    for (int k = 0; k < K; k++)
+      t = one[i * K + k] > one[i * K + t] ? k : t;
+    CHECK(top1[i] == t, "one view: its top class is the logits' (%d vs %d)", top1[i], t);
+  }
+  const int votes[8] = {2, 2, 0, 2, 1, 2, 2, 0};
+  CHECK(dinet_views_agreeing(votes, 8, 2) == 5 && dinet_views_agreeing(votes, 8, 0) == 2 &&
+            dinet_views_agreeing(votes, 1, 2) == 1 && dinet_views_agreeing(NULL, 8, 2) == 0,
+        "views agreeing: counted by hand");
+  free(x);
+  free(view);
+}
+
 /* The maps of the gradient methods by hand from A and dS/dA. */
 static void hand_map(dinet_explain_method m, const float *A, const float *G, int C, int HW,
                      double *out) {
@@ -836,6 +887,7 @@ int main(void) {
   float *x = make_input(3, NET_S);
   dinet_net *net = make_net(DINET_ARCH_CBAM_RESNET50, 7);
   wake_spatial_gates(net);
+  test_predict_views(net);
   test_methods_by_hand(net, x);
   test_fusion_scorecam_cbam(net, x);
   test_smooth_and_faithfulness(net, x);

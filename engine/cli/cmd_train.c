@@ -246,7 +246,7 @@ static int predict_cache(dinet_net *net, const image_cache *c, int views, float 
     for (int b = 0; b < nb; b++)
       cache_view(c, i0 + b, S, mean, std, NULL, 0, NULL, x + b * per);    /* [nb][3][S][S] */
     float *out = logits + (size_t)i0 * K;                                 /* [nb][K] */
-    rc = dinet_net_predict(net, x, nb, S, S, views, out, err);
+    rc = dinet_net_predict(net, x, nb, S, S, views, out, NULL, err);
   }
   free(x);
   return rc;

@@ -198,11 +198,12 @@ static int cmd_classify(int argc, char **argv) {
   if (json)
     fputc('[', stdout);
   const int side = dinet_net_image_side(net);
+  int vtop[8]; /* each view's top class */
   for (int i = 0; i < nimg; i++) {
     dinet_error_clear(&err);
     dinet_image *im = NULL;
     if (cli_load_input(net, imgs[i], x, &im, &err) ||
-        dinet_net_predict(net, x, 1, S, S, views, z, &err)) {
+        dinet_net_predict(net, x, 1, S, S, views, z, vtop, &err)) {
       cli_error("%s", err.message);
       dinet_image_free(im);
       failures++;
@@ -214,6 +215,7 @@ static int cmd_classify(int argc, char **argv) {
     dinet_image_free(im);
     dinet_softmax(z, 1, K, T, p);
     int top = argmax(z, K);
+    const int agree = dinet_views_agreeing(vtop, views, top);
     /* the screening flag, as dinet eval counts it and the viewer shows it */
     const double pab = ab ? dinet_abnormal_probability(p, ab, K) : 0;
     const int suspicious = ab && pab >= DINET_FLAG_THRESHOLD;
@@ -249,6 +251,13 @@ static int cmd_classify(int argc, char **argv) {
                        : ", \"views\": 1, \"logits\": ",
             stdout);
       json_float_array(stdout, z, K);
+      fputs(", \"view_classes\": [", stdout);
+      for (int d = 0; d < views; d++) {
+        if (d)
+          fputs(", ", stdout);
+        json_string(stdout, dinet_net_class_name(net, vtop[d]));
+      }
+      fprintf(stdout, "], \"views_agree\": %d", agree);
       fputs(", \"size_fit\": ", stdout);
       json_string(stdout, fit == DINET_SIZE_LARGER    ? "larger"
                           : fit == DINET_SIZE_SMALLER ? "smaller"
@@ -265,6 +274,8 @@ static int cmd_classify(int argc, char **argv) {
         printf(" %s · P(abnormal) %.1f%%%s", ab[top] ? "abnormal" : "normal", shown,
                suspicious ? " suspicious" : "");
       }
+      if (agree < views) /* the mean hides a split: say so */
+        printf(" · %d of %d views give it", agree, views);
       if (fit != DINET_SIZE_FITS)
         printf(" · much %s than the model's training images (about %d px): the call may not apply",
                fit == DINET_SIZE_LARGER ? "larger" : "smaller", side);

@@ -450,7 +450,7 @@ int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h
  * result can stand in for logits (dinet_softmax of it at t = 1 gives the
  * mean back). */
 int dinet_predict_tta(dinet_net *net, const float *x, int n, int h, int w, float *logp,
-                      dinet_error *err) {
+                      int *view_top, dinet_error *err) {
   if (!net || !x || !logp || n < 1 || h < 1 || h != w)
     return dinet_error_set(err, DINET_ERR_INVALID,
                            "tta: needs a network and square inputs (got %dx%d)", w, h);
@@ -467,6 +467,8 @@ int dinet_predict_tta(dinet_net *net, const float *x, int n, int h, int w, float
     if ((rc = dinet_net_forward(net, views, V, h, w, z, err)))         /* [8][K] */
       break;
     dinet_softmax(z, V, K, 1.0f, p);                                   /* [8][K] */
+    for (int d = 0; view_top && d < V; d++)
+      view_top[(size_t)i * V + d] = argmax_f(z + d * K, K);             /* [n][8] */
     for (int k = 0; k < K; k++) {
       double m = 0;
       for (int d = 0; d < V; d++)
@@ -486,14 +488,25 @@ int dinet_net_tta_views(const dinet_net *net) {
 }
 
 int dinet_net_predict(dinet_net *net, const float *x, int n, int h, int w, int views,
-                      float *scores, dinet_error *err) {
+                      float *scores, int *view_top, dinet_error *err) {
   if (views == 0)
     views = dinet_net_tta_views(net);
   if (views == 8)
-    return dinet_predict_tta(net, x, n, h, w, scores, err);
+    return dinet_predict_tta(net, x, n, h, w, scores, view_top, err);
   if (views != 1)
     return dinet_error_set(err, DINET_ERR_INVALID, "predict: %d views (1 or 8)", views);
-  return dinet_net_forward(net, x, n, h, w, scores, err);
+  int rc = dinet_net_forward(net, x, n, h, w, scores, err);
+  const int K = dinet_net_num_classes(net);
+  for (int i = 0; !rc && view_top && i < n; i++)
+    view_top[i] = argmax_f(scores + (size_t)i * K, K);                 /* [n][1] */
+  return rc;
+}
+
+int dinet_views_agreeing(const int *view_top, int views, int top) {
+  int agree = 0;
+  for (int d = 0; view_top && d < views; d++)
+    agree += view_top[d] == top;
+  return agree;
 }
 
 /* dinet_map_fn adapter: one_map with a fixed target. */

@@ -183,13 +183,13 @@ test_basics (const char *dir)
   CHECK (di_case_add_model (kase, "0123abcd", "test.safetensors", classes, meta, &error), "add model");
   CHECK_NO_ERROR (error);
   g_clear_error (&error);
-  CHECK (di_case_add_prediction (kase, ids[0], "0123abcd", probs, logits, 3, 1.5, &error) > 0, "prediction");
+  CHECK (di_case_add_prediction (kase, ids[0], "0123abcd", probs, logits, 3, 1.5, 0, NULL, &error) > 0, "prediction");
   CHECK_NO_ERROR (error);
   g_clear_error (&error);
-  CHECK (di_case_add_prediction (kase, ids[0], "unknown", probs, NULL, 3, 1, &error) == 0 &&
+  CHECK (di_case_add_prediction (kase, ids[0], "unknown", probs, NULL, 3, 1, 0, NULL, &error) == 0 &&
          g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_FOUND), "unknown model refused");
   g_clear_error (&error);
-  CHECK (di_case_add_prediction (kase, ids[0], "0123abcd", probs, NULL, 2, 1, &error) == 0 &&
+  CHECK (di_case_add_prediction (kase, ids[0], "0123abcd", probs, NULL, 2, 1, 0, NULL, &error) == 0 &&
          g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID), "class count checked");
   g_clear_error (&error);
   CHECK (di_case_has_prediction (kase, ids[0], "0123abcd"), "has prediction");
@@ -207,7 +207,36 @@ test_basics (const char *dir)
       CHECK (prediction->temperature == 1.5, "temperature");
       CHECK (g_strcmp0 (prediction->model_name, "test.safetensors") == 0, "model name");
       CHECK (di_case_event_get_top (prediction) == 1, "top");
+      CHECK (prediction->n_views == 0 && prediction->view_top == NULL, "no views given: none kept");
     }
+
+  /* the classes of a prediction's views, kept by name */
+  {
+    const int tops[8] = { 1, 1, 2, 1, 0, 1, 1, 2 };
+    const int bad[2] = { 1, 3 };
+    g_autoptr(DiCaseEvent) viewed = NULL;
+
+    CHECK (di_case_add_prediction (kase, ids[1], "0123abcd", probs, logits, 3, 1.5, 8, tops, &error) > 0,
+           "prediction with 8 views");
+    CHECK_NO_ERROR (error);
+    g_clear_error (&error);
+    viewed = di_case_dup_prediction (kase, ids[1], "0123abcd");
+    CHECK (viewed != NULL && viewed->n_views == 8 && viewed->view_top != NULL &&
+           memcmp (viewed->view_top, tops, sizeof tops) == 0, "the views' classes round-trip");
+    CHECK (viewed != NULL && raw_int (path, "SELECT count(*) FROM predictions WHERE view_classes = "
+                                            "'[\"b\",\"b\",\"c\",\"b\",\"a\",\"b\",\"b\",\"c\"]'") == 1,
+           "stored as the classes' names");
+    if (viewed != NULL)
+      {
+        g_autoptr(DiCaseEvent) copy = di_case_event_copy (viewed);
+
+        CHECK (copy->n_views == 8 && copy->view_top != viewed->view_top &&
+               memcmp (copy->view_top, tops, sizeof tops) == 0, "an event copy has its own views");
+      }
+    CHECK (di_case_add_prediction (kase, ids[1], "0123abcd", probs, logits, 3, 1.5, 2, bad, &error) == 0 &&
+           g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID), "a view's class out of range refused");
+    g_clear_error (&error);
+  }
 
   model = di_case_dup_model (kase, "0123abcd");
   CHECK (model != NULL && model->n_classes == 3 && model->abnormal != NULL &&

@@ -187,6 +187,7 @@ test_tta (void)
   g_autofree float *logp = NULL;
   g_autofree float *logits = NULL;
   double single_diff = 0;
+  int view_top[8];
   int S, K;
   Wait w = { 0 };
 
@@ -210,7 +211,13 @@ test_tta (void)
   logp = g_new (float, K);
   logits = g_new (float, K);
   g_assert_cmpint (dinet_net_preprocess (net, di_image_get_pixels (image), x, &err), ==, 0);
-  g_assert_cmpint (dinet_predict_tta (net, x, 1, S, S, logp, &err), ==, 0);
+  g_assert_cmpint (dinet_predict_tta (net, x, 1, S, S, logp, view_top, &err), ==, 0);
+  /* the prediction keeps each view's top class, as the engine computed them */
+  g_assert_cmpint (di_prediction_get_n_views (prediction), ==, 8);
+  for (int d = 0; d < 8; d++)
+    g_assert_cmpint (di_prediction_get_view_top (prediction, d), ==, view_top[d]);
+  g_assert_cmpint (di_prediction_get_views_agreeing (prediction), ==,
+                   dinet_views_agreeing (view_top, 8, di_prediction_get_top (prediction)));
   g_assert_cmpint (dinet_net_forward (net, x, 1, S, S, logits, &err), ==, 0);
   {
     g_autoptr(DiPrediction) want = di_prediction_new (di_engine_get_model_info (engine), logp);
@@ -451,6 +458,32 @@ test_suspicious (void)
   g_assert_false (di_prediction_get_suspicious (c));
 }
 
+/* How the views voted, in words: all agree, a split with the others
+ * counted, none for one view or views not known. */
+static void
+test_views_text (void)
+{
+  const char *classes[] = { "normal", "grade_a", "grade_b", NULL };
+  const float split[] = { logf (0.40f), logf (0.35f), logf (0.25f) };
+  const int all[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+  const int some[8] = { 0, 2, 0, 1, 0, 2, 0, -1 };
+  g_autoptr(DiModelInfo) model = _di_model_info_new_from_record ("0", "m", classes, NULL, 1.0);
+  g_autoptr(DiPrediction) agree = di_prediction_new_with_views (model, split, 8, all);
+  g_autoptr(DiPrediction) disagree = di_prediction_new_with_views (model, split, 8, some);
+  g_autoptr(DiPrediction) one = di_prediction_new_with_views (model, split, 1, all);
+  g_autoptr(DiPrediction) unknown = di_prediction_new (model, split);
+  g_autofree char *a = di_prediction_dup_views_text (agree);
+  g_autofree char *d = di_prediction_dup_views_text (disagree);
+
+  g_assert_cmpstr (a, ==, "All 8 views agree");
+  g_assert_cmpstr (d, ==, "Views disagree: 4 of 8 put it first; the others: grade_a (1), grade_b (2), unknown (1)");
+  g_assert_cmpint (di_prediction_get_views_agreeing (disagree), ==, 4);
+  g_assert_cmpint (di_prediction_get_view_top (disagree, 1), ==, 2);
+  g_assert_null (di_prediction_dup_views_text (one));
+  g_assert_null (di_prediction_dup_views_text (unknown));
+  g_assert_cmpint (di_prediction_get_n_views (unknown), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -483,6 +516,7 @@ main (int   argc,
     }
 
   g_test_add_func ("/engine/suspicious", test_suspicious);
+  g_test_add_func ("/engine/views-text", test_views_text);
   g_test_add_func ("/engine/size-notice", test_size_notice);
   g_test_add_func ("/engine/errors", test_errors);
   g_test_add_func ("/engine/explain", test_explain);

@@ -139,9 +139,10 @@ int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h
 
 /* Class log-probabilities of n square images (n x 3 x h x w, h == w) averaged
  * over their 8 dihedral views: logp[i] = log(mean_d softmax(net(view_d(x_i)))),
- * n x K. Use logp as logits (a model's temperature still applies). */
+ * n x K. Use logp as logits (a model's temperature still applies).
+ * view_top (may be NULL): n x 8, each view's own top class. */
 int dinet_predict_tta(struct dinet_net *net, const float *x, int n, int h, int w, float *logp,
-                      struct dinet_error *err);
+                      int *view_top, struct dinet_error *err);
 
 /* The views a model's predictions average (metadata "tta": "dihedral8",
  * set by `dinet calibrate --tta`): 8, or 1 when the model asks for none. */
@@ -150,9 +151,15 @@ int dinet_predict_tta(struct dinet_net *net, const float *x, int n, int h, int w
 int dinet_net_tta_views(const struct dinet_net *net);
 /* Class scores of n images as the model means them: logits (one view), or
  * with views 8 dinet_predict_tta's log mean probabilities; views 0 takes
- * dinet_net_tta_views(net). Softmax with the model's temperature either way. */
+ * dinet_net_tta_views(net). Softmax with the model's temperature either way.
+ * view_top (may be NULL): n x views, each view's top class (with one view,
+ * the top class of the logits). */
 int dinet_net_predict(struct dinet_net *net, const float *x, int n, int h, int w, int views,
-                      float *scores, struct dinet_error *err);
+                      float *scores, int *view_top, struct dinet_error *err);
+/* How many of a prediction's views give its top class top (the views
+ * agree when it is all of them): views entries of view_top; top is the
+ * class of the mean. */
+int dinet_views_agreeing(const int *view_top, int views, int top);
 
 /* ---- faithfulness --------------------------------------------------- */
 #define DINET_FAITH_MAX_STEPS 100
