@@ -62,6 +62,7 @@ filter_func (gpointer item,
     case DI_FILTER_REVIEWED: return di_item_get_reviewed (item);
     case DI_FILTER_UNREVIEWED: return !di_item_get_reviewed (item);
     case DI_FILTER_SUSPICIOUS: return di_item_get_suspicious (item);
+    case DI_FILTER_VIEWS_SPLIT: return di_item_get_views_split (item);
     case DI_FILTER_ALL:
     default: return TRUE;
     }

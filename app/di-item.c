@@ -573,6 +573,20 @@ di_item_get_suspicious (DiItem *self)
 }
 
 /**
+ * di_item_get_views_split:
+ *
+ * Returns: %TRUE when the item's prediction is the mean of views that do
+ *   not all put its class first (see di_prediction_get_views_agreeing())
+ */
+gboolean
+di_item_get_views_split (DiItem *self)
+{
+  g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
+  return self->prediction != NULL && di_prediction_get_n_views (self->prediction) > 1 &&
+         di_prediction_get_views_agreeing (self->prediction) < di_prediction_get_n_views (self->prediction);
+}
+
+/**
  * di_item_get_margin:
  *
  * Returns: p(top-1) - p(top-2), or -1 when unknown

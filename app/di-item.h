@@ -27,6 +27,7 @@ void          di_item_set_prediction      (DiItem       *self,
 const char   *di_item_get_badge_label     (DiItem       *self);
 double        di_item_get_suspicion       (DiItem       *self);
 gboolean      di_item_get_suspicious      (DiItem       *self);
+gboolean      di_item_get_views_split     (DiItem       *self);
 double        di_item_get_margin          (DiItem       *self);
 int           di_item_get_reviewer_class  (DiItem       *self);
 void          di_item_set_reviewer_class  (DiItem       *self,

@@ -1405,6 +1405,19 @@ di_side_panel_get_probability_text (DiSidePanel *self)
 }
 
 /**
+ * di_side_panel_get_views_text:
+ *
+ * Returns: (nullable): the views line ("All 8 views agree", "Views
+ *   disagree: …"), or %NULL when it is hidden
+ */
+const char *
+di_side_panel_get_views_text (DiSidePanel *self)
+{
+  g_return_val_if_fail (DI_IS_SIDE_PANEL (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->views_label)) ? gtk_label_get_text (self->views_label) : NULL;
+}
+
+/**
  * di_side_panel_get_explanation_sensitive:
  *
  * Returns: whether the explanation controls can be used (not for an image

@@ -42,6 +42,7 @@ void             di_side_panel_set_overlay_visible (DiSidePanel     *self,
                                                     gboolean         visible);
 const char      *di_side_panel_get_top_class_text  (DiSidePanel     *self);
 const char      *di_side_panel_get_probability_text (DiSidePanel    *self);
+const char      *di_side_panel_get_views_text       (DiSidePanel    *self);
 gboolean         di_side_panel_get_explanation_sensitive (DiSidePanel *self);
 const char      *di_side_panel_get_review_text     (DiSidePanel     *self);
 int              di_side_panel_get_ticked_class    (DiSidePanel     *self);

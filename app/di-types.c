@@ -40,7 +40,8 @@ G_DEFINE_ENUM_TYPE (DiFilterMode, di_filter_mode,
   G_DEFINE_ENUM_VALUE (DI_FILTER_ALL, "all"),
   G_DEFINE_ENUM_VALUE (DI_FILTER_UNREVIEWED, "unreviewed"),
   G_DEFINE_ENUM_VALUE (DI_FILTER_REVIEWED, "reviewed"),
-  G_DEFINE_ENUM_VALUE (DI_FILTER_SUSPICIOUS, "suspicious"))
+  G_DEFINE_ENUM_VALUE (DI_FILTER_SUSPICIOUS, "suspicious"),
+  G_DEFINE_ENUM_VALUE (DI_FILTER_VIEWS_SPLIT, "views-split"))
 
 const char *
 di_colormap_get_label (DiColormap colormap)

@@ -91,6 +91,7 @@ typedef enum {
   DI_FILTER_UNREVIEWED,
   DI_FILTER_REVIEWED,
   DI_FILTER_SUSPICIOUS,
+  DI_FILTER_VIEWS_SPLIT,
 } DiFilterMode;
 
 #define DI_TYPE_FILTER_MODE (di_filter_mode_get_type ())

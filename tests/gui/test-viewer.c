@@ -1236,6 +1236,63 @@ test_prediction_of_other_model (void)
   wait_idle ();
 }
 
+/* A prediction whose views split: the side panel says so (in amber), the
+ * gallery's "Split views" filter shows it; views that agree, or a one-view
+ * prediction, do not pass the filter. */
+static void
+test_views_split (void)
+{
+  DiSidePanel *panel = di_window_get_side_panel (fx.window);
+  DiGallery *gallery = di_window_get_gallery (fx.window);
+  GListModel *visible = di_gallery_get_visible (gallery);
+  DiItem *item = di_window_get_current_item (fx.window);
+  DiModelInfo *model;
+  g_autoptr(DiPrediction) own = NULL;
+  g_autoptr(DiPrediction) split = NULL;
+  g_autoptr(DiPrediction) agree = NULL;
+  const float logits[7] = { 2, 1, 0, 0, 0, 0, 0 };
+  const int split_tops[8] = { 0, 0, 1, 0, 0, 1, 0, 0 };
+  const int agree_tops[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+
+  g_assert_nonnull (item);
+  g_assert_nonnull (di_item_get_prediction (item));
+  own = di_prediction_ref (di_item_get_prediction (item));
+  model = di_prediction_get_model (own);
+  split = di_prediction_new_with_views (model, logits, 8, split_tops);
+  agree = di_prediction_new_with_views (model, logits, 8, agree_tops);
+
+  /* the fixture model predicts from one view: no line, nothing split */
+  g_assert_null (di_side_panel_get_views_text (panel));
+  di_gallery_set_filter_mode (gallery, DI_FILTER_VIEWS_SPLIT);
+  spin (50);
+  g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 0);
+
+  /* as the window does when a prediction arrives */
+  di_item_set_prediction (item, split);
+  di_gallery_invalidate (gallery);
+  spin (50);
+  g_assert_nonnull (di_side_panel_get_views_text (panel));
+  g_assert_true (g_str_has_prefix (di_side_panel_get_views_text (panel), "Views disagree: 6 of 8"));
+  g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 1);
+  {
+    g_autoptr(DiItem) shown = g_list_model_get_item (visible, 0);
+
+    g_assert_true (shown == item);
+  }
+
+  di_item_set_prediction (item, agree);
+  di_gallery_invalidate (gallery);
+  spin (50);
+  g_assert_cmpstr (di_side_panel_get_views_text (panel), ==, "All 8 views agree");
+  g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 0);
+
+  di_gallery_set_filter_mode (gallery, DI_FILTER_ALL);
+  di_item_set_prediction (item, own);
+  spin (50);
+  g_assert_null (di_side_panel_get_views_text (panel));
+  wait_idle ();
+}
+
 static void
 test_switch_model_hides_cbam (void)
 {
@@ -1525,6 +1582,7 @@ main (int   argc,
   g_test_add_func ("/viewer/open-class-folders", test_open_class_folders);
   g_test_add_func ("/viewer/drop-files", test_drop_files);
   g_test_add_func ("/viewer/prediction-of-other-model", test_prediction_of_other_model);
+  g_test_add_func ("/viewer/views-split", test_views_split);
   g_test_add_func ("/viewer/switch-model-hides-cbam", test_switch_model_hides_cbam);
   g_test_add_func ("/viewer/preferences-bound", test_preferences_bound);
   g_test_add_func ("/viewer/shortcuts-window", test_shortcuts_window);
