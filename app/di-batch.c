@@ -347,7 +347,7 @@ classify (Batch       *b,
 {
   g_autofree float *x = NULL;
   g_autofree float *logits = NULL;
-  int view_top[8]; /* each view's top class (8 at most) */
+  int view_top[DINET_MAX_VIEWS]; /* each view's top class */
   g_autofree float *probs = NULL;
   dinet_error err = {0};
   int size = dinet_net_input_size (b->net);
@@ -385,9 +385,10 @@ classify (Batch       *b,
 
           const int n_views = dinet_net_tta_views (b->net);
           const int agree = dinet_views_agreeing (view_top, n_views, top);
-          /* TRANSLATORS: after the printed call when the views are split: " · 5 of 8 views give it" */
-          g_autofree char *split = agree < n_views ? g_strdup_printf (_(" · %d of %d views give it"), agree, n_views)
-                                                   : g_strdup ("");
+          /* TRANSLATORS: after the printed call when the views are split: " · views disagree: 5 of 8 put it first" */
+          g_autofree char *split = agree < n_views
+                                     ? g_strdup_printf (_(" · views disagree: %d of %d put it first"), agree, n_views)
+                                     : g_strdup ("");
 
           g_print ("%s: %s (%.1f %%)%s%s\n", base, dinet_net_class_name (b->net, top), 100.0 * probs[top], split,
                    fit == DI_SIZE_LARGER ? _(" · much larger than the model’s training images: the call may not apply")
@@ -675,7 +676,8 @@ di_batch_run (int    argc,
     }
   n_exports_failed = export_all (&b);
 
-  if (!b.quiet)
+  /* an export-only run (no images given) has nothing to count */
+  if (!b.quiet && b.inputs != NULL && b.inputs[0] != NULL)
     g_print (_("%u image(s) added, %u classified, %u already classified, %u failed\n"),
              b.n_added, b.n_classified, b.n_skipped, b.n_failed);
   if (b.n_failed > 0)

@@ -7,7 +7,8 @@
  *   models       SHA-256, name, class names (JSON), and model_meta: every
  *                metadata key of the model file
  *   predictions  model name and SHA-256, probabilities and logits (JSON
- *                arrays in the model's class order), temperature, time
+ *                arrays in the model's class order), temperature, time,
+ *                and the class each view put first (view_classes, names)
  *   explanations stored maps (float32 blobs) for reports
  *   reviews      APPEND-ONLY (triggers refuse UPDATE and DELETE): label,
  *                note, reviewer, time, the previous label and note, and a
@@ -21,8 +22,10 @@
  * E: move it back) gives the same stacks after reopening the case.
  *
  * The schema is built by migrations only: version 0 -> 1 creates the first
- * schema, 1 -> 2 and 2 -> 3 upgrade it, so a new case runs the same upgrade code that
- * an old case does. PRAGMA user_version is the schema version.
+ * schema, 1 -> 2, 2 -> 3 and 3 -> 4 upgrade it, so a new case runs the same
+ * upgrade code that an old case does. PRAGMA user_version is the schema
+ * version; an older DeepInsight refuses a case of a newer schema (the copy
+ * kept before each upgrade still opens there).
  *
  * Copyright 2025 The DeepInsight authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -645,7 +648,8 @@ parse_json_array (DiCase      *self,
       double v = sqlite3_column_type (stmt, 0) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 0);
 
       g_array_append_val (d, v);
-      g_ptr_array_add (s, column_dup (stmt, 0));
+      /* a JSON null as "", so the string vector stays whole */
+      g_ptr_array_add (s, sqlite3_column_type (stmt, 0) == SQLITE_NULL ? g_strdup ("") : column_dup (stmt, 0));
     }
 
   if (doubles != NULL)
@@ -1995,22 +1999,22 @@ di_case_add_prediction (DiCase       *self,
 
   probs_json = json_float_array (probabilities, n_classes);
   logits_json = logits ? json_float_array (logits, n_classes) : NULL;
-  if (n_views > 0 && view_top != NULL)
+  /* the views' classes by name; views that are not 1 or 8 (the engine's DINET_MAX_VIEWS)
+   * or name no class are not kept (NULL), the call still is */
+  if ((n_views == 1 || n_views == 8) && view_top != NULL)
     {
       g_autofree const char **names = g_new0 (const char *, n_views + 1);
+      gboolean valid = TRUE;
 
-      for (int d = 0; d < n_views; d++)
+      for (int d = 0; d < n_views && valid; d++)
         {
-          if (view_top[d] < 0 || view_top[d] >= n_classes)
-            {
-              g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_INVALID,
-                           _("%s: a view's class %d is not one of the model's %d"),
-                           self->filename, view_top[d], n_classes);
-              return 0;
-            }
-          names[d] = model->classes[view_top[d]];
+          valid = view_top[d] >= 0 && view_top[d] < n_classes;
+          names[d] = valid ? model->classes[view_top[d]] : NULL;
         }
-      views_json = json_string_array (names);
+      if (valid)
+        views_json = json_string_array (names);
+      else
+        g_warning ("%s: a view's class is not one of the model's; the views are not kept", self->filename);
     }
   now = now_string ();
 
@@ -2039,7 +2043,12 @@ di_case_add_prediction (DiCase       *self,
 
 static const char prediction_select[] =
   "SELECT p.id, p.image_id, p.time, p.predicted, p.model_name, p.model_sha256, "
-  "       m.classes, p.probabilities, p.logits, p.temperature, p.view_classes "
+  "       m.classes, p.probabilities, p.logits, p.temperature, "
+  /* only a JSON array of 1 or 8 (DINET_MAX_VIEWS) names is read back;
+   * json_type() would fail on text that is not JSON, so check that first */
+  "       CASE WHEN json_valid(p.view_classes) THEN "
+  "         CASE WHEN json_type(p.view_classes) = 'array' AND "
+  "                   json_array_length(p.view_classes) IN (1, 8) THEN p.view_classes END END "
   "FROM predictions p LEFT JOIN models m ON m.sha256 = p.model_sha256 ";
 
 static DiCaseEvent *
@@ -2082,18 +2091,24 @@ prediction_from_row (DiCase       *self,
       g_auto(GStrv) names = NULL;
       int v = parse_json_array (self, (const char *)sqlite3_column_text (stmt, 10), NULL, &names);
 
-      /* a name that is not one of the classes (a damaged row) is -1 */
-      if (v > 0 && v <= 64 && names != NULL)
+      g_autofree int *tops = v > 0 && names != NULL ? g_new (int, v) : NULL;
+      gboolean valid = tops != NULL;
+
+      /* every name must be a class (the first of equal names, as
+       * find_class() reads them); a damaged row keeps no views rather
+       * than counting as views that disagree */
+      for (int d = 0; valid && d < v; d++)
+        {
+          tops[d] = -1;
+          for (int k = 0; k < event->n_classes && tops[d] < 0; k++)
+            if (g_strcmp0 (names[d], event->classes[k]) == 0)
+              tops[d] = k;
+          valid = tops[d] >= 0;
+        }
+      if (valid)
         {
           event->n_views = v;
-          event->view_top = g_new (int, v);
-          for (int d = 0; d < v; d++)
-            {
-              event->view_top[d] = -1;
-              for (int k = 0; k < event->n_classes; k++)
-                if (g_strcmp0 (names[d], event->classes[k]) == 0)
-                  event->view_top[d] = k;
-            }
+          event->view_top = g_steal_pointer (&tops);
         }
     }
   return event;

@@ -275,7 +275,7 @@ classify_pixels (Job                *job,
 {
   g_autofree float *x = NULL;
   g_autofree float *logits = NULL;
-  int view_top[8]; /* each view's top class (8 at most) */
+  int view_top[DINET_MAX_VIEWS]; /* each view's top class */
   dinet_error err = {0};
   int S, rc;
 
@@ -339,7 +339,7 @@ job_explain (Job *job)
   if (dinet_net_tta_views (job->net) > 1)
     {
       g_autofree float *logits = g_new0 (float, di_model_info_get_n_classes (job->model));
-      int view_top[8];
+      int view_top[DINET_MAX_VIEWS];
 
       if ((rc = dinet_net_predict (job->net, x, 1, S, S, 0, logits, view_top, &err)))
         {

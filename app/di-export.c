@@ -3,16 +3,18 @@
  * CSV (RFC 4180: CRLF, fields with a comma, quote, CR or LF quoted, quotes
  * doubled; UTF-8): one row per image, columns
  *   file, sha256, status, model, model_sha256, predicted, p_abnormal,
- *   suspicious, views_agreeing, p_CLASS..., reviewer_label, note, reviewer,
- *   review_time, error
+ *   suspicious, views_agree, views, p_CLASS..., reviewer_label, note,
+ *   reviewer, review_time, error
  * with one p_CLASS column per class of every model in the case. status is
  * the file's: ok, missing, changed, or unreadable (there and unchanged, but
  * the loader refuses it: error says why); an image with an empty predicted
  * column and status ok was not classified yet. p_abnormal is the
  * screening flag's score (empty when the model has no normal/abnormal
  * grouping), suspicious "yes" when it is at least DINET_FLAG_THRESHOLD.
- * views_agreeing is "5/8" when 5 of the prediction's 8 views (rotations and
- * mirror images) put its class first; empty for one view or views not kept.
+ * views is how many views (rotations and mirror images) the prediction is
+ * the mean of and views_agree how many of them put its class first (5 and
+ * 8: the views disagree); both empty for one view or views not kept. Two
+ * numbers, not "5/8", which a spreadsheet would read as a date.
  *
  * GeoJSON, QuPath's convention: a FeatureCollection of Features with a
  * Polygon geometry (image pixels, closed ring), and properties objectType
@@ -270,7 +272,7 @@ di_export_csv (DiCase      *kase,
   g_autoptr(GString) s = g_string_new (NULL);
   static const char * const head[] = {
     "file", "sha256", "status", "model", "model_sha256", "predicted", "p_abnormal", "suspicious",
-    "views_agreeing"
+    "views_agree", "views"
   };
   static const char * const tail[] = { "reviewer_label", "note", "reviewer", "review_time", "error" };
 
@@ -345,10 +347,11 @@ di_export_csv (DiCase      *kase,
       else
         g_string_append (s, ",,");
       if (pred != NULL && pred->n_views > 1)
-        g_string_append_printf (s, "%d/%d",
+        g_string_append_printf (s, "%d,%d,",
                                 dinet_views_agreeing (pred->view_top, pred->n_views, di_case_event_get_top (pred)),
                                 pred->n_views);
-      g_string_append_c (s, ',');
+      else
+        g_string_append (s, ",,");
 
       for (guint c = 0; c < columns->len; c++)
         {

@@ -219,9 +219,13 @@ di_views_dup_text (const char * const *classes,
       if (others->len > 0)
         g_string_append (others, ", ");
       /* TRANSLATORS: a class and how many views put it first: "Severe dysplasia (2)" */
-      g_string_append_printf (others, _("%s (%d)"),
-                              k < n_classes ? di_class_get_title (classes[k]) : _("unknown"), count[k]);
+      g_string_append_printf (others, C_("view class", "%s (%d)"),
+                              k < n_classes ? di_class_get_title (classes[k]) : C_("view class", "unknown"),
+                              count[k]);
     }
+  if (agree == 0)
+    /* TRANSLATORS: the mean's class is no single view's first: "Views disagree: none puts it first; the views: Mild dysplasia (5), …" */
+    return g_strdup_printf (_("Views disagree: none puts it first; the views: %s"), others->str);
   /* TRANSLATORS: "Views disagree: 5 of 8 put it first; the others: Carcinoma in situ (3)" */
   return g_strdup_printf (_("Views disagree: %d of %d put it first; the others: %s"),
                           agree, n_views, others->str);

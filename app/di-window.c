@@ -355,6 +355,12 @@ explain_shown (GObject      *object,
       di_item_set_prediction (self->current, prediction);
       _di_window_record_prediction (self, self->current, prediction);
     }
+  else if (_di_window_prediction_is_current (self, prediction) &&
+           di_prediction_get_n_views (prediction) > 1 &&
+           di_prediction_get_n_views (di_item_get_prediction (self->current)) == 0)
+    /* the same model's call, read from a case saved before views were
+     * kept: the fresh one says whether its views agree */
+    di_item_set_prediction (self->current, prediction);
   _di_window_record_map (self, self->current, heatmap, prediction);
 
   di_image_canvas_set_heatmap (self->canvas, heatmap,

@@ -198,7 +198,7 @@ static int cmd_classify(int argc, char **argv) {
   if (json)
     fputc('[', stdout);
   const int side = dinet_net_image_side(net);
-  int vtop[8]; /* each view's top class */
+  int vtop[DINET_MAX_VIEWS]; /* each view's top class */
   for (int i = 0; i < nimg; i++) {
     dinet_error_clear(&err);
     dinet_image *im = NULL;
@@ -275,7 +275,7 @@ static int cmd_classify(int argc, char **argv) {
                suspicious ? " suspicious" : "");
       }
       if (agree < views) /* the mean hides a split: say so */
-        printf(" · %d of %d views give it", agree, views);
+        printf(" · views disagree: %d of %d put it first", agree, views);
       if (fit != DINET_SIZE_FITS)
         printf(" · much %s than the model's training images (about %d px): the call may not apply",
                fit == DINET_SIZE_LARGER ? "larger" : "smaller", side);

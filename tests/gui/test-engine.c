@@ -479,6 +479,14 @@ test_views_text (void)
   g_assert_cmpstr (d, ==, "Views disagree: 4 of 8 put it first; the others: grade_a (1), grade_b (2), unknown (1)");
   g_assert_cmpint (di_prediction_get_views_agreeing (disagree), ==, 4);
   g_assert_cmpint (di_prediction_get_view_top (disagree, 1), ==, 2);
+  /* the mean's class is no single view's first */
+  {
+    const int none[8] = { 1, 1, 2, 2, 1, 2, 1, 1 };
+    g_autoptr(DiPrediction) nobody = di_prediction_new_with_views (model, split, 8, none);
+    g_autofree char *n = di_prediction_dup_views_text (nobody);
+
+    g_assert_cmpstr (n, ==, "Views disagree: none puts it first; the views: grade_a (5), grade_b (3)");
+  }
   g_assert_null (di_prediction_dup_views_text (one));
   g_assert_null (di_prediction_dup_views_text (unknown));
   g_assert_cmpint (di_prediction_get_n_views (unknown), ==, 0);

@@ -137,6 +137,10 @@ typedef int (*dinet_map_fn)(void *user, const float *x, int c, int h, int w, flo
 int dinet_tta_dihedral(dinet_map_fn fn, void *user, const float *x, int c, int h, int w,
                        float **map, int *mh, int *mw, struct dinet_error *err);
 
+/* The most views a prediction averages (the dihedral group's 8): a
+ * view_top buffer of DINET_MAX_VIEWS per image always suffices. */
+#define DINET_MAX_VIEWS 8
+
 /* Class log-probabilities of n square images (n x 3 x h x w, h == w) averaged
  * over their 8 dihedral views: logp[i] = log(mean_d softmax(net(view_d(x_i)))),
  * n x K. Use logp as logits (a model's temperature still applies).
@@ -152,8 +156,8 @@ int dinet_net_tta_views(const struct dinet_net *net);
 /* Class scores of n images as the model means them: logits (one view), or
  * with views 8 dinet_predict_tta's log mean probabilities; views 0 takes
  * dinet_net_tta_views(net). Softmax with the model's temperature either way.
- * view_top (may be NULL): n x views, each view's top class (with one view,
- * the top class of the logits). */
+ * view_top (may be NULL): n x views (views <= DINET_MAX_VIEWS), each view's
+ * top class (with one view, the top class of the logits). */
 int dinet_net_predict(struct dinet_net *net, const float *x, int n, int h, int w, int views,
                       float *scores, int *view_top, struct dinet_error *err);
 /* How many of a prediction's views give its top class top (the views
