@@ -509,6 +509,7 @@ typedef struct
   GPtrArray *cells;         /* Cell */
   GPtrArray *class_names;   /* the model's classes, then other labels */
   GArray *predicted_counts; /* int per class_names entry */
+  GArray *out_of_scope_counts; /* of those, calls on images far from the model's size */
   GArray *reviewed_counts;
   guint n_reviewed;
   guint n_classified;
@@ -545,6 +546,7 @@ summary_clear (Summary *s)
   g_clear_pointer (&s->cells, g_ptr_array_unref);
   g_clear_pointer (&s->class_names, g_ptr_array_unref);
   g_clear_pointer (&s->predicted_counts, g_array_unref);
+  g_clear_pointer (&s->out_of_scope_counts, g_array_unref);
   g_clear_pointer (&s->reviewed_counts, g_array_unref);
   g_clear_pointer (&s->reviewers, g_free);
 }
@@ -558,6 +560,7 @@ class_slot (Summary    *s,
       return i;
   g_ptr_array_add (s->class_names, g_strdup (name));
   g_array_set_size (s->predicted_counts, s->class_names->len);
+  g_array_set_size (s->out_of_scope_counts, s->class_names->len);
   g_array_set_size (s->reviewed_counts, s->class_names->len);
   return s->class_names->len - 1;
 }
@@ -642,6 +645,7 @@ gather (DiReport *self,
   s->cells = g_ptr_array_new_with_free_func (cell_free);
   s->class_names = g_ptr_array_new_with_free_func (g_free);
   s->predicted_counts = g_array_new (FALSE, TRUE, sizeof (int));
+  s->out_of_scope_counts = g_array_new (FALSE, TRUE, sizeof (int));
   s->reviewed_counts = g_array_new (FALSE, TRUE, sizeof (int));
   for (int i = 0; s->model != NULL && i < s->model->n_classes; i++)
     class_slot (s, s->model->classes[i]);
@@ -713,6 +717,8 @@ gather (DiReport *self,
           /* the slot first: a new slot reallocates the counts */
           slot = class_slot (s, predicted);
           g_array_index (s->predicted_counts, int, slot)++;
+          if (cell->fit != DI_SIZE_FITS)
+            g_array_index (s->out_of_scope_counts, int, slot)++;
           ab = class_abnormal (s->model, predicted);
           if (cell->suspicion >= DINET_FLAG_THRESHOLD)
             s->ai_suspicious++;
@@ -1278,7 +1284,9 @@ draw_summary_page (DiReport *self,
     {
       const char *name = g_ptr_array_index (s->class_names, i);
       int ab = class_abnormal (s->model, name);
-      g_autofree char *p = g_strdup_printf ("%d", g_array_index (s->predicted_counts, int, i));
+      /* "3*": the count holds calls that may not apply (the note under the table) */
+      g_autofree char *p = g_strdup_printf ("%d%s", g_array_index (s->predicted_counts, int, i),
+                                            g_array_index (s->out_of_scope_counts, int, i) > 0 ? "*" : "");
       g_autofree char *r = g_strdup_printf ("%d", g_array_index (s->reviewed_counts, int, i));
 
       draw_text_full (ctx, col[0], y, 145, "Sans 9", di_class_get_title (name), FALSE, PANGO_ALIGN_LEFT, 1);
@@ -1299,8 +1307,23 @@ draw_summary_page (DiReport *self,
     draw_text (ctx, col[0], y, 145, "Sans Bold 9", _("Total"));
     draw_text_full (ctx, col[3], y, 70, "Sans Bold 9", p, FALSE, PANGO_ALIGN_RIGHT, 1);
     draw_text_full (ctx, col[4], y, 70, "Sans Bold 9", r, FALSE, PANGO_ALIGN_RIGHT, 1);
-    y += 28;
+    y += 18;
   }
+  if (s->n_out_of_scope > 0)
+    {
+      g_autofree char *note =
+        g_strdup_printf (ngettext ("* includes %u call on an image far from the size of the model’s training "
+                                   "images: it may not apply (see below)",
+                                   "* includes %u calls on images far from the size of the model’s training "
+                                   "images: they may not apply (see below)",
+                                   s->n_out_of_scope),
+                         s->n_out_of_scope);
+
+      set_gray (ctx, 0.35);
+      y += draw_text (ctx, col[0], y, ctx->width - 2 * MARGIN, "Sans 8", note);
+      set_gray (ctx, 0.0);
+    }
+  y += 10;
 
   /* Agreement and totals. */
   if (s->n_compared > 0)

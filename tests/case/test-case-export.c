@@ -815,6 +815,16 @@ check_out_of_scope (const char *dir,
   CHECK (strstr (text, "Much larger than the model’s training images") != NULL, "the field's entry says so");
   CHECK (strstr (text, "Much smaller") == NULL, "the cell fits");
   CHECK (strstr (text, "From the AI calls only NILM") == NULL, "no NILM from a call that may not apply");
+  /* the summary table marks the class count that holds the field's call */
+  CHECK (strstr (text, "* includes 1 call on an image far from the size of the model’s training images") != NULL,
+         "the table's note counts the field: %s", text);
+  {
+    guint stars = 0;
+
+    for (const char *p = text; (p = strchr (p, '*')) != NULL; p++)
+      stars++;
+    CHECK (stars == 2, "one class count marked, and its note: %u '*'", stars);
+  }
 }
 
 int
