@@ -657,6 +657,17 @@ di_batch_run (int    argc,
     }
 
   b.kase = di_case_open (b.case_path, &error);
+  /* exports only, from a case that may not be written (an archived case):
+   * read a copy in memory */
+  if (b.kase == NULL && g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY) &&
+      (b.inputs == NULL || b.inputs[0] == NULL))
+    {
+      g_clear_error (&error);
+      b.kase = di_case_open_snapshot (b.case_path, &error);
+      if (b.kase != NULL && !b.quiet)
+        g_printerr (_("%s: the case is read-only: exporting from a copy read into memory; "
+                      "nothing is written to the case\n"), b.case_path);
+    }
   if (b.kase == NULL)
     {
       status = fail ("%s", error->message);

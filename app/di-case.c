@@ -65,6 +65,7 @@ struct _DiCase
   GHashTable *states;      /* gint64* id -> ImageState* */
 
   int schema_version;
+  gboolean snapshot;     /* an in-memory copy (di_case_open_snapshot) */
   guint can_undo : 1;
   guint can_redo : 1;
 
@@ -880,8 +881,9 @@ migrate (DiCase  *self,
   g_autofree char *now = now_string ();
   g_autoptr(sqlite3_stmt) stmt = NULL;
 
-  /* A copy of an existing case before it is upgraded, once per version. */
-  if (from > 0)
+  /* A copy of an existing case before it is upgraded, once per version
+   * (a snapshot is upgraded in memory only: the file stays as it was). */
+  if (from > 0 && !self->snapshot)
     {
       g_autofree char *backup = g_strdup_printf ("%s.v%d.bak", self->filename, from);
       g_autofree char *partial = g_strconcat (backup, ".partial", NULL);
@@ -1306,11 +1308,43 @@ di_case_verify_images (DiCase       *self,
   return bad;
 }
 
+static gboolean finish_open (DiCase  *self,
+                             gint64   version,
+                             GError **error);
+
+/* Whether the database's application id, schema version and table count
+ * make it a case this DeepInsight reads (an empty one, a new case, when
+ * empty_ok). */
+static gboolean
+check_is_case (DiCase   *self,
+               gint64    app_id,
+               gint64    version,
+               gint64    tables,
+               gboolean  empty_ok,
+               GError  **error)
+{
+  if ((app_id != 0 && app_id != DI_CASE_APPLICATION_ID) || (version == 0 && tables > 0) ||
+      (tables == 0 && !empty_ok))
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_A_CASE,
+                   _("%s: not a DeepInsight case (another program's database)"), self->filename);
+      return FALSE;
+    }
+  if (version > DI_CASE_SCHEMA_VERSION)
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_TOO_NEW,
+                   _("%s: written by a newer DeepInsight (case version %d, this one reads up to %d)"),
+                   self->filename, (int)version, DI_CASE_SCHEMA_VERSION);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static DiCase *
 set_read_only_error (DiCase  *self,
                      GError **error)
 {
-  g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_IO,
+  g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY,
                _("%s: the case file (or its folder) is read-only: reviews could not be saved in it"),
                self->filename);
   return NULL;
@@ -1374,19 +1408,8 @@ di_case_open (const char  *filename,
   version = query_int (self, "PRAGMA user_version", 0, NULL);
   tables = query_int (self, "SELECT count(*) FROM sqlite_master", 0, NULL);
 
-  if ((app_id != 0 && app_id != DI_CASE_APPLICATION_ID) || (version == 0 && tables > 0))
-    {
-      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_A_CASE,
-                   _("%s: not a DeepInsight case (another program's database)"), self->filename);
-      return NULL;
-    }
-  if (version > DI_CASE_SCHEMA_VERSION)
-    {
-      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_TOO_NEW,
-                   _("%s: written by a newer DeepInsight (case version %d, this one reads up to %d)"),
-                   self->filename, (int)version, DI_CASE_SCHEMA_VERSION);
-      return NULL;
-    }
+  if (!check_is_case (self, app_id, version, tables, TRUE, error))
+    return NULL;
 
   /* SQLite opens a file it may not write read-only, and says so only at
    * the first write: every review would fail, or (images not added) be
@@ -1405,19 +1428,164 @@ di_case_open (const char  *filename,
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
 
-  if (!exec (self, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", error))
+  if (!exec (self, "PRAGMA synchronous = FULL;", error) || !finish_open (self, version, error))
     return NULL;
+  return g_steal_pointer (&self);
+}
 
+/* The end of an open, on a file or a snapshot: foreign keys, the schema
+ * upgraded, the undo state and the images checked. */
+static gboolean
+finish_open (DiCase  *self,
+             gint64   version,
+             GError **error)
+{
+  if (!exec (self, "PRAGMA foreign_keys = ON;", error))
+    return FALSE;
   if (version < DI_CASE_SCHEMA_VERSION && !migrate (self, (int)version, error))
-    return NULL;
+    return FALSE;
   self->schema_version = DI_CASE_SCHEMA_VERSION;
 
   self->opened_at_review = query_int (self, "SELECT coalesce(max(id), 0) FROM reviews", 0, NULL);
   self->data_version = query_int (self, "PRAGMA data_version", 0, NULL);
   di_case_verify_images (self, FALSE, NULL);
   update_undo_state (self);
+  return TRUE;
+}
 
+/* Opens filename read-only as a URI with the given query ("mode=ro",
+ * "immutable=1") and reads its application_id: SQLITE_OK, or the error. */
+static int
+open_read_only (const char  *filename,
+                const char  *query,
+                sqlite3    **db)
+{
+  g_autofree char *uri = g_filename_to_uri (filename, NULL, NULL);
+  g_autofree char *with_query = uri ? g_strconcat (uri, "?", query, NULL) : NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  *db = NULL;
+  if (with_query == NULL)
+    return SQLITE_CANTOPEN;
+  rc = sqlite3_open_v2 (with_query, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (*db, "PRAGMA application_id", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      rc = sqlite3_step (stmt);
+      rc = rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (*db);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_OK)
+    g_clear_pointer (db, sqlite3_close);
+  return rc;
+}
+
+/**
+ * di_case_open_snapshot:
+ * @filename: an existing case file
+ *
+ * Opens a copy of the case in memory, for reading where the file may not
+ * be written (an archived case, a read-only share): exports work as on the
+ * file, an older schema is upgraded in the copy only, and whatever is
+ * written goes nowhere. The file is never written, and no -wal or -shm
+ * file is made beside it. A case whose last changes still sit in its -wal
+ * file (not closed cleanly) is read with them where SQLite can, and
+ * refused otherwise.
+ *
+ * Returns: (transfer full): the snapshot, or %NULL with @error set
+ */
+DiCase *
+di_case_open_snapshot (const char  *filename,
+                       GError     **error)
+{
+  g_autoptr(DiCase) self = NULL;
+  g_autofree char *wal = NULL;
+  sqlite3 *src = NULL;
+  sqlite3_backup *backup;
+  gint64 app_id, version, tables;
+  GStatBuf st;
+  int rc;
+
+  g_return_val_if_fail (filename != NULL, NULL);
+
+  self = g_object_new (DI_TYPE_CASE, NULL);
+  self->filename = g_canonicalize_filename (filename, NULL);
+  self->folder = g_path_get_dirname (self->filename);
+  self->snapshot = TRUE;
+
+  if (!g_file_test (self->filename, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_A_CASE,
+                   _("%s: no such case file"), self->filename);
+      return NULL;
+    }
+
+  /* A plain read-only open reads the -wal too, but needs its -shm (made
+   * beside the file, or there already). Where it cannot, a case without
+   * pending changes is read as immutable; one with them is refused rather
+   * than read without its latest reviews. */
+  wal = g_strconcat (self->filename, "-wal", NULL);
+  rc = open_read_only (self->filename, "mode=ro", &src);
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_NOTADB)
+    {
+      if (g_stat (wal, &st) == 0 && st.st_size > 0)
+        {
+          g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY,
+                       _("%s: the case was not closed cleanly and its last changes are in %s, which "
+                         "cannot be read here; open the case once where it can be written"),
+                       self->filename, wal);
+          return NULL;
+        }
+      rc = open_read_only (self->filename, "immutable=1", &src);
+    }
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, DI_CASE_ERROR, DI_CASE_ERROR_NOT_A_CASE,
+                   _("%s: not a case file (%s)"), self->filename, sqlite3_errstr (rc));
+      return NULL;
+    }
+
+  rc = sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (rc == SQLITE_OK)
+    {
+      backup = sqlite3_backup_init (self->db, "main", src, "main");
+      rc = backup != NULL ? sqlite3_backup_step (backup, -1) : sqlite3_errcode (self->db);
+      if (backup != NULL)
+        sqlite3_backup_finish (backup);
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+  sqlite3_close (src);
+  if (rc != SQLITE_OK)
+    {
+      set_sql_error (self, error, rc, _("cannot read the case"));
+      return NULL;
+    }
+  sqlite3_extended_result_codes (self->db, 1);
+
+  app_id = query_int (self, "PRAGMA application_id", 0, NULL);
+  version = query_int (self, "PRAGMA user_version", 0, NULL);
+  tables = query_int (self, "SELECT count(*) FROM sqlite_master", 0, NULL);
+  /* (an empty database is no case to read) */
+  if (!check_is_case (self, app_id, version, tables, FALSE, error))
+    return NULL;
+  if (!finish_open (self, version, error))
+    return NULL;
   return g_steal_pointer (&self);
+}
+
+/**
+ * di_case_get_snapshot:
+ *
+ * Returns: %TRUE for a case opened with di_case_open_snapshot(): nothing
+ *   written to it is saved
+ */
+gboolean
+di_case_get_snapshot (DiCase *self)
+{
+  g_return_val_if_fail (DI_IS_CASE (self), FALSE);
+  return self->snapshot;
 }
 
 const char *

@@ -30,6 +30,7 @@ typedef enum {
   DI_CASE_ERROR_NOTHING_TO_REDO,
   DI_CASE_ERROR_INVALID,
   DI_CASE_ERROR_OTHER_WRITER,     /* undo/redo of a step another connection made */
+  DI_CASE_ERROR_READ_ONLY,        /* the case file or its folder may not be written */
 } DiCaseError;
 
 GQuark di_case_error_quark (void);
@@ -214,6 +215,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiCaseExplanation, di_case_explanation_free)
 
 G_DECLARE_FINAL_TYPE (DiCase, di_case, DI, CASE, GObject)
 
+DiCase            *di_case_open_snapshot        (const char              *filename,
+                                                 GError                 **error);
+gboolean           di_case_get_snapshot         (DiCase                  *self);
 DiCase            *di_case_open                 (const char              *filename,
                                                  GError                 **error);
 const char        *di_case_get_filename         (DiCase                  *self);

@@ -587,11 +587,40 @@ test_read_only (const char *dir)
   g_autofree char *sub2 = g_build_filename (dir, "ro-folder", NULL);
   g_autofree char *path2 = g_build_filename (sub2, "writable.dicase", NULL);
 
+  g_autofree char *sub3 = g_build_filename (dir, "ro-unclean", NULL);
+  g_autofree char *path3 = g_build_filename (sub3, "unclean.dicase", NULL);
+  g_autofree char *sub4 = g_build_filename (dir, "ro-unclean-shm", NULL);
+  g_autofree char *path4 = g_build_filename (sub4, "unclean.dicase", NULL);
+  const char *model_classes[] = { "a", "b", NULL };
+
   g_mkdir_with_parents (sub, 0755);
   g_mkdir_with_parents (sub2, 0755);
+  g_mkdir_with_parents (sub3, 0755);
+  g_mkdir_with_parents (sub4, 0755);
   kase = di_case_open (path, &error);
   CHECK_NO_ERROR (error);
+  CHECK (kase && di_case_add_model (kase, "m1", "m1.safetensors", model_classes, NULL, &error), "a model in the case");
   g_clear_object (&kase);
+  /* a case not closed cleanly: its last change only in the -wal file
+   * (copied while the connection is open, so never checkpointed) */
+  kase = di_case_open (path3, &error);
+  CHECK_NO_ERROR (error);
+  CHECK (kase && di_case_add_model (kase, "m3", "m3.safetensors", model_classes, NULL, &error), "a model in the WAL");
+  {
+    g_autofree char *cmd = g_strdup_printf ("cp '%s' '%s-wal' '%s-shm' '%s/'", path3, path3, path3, sub4);
+
+    CHECK (system (cmd) == 0, "copy of the unclean case, with its -shm");
+    g_free (cmd);
+    cmd = g_strdup_printf ("test -s '%s-wal'", path4);
+    CHECK (system (cmd) == 0, "the copy has a WAL to read");
+  }
+  g_clear_object (&kase);
+  {
+    /* the original closed cleanly by now: make it unclean again from the copy */
+    g_autofree char *cmd = g_strdup_printf ("cp '%s' '%s-wal' '%s/' && rm -f '%s-shm'", path4, path4, sub3, path3);
+
+    CHECK (system (cmd) == 0, "an unclean case without its -shm");
+  }
   g_clear_error (&error);
   kase = di_case_open (path2, &error);
   CHECK_NO_ERROR (error);
@@ -601,6 +630,7 @@ test_read_only (const char *dir)
          "case made read-only");
   /* a writable case in a read-only folder: its -wal and -shm cannot be made */
   CHECK (g_chmod (path2, 0666) == 0 && g_chmod (sub2, 0555) == 0, "folder made read-only");
+  CHECK (g_chmod (sub3, 0555) == 0 && g_chmod (sub4, 0555) == 0, "unclean cases' folders made read-only");
 
   /* Root writes any file: the check runs as "nobody" then. */
   pid = fork ();
@@ -616,12 +646,59 @@ test_read_only (const char *dir)
           k = di_case_open (f == 0 ? path : path2, &e);
           if (k != NULL)
             _exit (1);
-          if (!g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_IO) || strstr (e->message, "read-only") == NULL)
+          if (!g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY) || strstr (e->message, "read-only") == NULL)
             {
               fprintf (stderr, "read-only case %d: %s\n", f, e ? e->message : "(no error)");
               _exit (2 + f);
             }
           g_clear_error (&e);
+        }
+      /* ...but a snapshot reads them (an archived case's report), writes
+       * nothing beside them, and keeps what is written to it in memory */
+      for (int f = 0; f < 2; f++)
+        {
+          g_autoptr(GPtrArray) models = NULL;
+          g_autofree char *shm = g_strconcat (f == 0 ? path : path2, "-shm", NULL);
+
+          k = di_case_open_snapshot (f == 0 ? path : path2, &e);
+          if (k == NULL || !di_case_get_snapshot (k))
+            {
+              fprintf (stderr, "snapshot %d: %s\n", f, e ? e->message : "(not a snapshot)");
+              _exit (4 + f);
+            }
+          models = di_case_dup_models (k);
+          if (models->len != (f == 0 ? 1u : 0u) ||
+              !di_case_add_model (k, "m2", "m2.safetensors", model_classes, NULL, &e))
+            _exit (6);
+          g_clear_pointer (&models, g_ptr_array_unref);
+          g_clear_object (&k);
+          k = di_case_open_snapshot (f == 0 ? path : path2, &e);
+          models = k ? di_case_dup_models (k) : NULL;
+          if (models == NULL || models->len != (f == 0 ? 1u : 0u))
+            _exit (7);  /* the write went to the file */
+          if (g_file_test (shm, G_FILE_TEST_EXISTS))
+            _exit (8);
+          g_clear_object (&k);
+        }
+      /* an unclean case: read with its WAL where its -shm is there,
+       * refused (not read without its last changes) where it is not */
+      k = di_case_open_snapshot (path4, &e);
+      {
+        g_autoptr(GPtrArray) models = k ? di_case_dup_models (k) : NULL;
+
+        if (models == NULL || models->len != 1)
+          {
+            fprintf (stderr, "unclean snapshot with -shm: %s\n", e ? e->message : "model missing");
+            _exit (10);
+          }
+      }
+      g_clear_object (&k);
+      k = di_case_open_snapshot (path3, &e);
+      if (k != NULL || !g_error_matches (e, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY) ||
+          strstr (e->message, "not closed cleanly") == NULL)
+        {
+          fprintf (stderr, "unclean snapshot without -shm: %s\n", e ? e->message : "(opened)");
+          _exit (11);
         }
       _exit (0);
     }
@@ -631,6 +708,8 @@ test_read_only (const char *dir)
   g_chmod (sub, 0755);
   g_chmod (path, 0644);
   g_chmod (sub2, 0755);
+  g_chmod (sub3, 0755);
+  g_chmod (sub4, 0755);
 }
 
 /* The first schema, exactly as version 1 of DeepInsight wrote it. */
@@ -701,6 +780,23 @@ test_migration (const char *dir)
     g_clear_error (&error);
     CHECK (raw_int (path, "PRAGMA user_version") == 1, "still version 1");
     g_rmdir (partial);
+  }
+
+  /* A snapshot upgrades its copy only: the file stays at version 1 and no
+   * backup is written (nothing needs one); its reviews read as upgraded. */
+  {
+    g_autoptr(DiCase) snap = di_case_open_snapshot (path, &error);
+    g_autoptr(GPtrArray) snap_images = NULL;
+
+    CHECK_NO_ERROR (error);
+    g_clear_error (&error);
+    CHECK (snap != NULL && di_case_get_schema_version (snap) == DI_CASE_SCHEMA_VERSION, "snapshot upgraded");
+    snap_images = snap ? di_case_dup_images (snap) : NULL;
+    CHECK (snap_images != NULL && snap_images->len == 1 &&
+           g_strcmp0 (((DiCaseImage *)g_ptr_array_index (snap_images, 0))->label, "HSIL") == 0,
+           "the snapshot reads the old reviews");
+    CHECK (raw_int (path, "PRAGMA user_version") == 1, "the file is still version 1");
+    CHECK (!g_file_test (backup, G_FILE_TEST_EXISTS), "no backup for a snapshot");
   }
 
   kase = di_case_open (path, &error);
