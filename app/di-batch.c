@@ -33,6 +33,7 @@
 #include "di-export.h"
 #include "di-files.h"
 #include "di-report.h"
+#include "di-model-info.h"
 
 /* Keep in step with di-application.c. */
 #define DEFAULT_MODEL_NAME "herlev7.safetensors"
@@ -166,14 +167,12 @@ prepare_model (Batch   *b,
   g_autoptr(GPtrArray) classes = NULL;
   int k;
 
-  sha = di_case_compute_sha256 (b->model_path, NULL, error);
-  if (sha == NULL)
-    return FALSE;
-
-  b->net = dinet_net_load (b->model_path, &err);
+  /* one read: the hash names the weights that were loaded */
+  b->net = di_model_load_file (b->model_path, &sha, error, &err);
   if (b->net == NULL)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, err.message);
+      if (error == NULL || *error == NULL)
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, err.message);
       return FALSE;
     }
 

@@ -568,18 +568,15 @@ job_thread (GTask        *worker,
              * load, never on the main thread. A file that cannot be read
              * cannot be loaded either. */
             g_autoptr(GError) io_error = NULL;
-            g_autofree char *sha256 = di_case_compute_sha256 (job->path, NULL, &io_error);
+            g_autofree char *sha256 = NULL;
 
-            if (sha256 == NULL)
+            job->new_net = di_model_load_file (job->path, &sha256, &io_error, &err);
+            if (io_error != NULL)
               g_set_error_literal (&job->error, DI_ENGINE_ERROR, DI_ENGINE_ERROR_IO, io_error->message);
+            else if (job->new_net == NULL)
+              set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_IO);
             else
-              {
-                job->new_net = dinet_net_load (job->path, &err);
-                if (job->new_net == NULL)
-                  set_error_from_dinet (&job->error, &err, err.code ? err.code : DINET_ERR_IO);
-                else
-                  job->new_model = _di_model_info_new_from_net (job->path, job->new_net, sha256);
-              }
+              job->new_model = _di_model_info_new_from_net (job->path, job->new_net, sha256);
           }
           break;
 

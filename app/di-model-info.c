@@ -13,6 +13,8 @@
 #include <glib/gi18n.h>
 #include <dinet/dinet.h>
 
+#include <glib/gstdio.h>
+
 #include "di-export.h"
 #include "di-model-info.h"
 
@@ -428,3 +430,61 @@ di_model_info_same_model (DiModelInfo *a,
     return TRUE;
   return a->sha256 != NULL && g_strcmp0 (a->sha256, b->sha256) == 0;
 }
+
+/* The largest model file read (the engine's own limit is 4 GiB; a
+ * CBAM-ResNet-50 in F32 is about 105 MB). */
+#define MODEL_MAX_BYTES ((gint64)2 << 30)
+
+/**
+ * di_model_load_file:
+ * @path: a model file (.safetensors)
+ * @sha256: (out): the SHA-256 of the bytes the model was made from
+ * @io_error: set when the file cannot be read
+ * @err: set when it is read but is no model the engine takes
+ *
+ * Reads the model file once and both hashes and loads those bytes: the
+ * SHA-256 that names the model in a case is that of the weights loaded,
+ * even when the file is replaced meanwhile (a training run writing its
+ * best.safetensors).
+ *
+ * Returns: (transfer full) (nullable): the network, or %NULL with
+ *   @io_error or @err set
+ */
+struct dinet_net *
+di_model_load_file (const char          *path,
+                    char               **sha256,
+                    GError             **io_error,
+                    struct dinet_error  *err)
+{
+  g_autofree char *bytes = NULL;
+  g_autofree char *base = NULL;
+  gsize len = 0;
+  GStatBuf st;
+  dinet_st *file;
+  dinet_net *net;
+
+  g_return_val_if_fail (path != NULL && sha256 != NULL, NULL);
+
+  *sha256 = NULL;
+  if (g_stat (path, &st) == 0 && st.st_size > MODEL_MAX_BYTES)
+    {
+      g_autofree char *size = g_format_size ((guint64)st.st_size);
+
+      /* TRANSLATORS: "model.safetensors: 3.1 GB, larger than any model this viewer reads" */
+      g_set_error (io_error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("%s: %s, larger than any model this viewer reads"), path, size);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &bytes, &len, io_error))
+    return NULL;
+  base = g_path_get_basename (path);
+  file = dinet_st_open_memory (bytes, len, base, err);
+  if (file == NULL)
+    return NULL;
+  net = dinet_net_load_st (file, base, err);
+  dinet_st_close (file);
+  if (net != NULL)
+    *sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *)bytes, len);
+  return net;
+}
+

@@ -9,6 +9,9 @@
 
 #include "di-types.h"
 
+struct dinet_net;
+struct dinet_error;
+
 G_BEGIN_DECLS
 
 #define DI_TYPE_MODEL_INFO (di_model_info_get_type ())
@@ -37,6 +40,10 @@ char        *di_model_info_dup_size_notice   (DiModelInfo *self,
                                               int          width,
                                               int          height);
 const char  *di_model_info_get_sha256        (DiModelInfo *self);
+struct dinet_net *di_model_load_file         (const char  *path,
+                                              char       **sha256,
+                                              GError     **io_error,
+                                              struct dinet_error *err);
 const char  *di_model_info_get_file_name     (DiModelInfo *self);
 GHashTable  *di_model_info_get_metadata      (DiModelInfo *self);
 gboolean     di_model_info_same_model        (DiModelInfo *a,

@@ -458,6 +458,44 @@ test_suspicious (void)
   g_assert_false (di_prediction_get_suspicious (c));
 }
 
+/* A model is read once: its SHA-256 is that of the bytes loaded; a file
+ * that is not there is an I/O error, one that is no model the engine's. */
+static void
+test_model_load_file (void)
+{
+  g_autofree char *sha = NULL;
+  g_autofree char *bytes = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *cut = g_build_filename (fx.dir, "cut.safetensors", NULL);
+  g_autofree char *missing = g_build_filename (fx.dir, "missing.safetensors", NULL);
+  g_autoptr(GError) io_error = NULL;
+  dinet_error err = {0};
+  gsize len = 0;
+  dinet_net *net;
+
+  g_assert_true (g_file_get_contents (fx.small_model, &bytes, &len, NULL));
+  want = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *)bytes, len);
+  net = di_model_load_file (fx.small_model, &sha, &io_error, &err);
+  g_assert_no_error (io_error);
+  g_assert_nonnull (net);
+  g_assert_cmpstr (sha, ==, want);
+  g_assert_cmpint (dinet_net_num_classes (net), >, 1);
+  dinet_net_free (net);
+  g_clear_pointer (&sha, g_free);
+
+  g_assert_true (g_file_set_contents (cut, bytes, (gssize)(len / 2), NULL));
+  net = di_model_load_file (cut, &sha, &io_error, &err);
+  g_assert_null (net);
+  g_assert_no_error (io_error);
+  g_assert_cmpint (err.code, !=, 0);
+  g_assert_null (sha);
+
+  net = di_model_load_file (missing, &sha, &io_error, &err);
+  g_assert_null (net);
+  g_assert_nonnull (io_error);
+  g_assert_null (sha);
+}
+
 /* How the views voted, in words: all agree, a split with the others
  * counted, none for one view or views not known. */
 static void
@@ -525,6 +563,7 @@ main (int   argc,
 
   g_test_add_func ("/engine/suspicious", test_suspicious);
   g_test_add_func ("/engine/views-text", test_views_text);
+  g_test_add_func ("/engine/model-load-file", test_model_load_file);
   g_test_add_func ("/engine/size-notice", test_size_notice);
   g_test_add_func ("/engine/errors", test_errors);
   g_test_add_func ("/engine/explain", test_explain);
