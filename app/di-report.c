@@ -518,6 +518,8 @@ typedef struct
   double kappa;             /* NAN when undefined */
   guint ai_normal, ai_abnormal, ai_unknown;
   guint ai_suspicious;      /* P(abnormal) >= DINET_FLAG_THRESHOLD */
+  guint ai_with_views;      /* calls whose views are known (several) */
+  guint ai_views_split;     /* of those, calls whose views do not all agree */
   guint rv_normal, rv_abnormal, rv_unknown;
   DiBethesda ai_category;
   DiBethesda case_category;
@@ -717,6 +719,13 @@ gather (DiReport *self,
           /* the slot first: a new slot reallocates the counts */
           slot = class_slot (s, predicted);
           g_array_index (s->predicted_counts, int, slot)++;
+          if (cell->prediction->n_views > 1)
+            {
+              s->ai_with_views++;
+              s->ai_views_split += dinet_views_agreeing (cell->prediction->view_top, cell->prediction->n_views,
+                                                         di_case_event_get_top (cell->prediction)) <
+                                   cell->prediction->n_views;
+            }
           if (cell->fit != DI_SIZE_FITS)
             g_array_index (s->out_of_scope_counts, int, slot)++;
           ab = class_abnormal (s->model, predicted);
@@ -1263,6 +1272,7 @@ draw_summary_page (DiReport *self,
   g_autofree char *agreement = NULL;
   g_autofree char *ai_totals = NULL;
   g_autofree char *ai_suspicious = NULL;
+  g_autofree char *ai_split = NULL;
   g_autofree char *rv_totals = NULL;
 
   begin_page (ctx);
@@ -1358,7 +1368,21 @@ draw_summary_page (DiReport *self,
       _("AI suspicious"), ai_suspicious,
       _("Reviewer labels"), rv_totals,
       NULL, NULL,
+      NULL, NULL,
     };
+
+    /* how many calls are split between views: uncertain ones (the row
+     * only when the model's calls keep their views) */
+    if (s->ai_with_views > 0)
+      {
+        /* TRANSLATORS: "3 of 40 calls (read them as uncertain)" */
+        ai_split = g_strdup_printf (_("%u of %u calls (read them as uncertain)"),
+                                    s->ai_views_split, s->ai_with_views);
+        rows[8] = rows[6];
+        rows[9] = rows[7];
+        rows[6] = _("AI views disagree");
+        rows[7] = ai_split;
+      }
     y += key_values (ctx, y, 170, rows, NULL) + 18;
   }
 

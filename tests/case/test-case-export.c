@@ -474,6 +474,8 @@ check_pack (DiCase     *kase,
     }
 }
 
+static char *report_words (const char *pdf);
+
 /* A model that asks for 8 views (metadata "tta") is classified with 8 views
  * by the batch too, with its temperature: the stored probabilities are
  * those of dinet_net_predict(), as in the viewer and `dinet classify`. */
@@ -591,6 +593,43 @@ check_batch_views (const char *dir,
         }
     }
   dinet_net_free (net);
+  /* the report counts the calls whose views disagree, and each entry says
+   * how its views voted; one call's views are made to split (the random
+   * fixture model's views all agree), with the top class kept first */
+  {
+    g_autofree char *pdf = g_build_filename (dir, "tta.pdf", NULL);
+    g_autofree char *text = NULL;
+    const char *args[] = { "--case", case_path, "--model", tta_model, "--threads", "2", "--quiet",
+                           "--export-report", pdf, NULL };
+    guint n_split = 0, n_entries = 0;
+    sqlite3 *db = NULL;
+
+    for (guint i = 0; i < agreeing->len; i++)
+      n_split += !g_str_equal (g_ptr_array_index (agreeing, i), "8,8");
+    CHECK (sqlite3_open (case_path, &db) == SQLITE_OK &&
+           sqlite3_exec (db, "UPDATE predictions SET view_classes = "
+                             "(SELECT json_array(m.c0, predicted, predicted, predicted, predicted, predicted, m.c2, predicted) "
+                             " FROM (SELECT json_extract(classes, '$[0]') c0, json_extract(classes, '$[2]') c2 FROM models) m) "
+                             "WHERE id = (SELECT min(id) FROM predictions) AND predicted = 'b'",
+                         NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes (db) == 1,
+           "one call's views made to split");
+    sqlite3_close (db);
+    n_split++;
+    CHECK (run_batch (args, NULL, NULL) == 0, "report of the 8-view case");
+    text = report_words (pdf);
+    if (text != NULL)
+      {
+        g_autofree char *want = g_strdup_printf ("%u of %u calls (read them as uncertain)", n_split, agreeing->len);
+
+        CHECK (strstr (text, "AI views disagree") != NULL && strstr (text, want) != NULL,
+               "the summary says 'AI views disagree %s': %s", want, text);
+        for (const char *p = text; (p = strstr (p, "All 8 views agree")) != NULL; p++)
+          n_entries++;
+        CHECK (n_entries == agreeing->len - n_split, "entries whose views agree: %u", n_entries);
+        CHECK (strstr (text, "Views disagree: 6 of 8 put it first; the others: a (1), c (1)") != NULL,
+               "the split entry says how its views voted");
+      }
+  }
   (void)names;
 }
 
