@@ -529,18 +529,46 @@ export_all (Batch *b)
   guint failed = 0;
   g_autoptr(GError) error = NULL;
 
+  /* images the exports cannot show: said once, before them */
+  if (!b->quiet && (b->csv != NULL || b->report != NULL || b->pack != NULL))
+    {
+      g_autoptr(GPtrArray) images = di_case_dup_images (b->kase);
+      guint missing = 0, changed = 0;
+
+      for (guint i = 0; i < images->len; i++)
+        {
+          DiCaseImage *image = g_ptr_array_index (images, i);
+
+          missing += image->status == DI_CASE_IMAGE_MISSING;
+          changed += image->status == DI_CASE_IMAGE_CHANGED;
+        }
+      if (missing + changed > 0)
+        {
+          g_autofree char *folder = di_case_dup_folder (b->kase);
+
+          /* TRANSLATORS: "deepinsight: 12 of 12 images in the case are missing and 0 changed …" */
+          g_printerr (_("deepinsight: %u of %u images in the case are missing and %u changed since they were "
+                        "added (their paths are relative to %s); the exports mark them\n"),
+                      missing, images->len, changed, folder);
+        }
+    }
+
   if (b->csv != NULL && !di_export_csv (b->kase, b->csv, &error))
     {
       failed++;
       fail (_("CSV not written: %s"), error->message);
       g_clear_error (&error);
     }
+  else if (b->csv != NULL && !b->quiet)
+    g_print (_("CSV: %s\n"), b->csv);
   if (b->geojson != NULL && !di_export_geojson (b->kase, 0, b->geojson, &error))
     {
       failed++;
       fail (_("GeoJSON not written: %s"), error->message);
       g_clear_error (&error);
     }
+  else if (b->geojson != NULL && !b->quiet)
+    g_print (_("GeoJSON: %s\n"), b->geojson);
   if (b->pack != NULL)
     {
       guint copied = 0, skipped = 0;
@@ -658,14 +686,24 @@ di_batch_run (int    argc,
   b.kase = di_case_open (b.case_path, &error);
   /* exports only, from a case that may not be written (an archived case):
    * read a copy in memory */
-  if (b.kase == NULL && g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY) &&
-      (b.inputs == NULL || b.inputs[0] == NULL))
+  if (b.kase == NULL && g_error_matches (error, DI_CASE_ERROR, DI_CASE_ERROR_READ_ONLY))
     {
-      g_clear_error (&error);
-      b.kase = di_case_open_snapshot (b.case_path, &error);
-      if (b.kase != NULL && !b.quiet)
-        g_printerr (_("%s: the case is read-only: exporting from a copy read into memory; "
-                      "nothing is written to the case\n"), b.case_path);
+      gboolean exports = b.report != NULL || b.csv != NULL || b.geojson != NULL || b.pack != NULL;
+
+      if (b.inputs != NULL && b.inputs[0] != NULL)
+        {
+          status = fail (_("%s: the case is read-only, so no images can be added to it; to export "
+                           "what it holds, leave out the images"), b.case_path);
+          goto out;
+        }
+      if (exports)
+        {
+          g_clear_error (&error);
+          b.kase = di_case_open_snapshot (b.case_path, &error);
+          if (b.kase != NULL && !b.quiet)
+            g_printerr (_("deepinsight: %s is read-only: exporting from a copy read into memory; "
+                          "nothing is written to the case\n"), b.case_path);
+        }
     }
   if (b.kase == NULL)
     {

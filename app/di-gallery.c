@@ -121,7 +121,7 @@ static void
 update_count (DiGallery *self)
 {
   guint n = self->items ? g_list_model_get_n_items (self->items) : 0;
-  guint reviewed = 0;
+  guint reviewed = 0, shown = 0;
   g_autofree char *images = NULL;
   g_autofree char *text = NULL;
 
@@ -130,6 +130,7 @@ update_count (DiGallery *self)
       g_autoptr(DiItem) item = g_list_model_get_item (self->items, i);
 
       reviewed += di_item_get_reviewed (item);
+      shown += filter_func (item, self);
     }
 
   if (n == 0)
@@ -138,7 +139,11 @@ update_count (DiGallery *self)
       return;
     }
 
-  images = g_strdup_printf (ngettext ("%u image", "%u images", n), n);
+  if (self->filter_mode != DI_FILTER_ALL)
+    /* TRANSLATORS: a filter is on: "2 of 12 images shown · 1 reviewed" */
+    images = g_strdup_printf (ngettext ("%u of %u image shown", "%u of %u images shown", n), shown, n);
+  else
+    images = g_strdup_printf (ngettext ("%u image", "%u images", n), n);
   /* TRANSLATORS: "12 images · 3 reviewed" */
   text = g_strdup_printf (_("%s · %u reviewed"), images, reviewed);
   gtk_label_set_text (self->count_label, text);

@@ -175,6 +175,12 @@ dup_tooltip (DiItem *self)
                               di_class_get_title (di_prediction_get_top_name (self->prediction)),
                               100.0 * di_prediction_get_probability (self->prediction,
                                                                      di_prediction_get_top (self->prediction)));
+      if (di_item_get_views_split (self))
+        {
+          g_autofree char *views = di_prediction_dup_views_text (self->prediction);
+
+          g_string_append_printf (s, "\n%s", views);
+        }
     }
   if (self->reviewer_label != NULL)
     {

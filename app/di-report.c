@@ -1638,6 +1638,7 @@ draw_cell (DiReport          *self,
   double right_w = ctx->width - MARGIN - x_right;
   double y = top, ry;
   int ow = 0, oh = 0;
+  gboolean image_shown; /* the image was read: thumbnail and overlay drawn */
 
   switch (cell->group)
     {
@@ -1667,6 +1668,7 @@ draw_cell (DiReport          *self,
   /* Thumbnail and overlay. */
   if (image->filename != NULL)
     thumb = load_thumbnail (image->filename, &ow, &oh);
+  image_shown = thumb != NULL;
 
   if (thumb == NULL)
     {
@@ -1762,7 +1764,8 @@ draw_cell (DiReport          *self,
     }
   else
     draw_text (ctx, x_thumb, y + THUMB + 3, THUMB, "Sans 7.5", _("Image"));
-  if (cell->explanation != NULL)
+  /* a map's caption and legend only under a map drawn over its image */
+  if (cell->explanation != NULL && image_shown)
     {
       const DiCaseExplanation *ex = cell->explanation;
       const char *target = pred && ex->target >= 0 && ex->target < pred->n_classes
@@ -1819,21 +1822,17 @@ draw_cell (DiReport          *self,
                              line) + 4;
           }
       }
-      {
-        /* how the views voted, as the side panel says it */
-        g_autofree char *views = di_views_dup_text ((const char * const *)pred->classes, pred->n_classes,
-                                                    top_class, pred->n_views, pred->view_top);
+      /* views that disagree, as the side panel says it (agreeing views go
+       * unsaid here: the summary counts the split calls) */
+      if (pred->n_views > 1 && dinet_views_agreeing (pred->view_top, pred->n_views, top_class) < pred->n_views)
+        {
+          g_autofree char *views = di_views_dup_text ((const char * const *)pred->classes, pred->n_classes,
+                                                      top_class, pred->n_views, pred->view_top);
 
-        if (views != NULL)
-          {
-            gboolean split = dinet_views_agreeing (pred->view_top, pred->n_views, top_class) < pred->n_views;
-
-            if (split)
-              cairo_set_source_rgb (ctx->cr, 0.6, 0.35, 0.0);
-            ry += draw_text (ctx, x_right, ry, right_w, split ? "Sans Bold 8" : "Sans 8", views) + 4;
-            set_gray (ctx, 0.0);
-          }
-      }
+          cairo_set_source_rgb (ctx->cr, 0.6, 0.35, 0.0);
+          ry += draw_text (ctx, x_right, ry, right_w, "Sans Bold 8", views) + 4;
+          set_gray (ctx, 0.0);
+        }
       if (cell->fit != DI_SIZE_FITS)
         {
           cairo_set_source_rgb (ctx->cr, 0.7, 0.1, 0.1);

@@ -197,7 +197,7 @@ di_views_dup_text (const char * const *classes,
 {
   g_autoptr(GString) others = NULL;
   g_autofree int *count = NULL;
-  int agree = 0;
+  int agree = 0, most_other = 0;
 
   if (n_views < 2 || view_top == NULL || classes == NULL || n_classes < 1)
     return NULL;
@@ -216,6 +216,7 @@ di_views_dup_text (const char * const *classes,
     {
       if (count[k] == 0)
         continue;
+      most_other = MAX (most_other, count[k]);
       if (others->len > 0)
         g_string_append (others, ", ");
       /* TRANSLATORS: a class and how many views put it first: "Severe dysplasia (2)" */
@@ -226,6 +227,10 @@ di_views_dup_text (const char * const *classes,
   if (agree == 0)
     /* TRANSLATORS: the mean's class is no single view's first: "Views disagree: none puts it first; the views: Mild dysplasia (5), …" */
     return g_strdup_printf (_("Views disagree: none puts it first; the views: %s"), others->str);
+  if (most_other >= agree)
+    /* TRANSLATORS: a tie or a minority: "Views disagree, no majority: 4 of 8 put it first; the others: Moderate dysplasia (4)" */
+    return g_strdup_printf (_("Views disagree, no majority: %d of %d put it first; the others: %s"),
+                            agree, n_views, others->str);
   /* TRANSLATORS: "Views disagree: 5 of 8 put it first; the others: Carcinoma in situ (3)" */
   return g_strdup_printf (_("Views disagree: %d of %d put it first; the others: %s"),
                           agree, n_views, others->str);

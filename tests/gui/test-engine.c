@@ -525,6 +525,14 @@ test_views_text (void)
 
     g_assert_cmpstr (n, ==, "Views disagree: none puts it first; the views: grade_a (5), grade_b (3)");
   }
+  /* a tie: no majority for the mean's class */
+  {
+    const int tie[8] = { 0, 1, 0, 1, 0, 1, 0, 1 };
+    g_autoptr(DiPrediction) tied = di_prediction_new_with_views (model, split, 8, tie);
+    g_autofree char *t = di_prediction_dup_views_text (tied);
+
+    g_assert_cmpstr (t, ==, "Views disagree, no majority: 4 of 8 put it first; the others: grade_a (4)");
+  }
   g_assert_null (di_prediction_dup_views_text (one));
   g_assert_null (di_prediction_dup_views_text (unknown));
   g_assert_cmpint (di_prediction_get_n_views (unknown), ==, 0);

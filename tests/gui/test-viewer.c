@@ -1274,6 +1274,15 @@ test_views_split (void)
   g_assert_nonnull (di_side_panel_get_views_text (panel));
   g_assert_true (g_str_has_prefix (di_side_panel_get_views_text (panel), "Views disagree: 6 of 8"));
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 1);
+  /* the count says a filter is on; the thumbnail's tooltip names the split */
+  g_assert_true (g_str_has_prefix (di_gallery_get_count_text (gallery), "1 of "));
+  g_assert_nonnull (strstr (di_gallery_get_count_text (gallery), " images shown · "));
+  {
+    g_autofree char *tip = NULL;
+
+    g_object_get (item, "tooltip", &tip, NULL);
+    g_assert_nonnull (strstr (tip, "Views disagree: 6 of 8"));
+  }
   {
     g_autoptr(DiItem) shown = g_list_model_get_item (visible, 0);
 
