@@ -258,6 +258,24 @@ di_case_event_free (DiCaseEvent *event)
 G_DEFINE_BOXED_TYPE (DiCaseEvent, di_case_event, di_case_event_copy, di_case_event_free)
 
 /**
+ * di_case_event_get_views_split:
+ *
+ * Returns: for a prediction kept with several views, %TRUE when they do not
+ *   all put its class first
+ */
+gboolean
+di_case_event_get_views_split (const DiCaseEvent *event)
+{
+  int top = di_case_event_get_top (event), agree = 0;
+
+  if (event->n_views < 2 || event->view_top == NULL)
+    return FALSE;
+  for (int d = 0; d < event->n_views; d++)
+    agree += event->view_top[d] == top;
+  return agree < event->n_views;
+}
+
+/**
  * di_case_event_get_top:
  *
  * Returns: for a prediction, the index of the most probable class; else -1

@@ -195,6 +195,7 @@ GType              di_case_event_get_type       (void) G_GNUC_CONST;
 DiCaseEvent       *di_case_event_copy           (const DiCaseEvent       *event);
 void               di_case_event_free           (DiCaseEvent             *event);
 int                di_case_event_get_top        (const DiCaseEvent       *event);
+gboolean           di_case_event_get_views_split (const DiCaseEvent      *event);
 int               *di_case_event_dup_order      (const DiCaseEvent       *event);
 double             di_case_event_get_abnormal   (const DiCaseEvent       *event,
                                                  const DiCaseModel       *model);

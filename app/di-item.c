@@ -582,14 +582,13 @@ di_item_get_suspicious (DiItem *self)
  * di_item_get_views_split:
  *
  * Returns: %TRUE when the item's prediction is the mean of views that do
- *   not all put its class first (see di_prediction_get_views_agreeing())
+ *   not all put its class first (see di_prediction_get_views_split())
  */
 gboolean
 di_item_get_views_split (DiItem *self)
 {
   g_return_val_if_fail (DI_IS_ITEM (self), FALSE);
-  return self->prediction != NULL && di_prediction_get_n_views (self->prediction) > 1 &&
-         di_prediction_get_views_agreeing (self->prediction) < di_prediction_get_n_views (self->prediction);
+  return self->prediction != NULL && di_prediction_get_views_split (self->prediction);
 }
 
 /**

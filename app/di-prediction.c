@@ -197,6 +197,19 @@ di_prediction_get_views_agreeing (DiPrediction *self)
 }
 
 /**
+ * di_prediction_get_views_split:
+ *
+ * Returns: %TRUE when the prediction is the mean of several views that do
+ *   not all put its class first
+ */
+gboolean
+di_prediction_get_views_split (DiPrediction *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->n_views > 1 && di_prediction_get_views_agreeing (self) < self->n_views;
+}
+
+/**
  * di_prediction_dup_views_text:
  *
  * Returns: (transfer full) (nullable): how the views voted

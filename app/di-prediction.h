@@ -30,6 +30,7 @@ int           di_prediction_get_n_views     (DiPrediction *self);
 int           di_prediction_get_view_top    (DiPrediction *self,
                                              int           index);
 int           di_prediction_get_views_agreeing (DiPrediction *self);
+gboolean      di_prediction_get_views_split (DiPrediction *self);
 char         *di_prediction_dup_views_text  (DiPrediction *self);
 double        di_prediction_get_probability (DiPrediction *self,
                                              int           index);

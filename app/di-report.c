@@ -722,9 +722,7 @@ gather (DiReport *self,
           if (cell->prediction->n_views > 1)
             {
               s->ai_with_views++;
-              s->ai_views_split += dinet_views_agreeing (cell->prediction->view_top, cell->prediction->n_views,
-                                                         di_case_event_get_top (cell->prediction)) <
-                                   cell->prediction->n_views;
+              s->ai_views_split += di_case_event_get_views_split (cell->prediction);
             }
           if (cell->fit != DI_SIZE_FITS)
             g_array_index (s->out_of_scope_counts, int, slot)++;
@@ -1824,7 +1822,7 @@ draw_cell (DiReport          *self,
       }
       /* views that disagree, as the side panel says it (agreeing views go
        * unsaid here: the summary counts the split calls) */
-      if (pred->n_views > 1 && dinet_views_agreeing (pred->view_top, pred->n_views, top_class) < pred->n_views)
+      if (di_case_event_get_views_split (pred))
         {
           g_autofree char *views = di_views_dup_text ((const char * const *)pred->classes, pred->n_classes,
                                                       top_class, pred->n_views, pred->view_top);

@@ -206,8 +206,7 @@ update_prediction (DiSidePanel *self)
 
   {
     g_autofree char *views = di_prediction_dup_views_text (prediction);
-    gboolean split = views != NULL &&
-                     di_prediction_get_views_agreeing (prediction) < di_prediction_get_n_views (prediction);
+    gboolean split = di_prediction_get_views_split (prediction);
 
     gtk_label_set_text (self->views_label, views ? views : "");
     gtk_widget_set_visible (GTK_WIDGET (self->views_label), views != NULL);
